@@ -1,0 +1,69 @@
+# pg_paperclip — PGXS build of the paperclip extension.
+#
+#   make            build the extension
+#   make install    install it (needs write access to the PostgreSQL dirs)
+#   make test       install missing packages, build, install, run every suite
+#                   against a throwaway cluster with shared_preload_libraries
+#   make demo       the same set-up, then a sample agent end to end
+#   make bench      benchmarks (test/bench), printed as ratios
+
+EXTENSION  = paperclip
+MODULE_big = paperclip
+EXTVERSION = 0.1
+PG_MAJOR  ?= 15
+
+OBJS = \
+	src/paperclip.o \
+	src/spi_util.o \
+	src/json_util.o \
+	src/events.o \
+	src/wakeup.o \
+	src/timers.o \
+	src/runs.o \
+	src/activity.o
+
+DATA = sql/paperclip--$(EXTVERSION).sql
+
+# pg_regress: sql/<area>.sql -> expected/<area>.out
+REGRESS = schema wakeup finalize cancel timers activity errors
+REGRESS_OPTS = --load-extension=paperclip
+# isolation specs: test/specs/<name>.spec -> test/expected/<name>.out
+ISOLATION = enqueue-coalesce enqueue-cancel finalize-cancel
+ISOLATION_OPTS = --inputdir=test --load-extension=paperclip
+
+PG_CPPFLAGS = -Isrc
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare -Wno-cast-function-type
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifeq ($(PGXS),)
+# No server development files yet: only the set-up targets below work.
+.DEFAULT_GOAL := help
+help:
+	@echo "PostgreSQL server development files are missing; run 'make test' or 'make demo' as root to install them"
+else
+include $(PGXS)
+endif
+
+.PHONY: deps test demo bench
+
+# Install what a fresh Debian 12 machine lacks (as root); a no-op when all is there.
+deps:
+	@./test/deps.sh
+
+# Every suite against a throwaway cluster with the library preloaded;
+# ends with one line "N passed, N failed".
+test: deps
+	$(MAKE) -s all
+	$(MAKE) -s install
+	pg_virtualenv -v $(PG_MAJOR) -o shared_preload_libraries=paperclip ./test/run-all.sh
+
+demo: deps
+	$(MAKE) -s all
+	$(MAKE) -s install
+	pg_virtualenv -v $(PG_MAJOR) -o shared_preload_libraries=paperclip ./test/demo.sh
+
+bench: deps
+	$(MAKE) -s all
+	$(MAKE) -s install
+	pg_virtualenv -v $(PG_MAJOR) -o shared_preload_libraries=paperclip -o synchronous_commit=off ./test/bench/run.sh

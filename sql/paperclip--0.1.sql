@@ -1,0 +1,518 @@
+-- paperclip 0.1: the heartbeat control plane of Paperclip inside PostgreSQL.
+-- Data model: ../shared/spec/data-model.md. SQL API: ../shared/spec/sql-api.md.
+
+\echo Use "CREATE EXTENSION paperclip" to load this file. \quit
+
+-- ---------------------------------------------------------------------------
+-- Helpers used by table definitions
+-- ---------------------------------------------------------------------------
+
+-- When an agent's interval timer is next due: null when it has no timer
+-- (paused/terminated, heartbeat disabled, intervalSec <= 0), -infinity when it
+-- never beat. Immutable: it adds whole seconds, which no time zone changes.
+CREATE FUNCTION paperclip.timer_due_at(status text, runtime_config jsonb,
+                                       last_heartbeat_at timestamptz)
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'paperclip_timer_due_at'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- ---------------------------------------------------------------------------
+-- Control plane
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE paperclip.companies (
+    id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    name        text NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE paperclip.agents (
+    id                   uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    company_id           uuid NOT NULL REFERENCES paperclip.companies (id),
+    name                 text NOT NULL,
+    role                 text,
+    status               text NOT NULL DEFAULT 'idle'
+        CONSTRAINT agents_status_check
+        CHECK (status IN ('idle', 'running', 'paused', 'error', 'terminated')),
+    adapter_type         text NOT NULL DEFAULT 'process'
+        CONSTRAINT agents_adapter_type_check
+        CHECK (adapter_type IN ('process', 'http')),
+    adapter_config       jsonb NOT NULL DEFAULT '{}',
+    runtime_config       jsonb NOT NULL DEFAULT '{}',
+    budget_monthly_cents int NOT NULL DEFAULT 0,
+    spent_monthly_cents  int NOT NULL DEFAULT 0,
+    last_heartbeat_at    timestamptz,
+    -- derived: next interval-timer deadline; indexed so tick_timers reads only agents due
+    timer_due_at         timestamptz
+        GENERATED ALWAYS AS (paperclip.timer_due_at(status, runtime_config, last_heartbeat_at)) STORED,
+    created_at           timestamptz NOT NULL DEFAULT now(),
+    updated_at           timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX agents_company_idx ON paperclip.agents (company_id);
+CREATE INDEX agents_timer_due_idx ON paperclip.agents (timer_due_at)
+    WHERE timer_due_at IS NOT NULL;
+
+CREATE TABLE paperclip.agent_runtime_state (
+    agent_id                 uuid PRIMARY KEY REFERENCES paperclip.agents (id),
+    company_id               uuid NOT NULL,
+    adapter_type             text NOT NULL,
+    session_id               text,
+    state_json               jsonb NOT NULL DEFAULT '{}',
+    last_run_id              uuid,
+    last_run_status          text,
+    total_input_tokens       bigint NOT NULL DEFAULT 0,
+    total_output_tokens      bigint NOT NULL DEFAULT 0,
+    total_cached_input_tokens bigint NOT NULL DEFAULT 0,
+    total_cost_cents         numeric(20, 6) NOT NULL DEFAULT 0,
+    last_error               text,
+    created_at               timestamptz NOT NULL DEFAULT now(),
+    updated_at               timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE paperclip.agent_wakeup_requests (
+    id                      uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    company_id              uuid NOT NULL,
+    agent_id                uuid NOT NULL REFERENCES paperclip.agents (id),
+    source                  text NOT NULL
+        CONSTRAINT agent_wakeup_requests_source_check
+        CHECK (source IN ('timer', 'assignment', 'on_demand', 'automation')),
+    trigger_detail          text
+        CONSTRAINT agent_wakeup_requests_trigger_detail_check
+        CHECK (trigger_detail IN ('manual', 'ping', 'callback', 'system')),
+    reason                  text,
+    payload                 jsonb,
+    status                  text NOT NULL DEFAULT 'queued'
+        CONSTRAINT agent_wakeup_requests_status_check
+        CHECK (status IN ('queued', 'claimed', 'coalesced', 'skipped', 'completed',
+                          'failed', 'cancelled', 'timed_out')),
+    coalesced_count         int NOT NULL DEFAULT 0,
+    requested_by_actor_type text
+        CONSTRAINT agent_wakeup_requests_actor_type_check
+        CHECK (requested_by_actor_type IN ('user', 'agent', 'system')),
+    requested_by_actor_id   text,
+    idempotency_key         text,
+    run_id                  uuid,
+    requested_at            timestamptz NOT NULL DEFAULT now(),
+    claimed_at              timestamptz,
+    finished_at             timestamptz,
+    error                   text,
+    created_at              timestamptz NOT NULL DEFAULT now(),
+    updated_at              timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX agent_wakeup_requests_company_agent_status_idx
+    ON paperclip.agent_wakeup_requests (company_id, agent_id, status);
+CREATE INDEX agent_wakeup_requests_company_requested_idx
+    ON paperclip.agent_wakeup_requests (company_id, requested_at);
+CREATE INDEX agent_wakeup_requests_agent_requested_idx
+    ON paperclip.agent_wakeup_requests (agent_id, requested_at);
+CREATE UNIQUE INDEX agent_wakeup_requests_idempotency_idx
+    ON paperclip.agent_wakeup_requests (agent_id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+
+CREATE TABLE paperclip.heartbeat_runs (
+    id                      uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    company_id              uuid NOT NULL,
+    agent_id                uuid NOT NULL REFERENCES paperclip.agents (id),
+    invocation_source       text NOT NULL DEFAULT 'on_demand'
+        CONSTRAINT heartbeat_runs_invocation_source_check
+        CHECK (invocation_source IN ('timer', 'assignment', 'on_demand', 'automation')),
+    trigger_detail          text
+        CONSTRAINT heartbeat_runs_trigger_detail_check
+        CHECK (trigger_detail IN ('manual', 'ping', 'callback', 'system')),
+    status                  text NOT NULL DEFAULT 'queued'
+        CONSTRAINT heartbeat_runs_status_check
+        CHECK (status IN ('scheduled_retry', 'queued', 'running', 'succeeded', 'failed',
+                          'cancelled', 'timed_out')),
+    started_at              timestamptz,
+    finished_at             timestamptz,
+    error                   text,
+    error_code              text,
+    wakeup_request_id       uuid REFERENCES paperclip.agent_wakeup_requests (id),
+    exit_code               int,
+    signal                  text,
+    usage_json              jsonb,
+    result_json             jsonb,
+    session_id_before       text,
+    session_id_after        text,
+    log_store               text,
+    log_ref                 text,
+    log_bytes               bigint,
+    log_sha256              text,
+    log_compressed          bool NOT NULL DEFAULT false,
+    stdout_excerpt          text,
+    stderr_excerpt          text,
+    context_snapshot        jsonb,
+    external_run_id         text,
+    retry_of_run_id         uuid,
+    scheduled_retry_at      timestamptz,
+    scheduled_retry_attempt int NOT NULL DEFAULT 0,
+    scheduled_retry_reason  text,
+    liveness_state          text
+        CONSTRAINT heartbeat_runs_liveness_state_check
+        CHECK (liveness_state IN ('completed', 'advanced', 'plan_only', 'empty_response',
+                                  'blocked', 'failed', 'needs_followup')),
+    liveness_reason         text,
+    continuation_attempt    int NOT NULL DEFAULT 0,
+    last_useful_action_at   timestamptz,
+    next_action             text,
+    runner_pid              int,
+    process_started_at      timestamptz,
+    -- last seq handed out for this run's events (serialises appends per run)
+    event_seq               int NOT NULL DEFAULT 0,
+    -- set once the adapter result was recorded: finalizing twice counts nothing twice
+    finalized_at            timestamptz,
+    created_at              timestamptz NOT NULL DEFAULT now(),
+    updated_at              timestamptz NOT NULL DEFAULT now()
+);
+-- At most one queued or running run per agent: a fact, not a hope.
+CREATE UNIQUE INDEX heartbeat_runs_one_active_per_agent_idx
+    ON paperclip.heartbeat_runs (company_id, agent_id)
+    WHERE status IN ('queued', 'running');
+-- The enqueue probe: the agent's active run or pending retry, in one index.
+CREATE INDEX heartbeat_runs_pending_idx
+    ON paperclip.heartbeat_runs (company_id, agent_id)
+    WHERE status IN ('queued', 'running', 'scheduled_retry');
+CREATE INDEX heartbeat_runs_company_agent_started_idx
+    ON paperclip.heartbeat_runs (company_id, agent_id, started_at);
+CREATE INDEX heartbeat_runs_company_created_idx
+    ON paperclip.heartbeat_runs (company_id, created_at);
+CREATE INDEX heartbeat_runs_claim_idx
+    ON paperclip.heartbeat_runs (created_at) WHERE status = 'queued';
+CREATE INDEX heartbeat_runs_retry_due_idx
+    ON paperclip.heartbeat_runs (scheduled_retry_at) WHERE status = 'scheduled_retry';
+CREATE INDEX heartbeat_runs_issue_idx
+    ON paperclip.heartbeat_runs ((context_snapshot ->> 'issueId'));
+CREATE INDEX heartbeat_runs_liveness_pending_idx
+    ON paperclip.heartbeat_runs (company_id, finished_at)
+    WHERE liveness_state IS NULL AND status NOT IN ('queued', 'running', 'scheduled_retry');
+CREATE INDEX heartbeat_runs_retry_of_idx
+    ON paperclip.heartbeat_runs (retry_of_run_id) WHERE retry_of_run_id IS NOT NULL;
+
+CREATE TABLE paperclip.heartbeat_run_events (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    company_id  uuid NOT NULL,
+    run_id      uuid NOT NULL REFERENCES paperclip.heartbeat_runs (id),
+    agent_id    uuid NOT NULL,
+    seq         int NOT NULL,
+    event_type  text NOT NULL,
+    stream      text
+        CONSTRAINT heartbeat_run_events_stream_check
+        CHECK (stream IN ('system', 'stdout', 'stderr')),
+    level       text
+        CONSTRAINT heartbeat_run_events_level_check
+        CHECK (level IN ('info', 'warn', 'error')),
+    color       text,
+    message     text,
+    payload     jsonb,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT heartbeat_run_events_run_seq_key UNIQUE (run_id, seq)
+);
+CREATE INDEX heartbeat_run_events_company_created_idx
+    ON paperclip.heartbeat_run_events (company_id, created_at);
+
+CREATE TABLE paperclip.cost_events (
+    id             uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    company_id     uuid NOT NULL,
+    agent_id       uuid NOT NULL REFERENCES paperclip.agents (id),
+    run_id         uuid,
+    provider       text NOT NULL,
+    model          text NOT NULL,
+    input_tokens   bigint NOT NULL DEFAULT 0,
+    output_tokens  bigint NOT NULL DEFAULT 0,
+    cost_cents     int NOT NULL,
+    occurred_at    timestamptz NOT NULL,
+    created_at     timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX cost_events_company_occurred_idx ON paperclip.cost_events (company_id, occurred_at);
+CREATE INDEX cost_events_run_idx ON paperclip.cost_events (run_id);
+
+CREATE TABLE paperclip.activity_log (
+    id           uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    company_id   uuid NOT NULL,
+    actor_type   text NOT NULL DEFAULT 'system'
+        CONSTRAINT activity_log_actor_type_check
+        CHECK (actor_type IN ('user', 'agent', 'system')),
+    actor_id     text NOT NULL,
+    action       text NOT NULL,
+    entity_type  text NOT NULL,
+    entity_id    text NOT NULL,
+    agent_id     uuid,
+    run_id       uuid,
+    details      jsonb,
+    created_at   timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX activity_log_company_created_idx ON paperclip.activity_log (company_id, created_at);
+CREATE INDEX activity_log_run_idx ON paperclip.activity_log (run_id);
+CREATE INDEX activity_log_entity_idx ON paperclip.activity_log (entity_type, entity_id);
+
+-- ---------------------------------------------------------------------------
+-- Work evidence (read by the activity feed and liveness)
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE paperclip.issues (
+    id                 uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    company_id         uuid NOT NULL,
+    identifier         text,
+    title              text NOT NULL,
+    description        text,
+    status             text NOT NULL DEFAULT 'todo'
+        CONSTRAINT issues_status_check
+        CHECK (status IN ('backlog', 'todo', 'in_progress', 'in_review', 'blocked',
+                          'done', 'cancelled')),
+    priority           text,
+    assignee_agent_id  uuid,
+    hidden_at          timestamptz,
+    created_at         timestamptz NOT NULL DEFAULT now(),
+    updated_at         timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX issues_company_idx ON paperclip.issues (company_id);
+
+CREATE TABLE paperclip.issue_comments (
+    id                 uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    company_id         uuid NOT NULL,
+    issue_id           uuid NOT NULL REFERENCES paperclip.issues (id),
+    author_agent_id    uuid,
+    body               text NOT NULL,
+    created_by_run_id  uuid,
+    created_at         timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX issue_comments_run_idx ON paperclip.issue_comments (created_by_run_id);
+
+CREATE TABLE paperclip.issue_documents (
+    id           uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    company_id   uuid NOT NULL,
+    issue_id     uuid NOT NULL REFERENCES paperclip.issues (id),
+    document_id  uuid NOT NULL,
+    key          text NOT NULL
+);
+CREATE INDEX issue_documents_issue_idx ON paperclip.issue_documents (issue_id);
+
+CREATE TABLE paperclip.document_revisions (
+    id                 uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    company_id         uuid NOT NULL,
+    document_id        uuid NOT NULL,
+    body               text,
+    created_by_run_id  uuid,
+    created_at         timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX document_revisions_run_idx ON paperclip.document_revisions (created_by_run_id);
+
+CREATE TABLE paperclip.issue_work_products (
+    id                 uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    company_id         uuid NOT NULL,
+    issue_id           uuid NOT NULL REFERENCES paperclip.issues (id),
+    kind               text,
+    title              text,
+    created_by_run_id  uuid,
+    created_at         timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX issue_work_products_run_idx ON paperclip.issue_work_products (created_by_run_id);
+
+CREATE TABLE paperclip.workspace_operations (
+    id                uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    company_id        uuid NOT NULL,
+    heartbeat_run_id  uuid,
+    kind              text,
+    started_at        timestamptz
+);
+CREATE INDEX workspace_operations_run_idx ON paperclip.workspace_operations (heartbeat_run_id);
+
+-- pg_dump keeps user data of every table.
+SELECT pg_catalog.pg_extension_config_dump('paperclip.companies', '');
+SELECT pg_catalog.pg_extension_config_dump('paperclip.agents', '');
+SELECT pg_catalog.pg_extension_config_dump('paperclip.agent_runtime_state', '');
+SELECT pg_catalog.pg_extension_config_dump('paperclip.agent_wakeup_requests', '');
+SELECT pg_catalog.pg_extension_config_dump('paperclip.heartbeat_runs', '');
+SELECT pg_catalog.pg_extension_config_dump('paperclip.heartbeat_run_events', '');
+SELECT pg_catalog.pg_extension_config_dump('paperclip.heartbeat_run_events_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('paperclip.cost_events', '');
+SELECT pg_catalog.pg_extension_config_dump('paperclip.activity_log', '');
+SELECT pg_catalog.pg_extension_config_dump('paperclip.issues', '');
+SELECT pg_catalog.pg_extension_config_dump('paperclip.issue_comments', '');
+SELECT pg_catalog.pg_extension_config_dump('paperclip.issue_documents', '');
+SELECT pg_catalog.pg_extension_config_dump('paperclip.document_revisions', '');
+SELECT pg_catalog.pg_extension_config_dump('paperclip.issue_work_products', '');
+SELECT pg_catalog.pg_extension_config_dump('paperclip.workspace_operations', '');
+
+-- ---------------------------------------------------------------------------
+-- Wakeups
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION paperclip.enqueue_wakeup(
+    agent_id uuid,
+    source text DEFAULT 'on_demand',
+    trigger_detail text DEFAULT NULL,
+    reason text DEFAULT NULL,
+    payload jsonb DEFAULT NULL,
+    idempotency_key text DEFAULT NULL,
+    requested_by_actor_type text DEFAULT NULL,
+    requested_by_actor_id text DEFAULT NULL,
+    context_snapshot jsonb DEFAULT '{}')
+RETURNS paperclip.heartbeat_runs
+AS 'MODULE_PATHNAME', 'paperclip_enqueue_wakeup'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION paperclip.enqueue_wakeup(uuid, text, text, text, jsonb, text, text, text, jsonb)
+    IS 'apply the heartbeat policy, then coalesce into the active run or queue a new one; NULL when skipped';
+
+CREATE FUNCTION paperclip.invoke(
+    agent_id uuid,
+    source text DEFAULT 'on_demand',
+    context_snapshot jsonb DEFAULT '{}',
+    trigger_detail text DEFAULT 'manual',
+    actor_type text DEFAULT NULL,
+    actor_id text DEFAULT NULL)
+RETURNS paperclip.heartbeat_runs
+AS 'MODULE_PATHNAME', 'paperclip_invoke'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION paperclip.invoke(uuid, text, jsonb, text, text, text)
+    IS 'enqueue_wakeup with the fields of a manual invocation';
+
+CREATE FUNCTION paperclip.tick_timers(now timestamptz DEFAULT now())
+RETURNS TABLE(checked int, enqueued int, skipped int)
+AS 'MODULE_PATHNAME', 'paperclip_tick_timers'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION paperclip.tick_timers(timestamptz)
+    IS 'enqueue a timer wakeup for every agent whose interval elapsed at "now"';
+
+-- ---------------------------------------------------------------------------
+-- Runs
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION paperclip.finalize_run(run_id uuid, result jsonb)
+RETURNS paperclip.heartbeat_runs
+AS 'MODULE_PATHNAME', 'paperclip_finalize_run'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION paperclip.finalize_run(uuid, jsonb)
+    IS 'record an adapter result: outcome, usage and cost, session, runtime totals; idempotent';
+
+CREATE FUNCTION paperclip.cancel_run(run_id uuid)
+RETURNS paperclip.heartbeat_runs
+AS 'MODULE_PATHNAME', 'paperclip_cancel_run'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION paperclip.cancel_active_for_agent(agent_id uuid)
+RETURNS int
+AS 'MODULE_PATHNAME', 'paperclip_cancel_active_for_agent'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION paperclip.get_runtime_state(agent_id uuid)
+RETURNS paperclip.agent_runtime_state
+AS 'MODULE_PATHNAME', 'paperclip_get_runtime_state'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION paperclip.reset_runtime_session(agent_id uuid)
+RETURNS paperclip.agent_runtime_state
+AS 'MODULE_PATHNAME', 'paperclip_reset_runtime_session'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION paperclip.list_runs(company_id uuid, agent_id uuid DEFAULT NULL)
+RETURNS SETOF paperclip.heartbeat_runs
+AS 'MODULE_PATHNAME', 'paperclip_list_runs'
+LANGUAGE C STABLE;
+
+CREATE FUNCTION paperclip.list_events(run_id uuid, after_seq int DEFAULT 0, "limit" int DEFAULT 200)
+RETURNS SETOF paperclip.heartbeat_run_events
+AS 'MODULE_PATHNAME', 'paperclip_list_events'
+LANGUAGE C STABLE;
+
+CREATE FUNCTION paperclip.append_run_event(
+    run_id uuid,
+    event_type text,
+    message text DEFAULT NULL,
+    payload jsonb DEFAULT NULL,
+    stream text DEFAULT 'system',
+    level text DEFAULT 'info')
+RETURNS int
+AS 'MODULE_PATHNAME', 'paperclip_append_run_event'
+LANGUAGE C VOLATILE;
+
+-- ---------------------------------------------------------------------------
+-- Activity
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION paperclip.normalize_activity_limit("limit" int)
+RETURNS int
+AS 'MODULE_PATHNAME', 'paperclip_normalize_activity_limit'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION paperclip.list_activity(
+    company_id uuid,
+    agent_id uuid DEFAULT NULL,
+    entity_type text DEFAULT NULL,
+    entity_id text DEFAULT NULL,
+    "limit" int DEFAULT NULL)
+RETURNS SETOF paperclip.activity_log
+AS 'MODULE_PATHNAME', 'paperclip_list_activity'
+LANGUAGE C STABLE;
+
+CREATE FUNCTION paperclip.activity_for_issue(issue_id uuid)
+RETURNS SETOF paperclip.activity_log
+AS 'MODULE_PATHNAME', 'paperclip_activity_for_issue'
+LANGUAGE C STABLE;
+
+CREATE FUNCTION paperclip.log_activity(
+    company_id uuid,
+    actor_type text,
+    actor_id text,
+    action text,
+    entity_type text,
+    entity_id text,
+    agent_id uuid DEFAULT NULL,
+    run_id uuid DEFAULT NULL,
+    details jsonb DEFAULT NULL)
+RETURNS paperclip.activity_log
+AS 'MODULE_PATHNAME', 'paperclip_log_activity'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION paperclip.runs_for_issue(company_id uuid, issue_id uuid)
+RETURNS TABLE(run_id uuid, status text, agent_id uuid, adapter_type text,
+              started_at timestamptz, finished_at timestamptz, created_at timestamptz,
+              invocation_source text, usage_json jsonb, result_json jsonb, log_bytes bigint,
+              retry_of_run_id uuid, scheduled_retry_at timestamptz,
+              scheduled_retry_attempt int, scheduled_retry_reason text,
+              liveness_state text, liveness_reason text, continuation_attempt int,
+              last_useful_action_at timestamptz, next_action text,
+              retry_exhausted_reason text)
+AS 'MODULE_PATHNAME', 'paperclip_runs_for_issue'
+LANGUAGE C STABLE;
+
+CREATE FUNCTION paperclip.issues_for_run(run_id uuid)
+RETURNS TABLE(issue_id uuid, identifier text, title text, status text, priority text)
+AS 'MODULE_PATHNAME', 'paperclip_issues_for_run'
+LANGUAGE C STABLE;
+
+-- ---------------------------------------------------------------------------
+-- Views for operators
+-- ---------------------------------------------------------------------------
+
+CREATE VIEW paperclip.active_runs AS
+SELECT r.id AS run_id, r.company_id, r.agent_id, a.name AS agent_name, r.status,
+       r.invocation_source, r.trigger_detail, r.created_at, r.started_at,
+       now() - coalesce(r.started_at, r.created_at) AS age,
+       r.runner_pid
+  FROM paperclip.heartbeat_runs r
+  JOIN paperclip.agents a ON a.id = r.agent_id
+ WHERE r.status IN ('queued', 'running');
+
+CREATE VIEW paperclip.agent_overview AS
+SELECT a.id AS agent_id, a.company_id, a.name, a.status, a.adapter_type,
+       a.last_heartbeat_at,
+       CASE WHEN a.timer_due_at = '-infinity' THEN now() ELSE a.timer_due_at END AS next_timer_due_at,
+       (SELECT count(*) FROM paperclip.heartbeat_runs r
+         WHERE r.company_id = a.company_id AND r.agent_id = a.id
+           AND r.created_at >= date_trunc('day', now())) AS runs_today,
+       a.spent_monthly_cents, a.budget_monthly_cents,
+       rs.total_cost_cents, rs.session_id
+  FROM paperclip.agents a
+  LEFT JOIN paperclip.agent_runtime_state rs ON rs.agent_id = a.id;
+
+CREATE VIEW paperclip.run_stats AS
+SELECT r.company_id, r.agent_id, r.status, count(*) AS runs,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM r.finished_at - r.started_at))
+           AS p50_duration_sec,
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM r.finished_at - r.started_at))
+           AS p95_duration_sec,
+       sum(coalesce((r.usage_json ->> 'costUsd')::numeric, 0)) AS cost_usd
+  FROM paperclip.heartbeat_runs r
+ GROUP BY r.company_id, r.agent_id, r.status;
