@@ -1,0 +1,211 @@
+/*-------------------------------------------------------------------------
+ * paperclip.c
+ *	  Module initialisation of the paperclip extension: its GUCs, its shared
+ *	  memory, the commit-time wake of the launcher, and the argument checks
+ *	  every SQL entry point shares.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+
+#include "paperclip.h"
+
+PG_MODULE_MAGIC;
+
+/* Largest jsonb accepted for a payload or context snapshot. */
+#define PC_MAX_JSON_BYTES (1024 * 1024)
+
+char	   *pc_database_name = NULL;
+bool		pc_launcher_enabled = true;
+int			pc_max_concurrent_runs = 8;
+int			pc_timer_interval_s = 30;
+char	   *pc_run_log_directory = NULL;
+char	   *pc_runner_path = NULL;
+int			pc_max_retry_attempts = 4;
+int			pc_retry_base_delay_s = 120;
+int			pc_run_retention_s = 30 * 24 * 3600;
+
+PaperclipShared *pc_shared = NULL;
+
+static bool wake_pending = false;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+const char *const pc_sources[] = {"timer", "assignment", "on_demand", "automation", NULL};
+const char *const pc_trigger_details[] = {"manual", "ping", "callback", "system", NULL};
+const char *const pc_actor_types[] = {"user", "agent", "system", NULL};
+const char *const pc_streams[] = {"system", "stdout", "stderr", NULL};
+const char *const pc_levels[] = {"info", "warn", "error", NULL};
+
+void		_PG_init(void);
+
+static void
+pc_define_gucs(void)
+{
+	DefineCustomStringVariable("paperclip.database_name",
+							   "Database the paperclip background workers serve.",
+							   NULL, &pc_database_name, "postgres",
+							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("paperclip.launcher_enabled",
+							 "Whether the launcher starts queued runs (off: external runners claim them).",
+							 NULL, &pc_launcher_enabled, true,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("paperclip.max_concurrent_runs",
+							"Runs the launcher keeps in flight at once.",
+							NULL, &pc_max_concurrent_runs, 8, 1, 10000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("paperclip.timer_interval",
+							"How often the scheduler ticks interval timers.",
+							NULL, &pc_timer_interval_s, 30, 1, 86400,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomStringVariable("paperclip.run_log_directory",
+							   "Directory of run logs (relative paths are relative to the data directory).",
+							   NULL, &pc_run_log_directory, "pg_paperclip/run-logs",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+	DefineCustomStringVariable("paperclip.runner_path",
+							   "Path of the paperclip_runner executable (empty: the installed one).",
+							   NULL, &pc_runner_path, "",
+							   PGC_POSTMASTER, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+	DefineCustomIntVariable("paperclip.max_retry_attempts",
+							"Bounded retries of a run that failed transiently.",
+							NULL, &pc_max_retry_attempts, 4, 0, 100,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("paperclip.retry_base_delay",
+							"Delay before the first retry; each later attempt doubles it (plus or minus 25 percent jitter).",
+							NULL, &pc_retry_base_delay_s, 120, 1, 7 * 86400,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("paperclip.run_retention",
+							"Age after which finished runs' events and logs are pruned.",
+							NULL, &pc_run_retention_s, 30 * 86400, 3600, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	MarkGUCPrefixReserved("paperclip");
+}
+
+static void
+pc_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(PaperclipShared)));
+}
+
+static void
+pc_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	pc_shared = ShmemInitStruct("paperclip", sizeof(PaperclipShared), &found);
+	if (!found)
+	{
+		pg_atomic_init_u32(&pc_shared->launcher_wake, 0);
+		pc_shared->launcher_latch = NULL;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * At commit, tell the launcher there is work; a rollback wakes nothing.
+ */
+static void
+pc_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+			if (wake_pending && pc_shared != NULL)
+			{
+				Latch	   *latch;
+
+				pg_atomic_write_u32(&pc_shared->launcher_wake, 1);
+				pg_memory_barrier();
+				latch = pc_shared->launcher_latch;
+				if (latch != NULL)
+					SetLatch(latch);
+			}
+			wake_pending = false;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			wake_pending = false;
+			break;
+		default:
+			break;
+	}
+}
+
+void
+pc_wake_launcher_at_commit(void)
+{
+	wake_pending = true;
+}
+
+void
+_PG_init(void)
+{
+	pc_define_gucs();
+
+	if (process_shared_preload_libraries_in_progress)
+	{
+		prev_shmem_request_hook = shmem_request_hook;
+		shmem_request_hook = pc_shmem_request;
+		prev_shmem_startup_hook = shmem_startup_hook;
+		shmem_startup_hook = pc_shmem_startup;
+	}
+
+	RegisterXactCallback(pc_xact_callback, NULL);
+}
+
+/*
+ * Argument checks shared by the SQL entry points.
+ */
+void
+pc_check_not_null(FunctionCallInfo fcinfo, int argno, const char *param)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", param)));
+}
+
+void
+pc_check_vocabulary(const char *param, const char *value, const char *const *allowed)
+{
+	StringInfoData list;
+	int			i;
+
+	for (i = 0; allowed[i] != NULL; i++)
+		if (strcmp(value, allowed[i]) == 0)
+			return;
+
+	initStringInfo(&list);
+	for (i = 0; allowed[i] != NULL; i++)
+		appendStringInfo(&list, "%s%s", i > 0 ? ", " : "", allowed[i]);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid value for %s: \"%s\"", param, value),
+			 errhint("%s must be one of: %s.", param, list.data)));
+}
+
+void
+pc_check_size(const char *param, Jsonb *jb)
+{
+	if (VARSIZE(jb) > PC_MAX_JSON_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s is too large", param),
+				 errdetail("It is %zu bytes; at most %d are accepted.",
+						   (size_t) VARSIZE(jb), PC_MAX_JSON_BYTES),
+				 errhint("Store large content elsewhere and pass a reference.")));
+}

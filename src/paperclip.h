@@ -1,0 +1,85 @@
+/*-------------------------------------------------------------------------
+ * paperclip.h
+ *	  What the modules of the paperclip extension share: configuration,
+ *	  the commit-time launcher wake, run events and live events, and the
+ *	  internal entry points one module calls in another.
+ *-------------------------------------------------------------------------
+ */
+#ifndef PAPERCLIP_H
+#define PAPERCLIP_H
+
+#include "postgres.h"
+#include "port/atomics.h"
+#include "storage/latch.h"
+#include "utils/jsonb.h"
+
+/* GUCs (paperclip.c) */
+extern char *pc_database_name;
+extern bool pc_launcher_enabled;
+extern int	pc_max_concurrent_runs;
+extern int	pc_timer_interval_s;
+extern char *pc_run_log_directory;
+extern char *pc_runner_path;
+extern int	pc_max_retry_attempts;
+extern int	pc_retry_base_delay_s;
+extern int	pc_run_retention_s;
+
+/* Shared state between backends and the workers (paperclip.c) */
+typedef struct PaperclipShared
+{
+	pg_atomic_uint32 launcher_wake;	/* set at commit: there is work */
+	Latch	   *launcher_latch;	/* the running launcher's latch, or NULL */
+} PaperclipShared;
+
+extern PaperclipShared *pc_shared;
+extern void pc_wake_launcher_at_commit(void);
+
+/* Vocabulary checks (paperclip.c) */
+extern void pc_check_vocabulary(const char *param, const char *value,
+								const char *const *allowed);
+extern void pc_check_not_null(FunctionCallInfo fcinfo, int argno, const char *param);
+extern void pc_check_size(const char *param, Jsonb *jb);
+
+extern const char *const pc_sources[];
+extern const char *const pc_trigger_details[];
+extern const char *const pc_actor_types[];
+extern const char *const pc_streams[];
+extern const char *const pc_levels[];
+
+/* Run events and live events (events.c); need an open SPI connection */
+extern int	pc_append_run_event(Datum run_id, const char *event_type,
+								const char *stream, const char *level,
+								const char *message, Jsonb *payload);
+extern void pc_insert_run_event(Datum company_id, Datum run_id, Datum agent_id,
+								int seq, const char *event_type, const char *stream,
+								const char *level, const char *message, Jsonb *payload);
+extern void pc_notify(const char *company_id, const char *type, const char *payload_json);
+extern void pc_notify_run_status(int row);
+extern void pc_notify_run_queued(int row);
+extern void pc_notify_agent_status(int row, const char *outcome);
+
+/* Wakeups (wakeup.c) */
+typedef struct WakeupRequest
+{
+	Datum		agent_id;
+	const char *source;
+	const char *trigger_detail; /* or NULL */
+	Datum		reason;
+	bool		reason_null;
+	Datum		payload;
+	bool		payload_null;
+	Datum		idempotency_key;
+	bool		idempotency_key_null;
+	const char *actor_type;		/* or NULL */
+	Datum		actor_id;
+	bool		actor_id_null;
+	Datum		context_snapshot;	/* jsonb, never null */
+	bool		quiet_if_not_invokable; /* timer ticks: skip, don't error */
+} WakeupRequest;
+
+extern bool pc_enqueue_wakeup(const WakeupRequest *req);
+
+/* Runs (runs.c) */
+extern bool pc_is_transient_error(const char *error_code);
+
+#endif

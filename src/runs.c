@@ -1,0 +1,820 @@
+/*-------------------------------------------------------------------------
+ * runs.c
+ *	  Owns the life of a run after it is queued: paperclip.finalize_run (the
+ *	  one finalization path: outcome, usage and cost, session, runtime
+ *	  totals, cost events, agent status, bounded retries), cancellation,
+ *	  the agent's runtime state, and listing runs.
+ *
+ *	  Finalization is idempotent: a run whose result was recorded
+ *	  (finalized_at set) or that reached a terminal status is returned
+ *	  unchanged, so a cost is never counted twice. A run cancelled while it
+ *	  ran stays cancelled; its result is still recorded once.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "common/pg_prng.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+
+#include "json_util.h"
+#include "paperclip.h"
+#include "spi_util.h"
+
+PG_FUNCTION_INFO_V1(paperclip_finalize_run);
+PG_FUNCTION_INFO_V1(paperclip_cancel_run);
+PG_FUNCTION_INFO_V1(paperclip_cancel_active_for_agent);
+PG_FUNCTION_INFO_V1(paperclip_get_runtime_state);
+PG_FUNCTION_INFO_V1(paperclip_reset_runtime_session);
+PG_FUNCTION_INFO_V1(paperclip_list_runs);
+
+#define MAX_COST_USD 1000000.0
+#define CANCEL_ERROR "Cancelled by control plane"
+#define PAUSE_ERROR "Cancelled due to agent pause"
+
+/* Keys of the adapter result; any other key is kept in result_json. */
+#define RESULT_KEYS \
+	"{exitCode,signal,timedOut,errorMessage,errorCode,usage,costUsd,sessionId," \
+	"clearSession,provider,model,resultJson,transient,stdoutExcerpt," \
+	"stderrExcerpt,logStore,logRef,logBytes,logSha256,logCompressed}"
+
+static const char *const transient_codes[] = {
+	"process_lost", "http_429", "http_5xx", "http_connect", NULL
+};
+
+/* An adapter result, validated. */
+typedef struct AdapterResult
+{
+	Jsonb	   *json;
+	bool		has_exit_code;
+	int32		exit_code;
+	bool		timed_out;
+	bool		clear_session;
+	bool		transient;
+	char	   *error_message;
+	char	   *error_code;
+	int64		input_tokens;
+	int64		output_tokens;
+	int64		cached_input_tokens;
+	Datum		cost_cents;		/* numeric: costUsd x 100, exact */
+	int32		cost_cents_rounded;
+} AdapterResult;
+
+/* What finalize decided. */
+typedef struct Outcome
+{
+	const char *status;			/* succeeded | failed | timed_out | cancelled */
+	const char *error;
+	const char *error_code;
+	const char *wakeup_status;
+	const char *agent_status;
+} Outcome;
+
+static PcPlan plan_lock_run = PC_PLAN(
+	"SELECT * FROM paperclip.heartbeat_runs WHERE id = $1 FOR UPDATE", UUIDOID);
+
+static PcPlan plan_upsert_runtime = PC_PLAN(
+	"INSERT INTO paperclip.agent_runtime_state AS s "
+	"(agent_id, company_id, adapter_type, session_id, last_run_id, last_run_status, "
+	" last_error, total_input_tokens, total_output_tokens, total_cached_input_tokens, "
+	" total_cost_cents) "
+	"SELECT a.id, a.company_id, a.adapter_type, CASE WHEN $6 THEN NULL ELSE $2 END, "
+	" $3, $4, $5, $7, $8, $9, $10 FROM paperclip.agents a WHERE a.id = $1 "
+	"ON CONFLICT (agent_id) DO UPDATE SET adapter_type = excluded.adapter_type, "
+	" session_id = CASE WHEN $6 THEN NULL ELSE coalesce($2, s.session_id) END, "
+	" last_run_id = excluded.last_run_id, last_run_status = excluded.last_run_status, "
+	" last_error = excluded.last_error, "
+	" total_input_tokens = s.total_input_tokens + excluded.total_input_tokens, "
+	" total_output_tokens = s.total_output_tokens + excluded.total_output_tokens, "
+	" total_cached_input_tokens = s.total_cached_input_tokens + excluded.total_cached_input_tokens, "
+	" total_cost_cents = s.total_cost_cents + excluded.total_cost_cents, "
+	" updated_at = now() "
+	"RETURNING session_id",
+	UUIDOID, TEXTOID, UUIDOID, TEXTOID, TEXTOID, BOOLOID, INT8OID, INT8OID, INT8OID,
+	NUMERICOID);
+
+#define R_USAGE "nullif($2 -> 'usage', 'null')"
+#define R_COST "nullif($2 -> 'costUsd', 'null')"
+#define R_RESULT "nullif($2 -> 'resultJson', 'null')"
+#define R_EXTRA "($2 - '" RESULT_KEYS "'::text[])"
+
+static PcPlan plan_finish_run = PC_PLAN(
+	"UPDATE paperclip.heartbeat_runs SET status = $3, "
+	" finished_at = coalesce(finished_at, now()), error = $4, error_code = $5, "
+	" exit_code = $6, signal = $2 ->> 'signal', "
+	" usage_json = CASE WHEN " R_USAGE " IS NULL AND " R_COST " IS NULL THEN NULL "
+	"   ELSE coalesce(" R_USAGE ", '{}') || CASE WHEN " R_COST " IS NULL THEN '{}'::jsonb "
+	"   ELSE jsonb_build_object('costUsd', " R_COST ") END END, "
+	" result_json = CASE WHEN " R_EXTRA " = '{}' THEN " R_RESULT " "
+	"   WHEN " R_RESULT " IS NULL THEN " R_EXTRA " "
+	"   WHEN jsonb_typeof(" R_RESULT ") = 'object' THEN " R_EXTRA " || " R_RESULT " "
+	"   ELSE " R_EXTRA " || jsonb_build_object('resultJson', " R_RESULT ") END, "
+	" session_id_after = $7, "
+	" stdout_excerpt = coalesce($2 ->> 'stdoutExcerpt', stdout_excerpt), "
+	" stderr_excerpt = coalesce($2 ->> 'stderrExcerpt', stderr_excerpt), "
+	" log_store = coalesce($2 ->> 'logStore', log_store), "
+	" log_ref = coalesce($2 ->> 'logRef', log_ref), "
+	" log_bytes = coalesce(($2 ->> 'logBytes')::bigint, log_bytes), "
+	" log_sha256 = coalesce($2 ->> 'logSha256', log_sha256), "
+	" log_compressed = coalesce(($2 ->> 'logCompressed')::bool, log_compressed), "
+	" finalized_at = now(), event_seq = event_seq + $8, updated_at = now() "
+	"WHERE id = $1 RETURNING *",
+	UUIDOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, INT4OID);
+
+static PcPlan plan_finish_wakeup = PC_PLAN(
+	"UPDATE paperclip.agent_wakeup_requests SET status = $2, finished_at = now(), "
+	" error = $3, updated_at = now() WHERE id = $1",
+	UUIDOID, TEXTOID, TEXTOID);
+
+static PcPlan plan_insert_cost = PC_PLAN(
+	"INSERT INTO paperclip.cost_events "
+	"(company_id, agent_id, run_id, provider, model, input_tokens, output_tokens, "
+	" cost_cents, occurred_at) "
+	"VALUES ($1, $2, $3, coalesce($4 ->> 'provider', 'unknown'), "
+	" coalesce($4 ->> 'model', 'unknown'), $5, $6, $7, now())",
+	UUIDOID, UUIDOID, UUIDOID, JSONBOID, INT8OID, INT8OID, INT4OID);
+
+/* $2 null: leave the status as it is */
+static PcPlan plan_agent_after_run = PC_PLAN(
+	"UPDATE paperclip.agents SET "
+	" status = CASE WHEN $2 IS NULL OR status IN ('paused', 'terminated') "
+	"   THEN status ELSE $2 END, "
+	" last_heartbeat_at = now(), spent_monthly_cents = spent_monthly_cents + $3, "
+	" updated_at = now() "
+	"WHERE id = $1 RETURNING id, company_id, status, last_heartbeat_at",
+	UUIDOID, TEXTOID, INT4OID);
+
+static PcPlan plan_schedule_retry = PC_PLAN(
+	"INSERT INTO paperclip.heartbeat_runs "
+	"(company_id, agent_id, invocation_source, trigger_detail, status, context_snapshot, "
+	" session_id_before, retry_of_run_id, scheduled_retry_at, scheduled_retry_attempt, "
+	" scheduled_retry_reason) "
+	"SELECT company_id, agent_id, invocation_source, trigger_detail, 'scheduled_retry', "
+	" context_snapshot, session_id_after, id, now() + make_interval(secs => $2), "
+	" scheduled_retry_attempt + 1, $3 "
+	"FROM paperclip.heartbeat_runs WHERE id = $1 RETURNING *",
+	UUIDOID, FLOAT8OID, TEXTOID);
+
+static PcPlan plan_cancel = PC_PLAN(
+	"UPDATE paperclip.heartbeat_runs SET status = 'cancelled', "
+	" finished_at = now(), error = $2, error_code = 'cancelled', "
+	" event_seq = event_seq + 1, updated_at = now() "
+	"WHERE id = $1 RETURNING *",
+	UUIDOID, TEXTOID);
+
+static PcPlan plan_agent_company = PC_PLAN(
+	"SELECT company_id FROM paperclip.agents WHERE id = $1", UUIDOID);
+
+static PcPlan plan_lock_pending_runs = PC_PLAN(
+	"SELECT id FROM paperclip.heartbeat_runs "
+	"WHERE company_id = $1 AND agent_id = $2 "
+	"AND status IN ('queued', 'running', 'scheduled_retry') "
+	"ORDER BY created_at FOR UPDATE",
+	UUIDOID, UUIDOID);
+
+static PcPlan plan_get_state = PC_PLAN(
+	"SELECT * FROM paperclip.agent_runtime_state WHERE agent_id = $1", UUIDOID);
+
+static PcPlan plan_create_state = PC_PLAN(
+	"INSERT INTO paperclip.agent_runtime_state (agent_id, company_id, adapter_type) "
+	"SELECT id, company_id, adapter_type FROM paperclip.agents WHERE id = $1 "
+	"ON CONFLICT (agent_id) DO NOTHING RETURNING *",
+	UUIDOID);
+
+static PcPlan plan_reset_session = PC_PLAN(
+	"UPDATE paperclip.agent_runtime_state SET session_id = NULL, state_json = '{}', "
+	" last_error = NULL, updated_at = now() WHERE agent_id = $1 RETURNING *",
+	UUIDOID);
+
+static PcPlan plan_runs_of_company = PC_PLAN(
+	"SELECT * FROM paperclip.heartbeat_runs WHERE company_id = $1 "
+	"ORDER BY created_at DESC, id",
+	UUIDOID);
+
+static PcPlan plan_runs_of_agent = PC_PLAN(
+	"SELECT * FROM paperclip.heartbeat_runs WHERE company_id = $1 AND agent_id = $2 "
+	"ORDER BY created_at DESC, id",
+	UUIDOID, UUIDOID);
+
+bool
+pc_is_transient_error(const char *error_code)
+{
+	int			i;
+
+	if (error_code == NULL)
+		return false;
+	for (i = 0; transient_codes[i] != NULL; i++)
+		if (strcmp(error_code, transient_codes[i]) == 0)
+			return true;
+	return false;
+}
+
+/* ----------------------------------------------------------------------
+ * Adapter result validation
+ * ----------------------------------------------------------------------
+ */
+
+static void
+bad_result(const char *key, const char *expected)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid adapter result: \"%s\" must be %s", key, expected),
+			 errhint("See the adapter result format: every key is optional; numbers, strings and booleans must have their JSON types.")));
+}
+
+static char *
+result_string(JsonbContainer *obj, const char *key)
+{
+	JsonbValue	buf;
+	JsonbValue *v = pc_json_get(obj, key, &buf);
+
+	if (v == NULL)
+		return NULL;
+	if (v->type != jbvString)
+		bad_result(key, "a string");
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+static bool
+result_bool(JsonbContainer *obj, const char *key)
+{
+	JsonbValue	buf;
+	JsonbValue *v = pc_json_get(obj, key, &buf);
+
+	if (v == NULL)
+		return false;
+	if (v->type != jbvBool)
+		bad_result(key, "a boolean");
+	return v->val.boolean;
+}
+
+/* A number in [0, max]; *present tells whether the key was there. */
+static double
+result_number(JsonbContainer *obj, const char *key, double min, double max,
+			  const char *expected, bool *present)
+{
+	JsonbValue	buf;
+	JsonbValue *v = pc_json_get(obj, key, &buf);
+	double		d;
+
+	*present = (v != NULL);
+	if (v == NULL)
+		return 0;
+	if (v->type != jbvNumeric)
+		bad_result(key, expected);
+	d = pc_numeric_to_double(v->val.numeric);
+	if (!isfinite(d) || d < min || d > max)
+		bad_result(key, expected);
+	return d;
+}
+
+static int64
+result_tokens(JsonbContainer *usage, const char *key)
+{
+	bool		present;
+
+	return (int64) rint(result_number(usage, key, 0, 1e15,
+									  "a non-negative number", &present));
+}
+
+static void
+parse_result(Jsonb *json, AdapterResult *r)
+{
+	JsonbContainer *obj = &json->root;
+	JsonbValue	buf;
+	JsonbValue *usage;
+	JsonbValue *cost;
+	bool		present;
+	double		d;
+
+	memset(r, 0, sizeof(*r));
+	r->json = json;
+
+	d = result_number(obj, "exitCode", INT_MIN, INT_MAX, "an integer", &r->has_exit_code);
+	if (d != rint(d))
+		bad_result("exitCode", "an integer");
+	r->exit_code = (int32) d;
+	(void) result_string(obj, "signal");
+	r->timed_out = result_bool(obj, "timedOut");
+	r->error_message = result_string(obj, "errorMessage");
+	r->error_code = result_string(obj, "errorCode");
+	(void) result_string(obj, "sessionId");
+	r->clear_session = result_bool(obj, "clearSession");
+	r->transient = result_bool(obj, "transient");
+	(void) result_string(obj, "provider");
+	(void) result_string(obj, "model");
+	(void) result_string(obj, "stdoutExcerpt");
+	(void) result_string(obj, "stderrExcerpt");
+	(void) result_string(obj, "logStore");
+	(void) result_string(obj, "logRef");
+	(void) result_string(obj, "logSha256");
+	(void) result_bool(obj, "logCompressed");
+	d = result_number(obj, "logBytes", 0, 1e18, "a non-negative integer", &present);
+	if (d != rint(d))
+		bad_result("logBytes", "a non-negative integer");
+
+	usage = pc_json_get(obj, "usage", &buf);
+	if (usage != NULL)
+	{
+		if (usage->type != jbvBinary || !JsonContainerIsObject(usage->val.binary.data))
+			bad_result("usage", "an object");
+		r->input_tokens = result_tokens(usage->val.binary.data, "inputTokens");
+		r->output_tokens = result_tokens(usage->val.binary.data, "outputTokens");
+		r->cached_input_tokens = result_tokens(usage->val.binary.data, "cachedInputTokens");
+	}
+
+	(void) result_number(obj, "costUsd", 0, MAX_COST_USD, "a non-negative number", &present);
+	cost = pc_json_get(obj, "costUsd", &buf);
+	if (cost != NULL)
+	{
+		Datum		cents = DirectFunctionCall2(numeric_mul,
+												NumericGetDatum(cost->val.numeric),
+												DirectFunctionCall1(int4_numeric, Int32GetDatum(100)));
+
+		r->cost_cents = cents;
+		r->cost_cents_rounded = DatumGetInt32(DirectFunctionCall1(numeric_int4,
+																  DirectFunctionCall2(numeric_round, cents, Int32GetDatum(0))));
+	}
+	else
+		r->cost_cents = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
+}
+
+/* ----------------------------------------------------------------------
+ * finalize_run
+ * ----------------------------------------------------------------------
+ */
+
+static bool
+is_finished_status(const char *status)
+{
+	return strcmp(status, "succeeded") == 0 || strcmp(status, "failed") == 0 ||
+		strcmp(status, "timed_out") == 0 || strcmp(status, "cancelled") == 0;
+}
+
+static Outcome
+decide_outcome(const AdapterResult *r, bool already_cancelled)
+{
+	Outcome		o = {0};
+
+	if (already_cancelled)
+	{
+		o.status = "cancelled";
+		o.error = CANCEL_ERROR;
+		o.error_code = "cancelled";
+		o.wakeup_status = "cancelled";
+		o.agent_status = NULL;
+	}
+	else if (r->timed_out)
+	{
+		o.status = "timed_out";
+		o.error = r->error_message ? r->error_message : "Timed out";
+		o.error_code = "timeout";
+		o.wakeup_status = "timed_out";
+		o.agent_status = "error";
+	}
+	else if ((!r->has_exit_code || r->exit_code == 0) && r->error_message == NULL)
+	{
+		o.status = "succeeded";
+		o.wakeup_status = "completed";
+		o.agent_status = "idle";
+	}
+	else
+	{
+		o.status = "failed";
+		o.error = r->error_message ? r->error_message : "Adapter failed";
+		o.error_code = r->error_code ? r->error_code : "adapter_failed";
+		o.wakeup_status = "failed";
+		o.agent_status = "error";
+	}
+	return o;
+}
+
+static Jsonb *
+lifecycle_payload(const char *status, const AdapterResult *r)
+{
+	StringInfoData buf;
+	PcJson		j;
+
+	initStringInfo(&buf);
+	pc_json_open(&j, &buf);
+	pc_json_str(&j, "status", status);
+	if (r->has_exit_code)
+		pc_json_int(&j, "exitCode", r->exit_code);
+	else
+		pc_json_raw(&j, "exitCode", NULL);
+	pc_json_close(&j);
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+/* Runtime totals and session; returns the session after the run. */
+static char *
+update_runtime_state(Datum agent_id, Datum run_id, const Outcome *o, const AdapterResult *r)
+{
+	Datum		v[10];
+	char		n[10];
+	char	   *session_id = NULL;
+	JsonbValue	buf;
+	JsonbValue *s = pc_json_get(&r->json->root, "sessionId", &buf);
+
+	memset(n, ' ', sizeof(n));
+	v[0] = agent_id;
+	if (s != NULL)
+		v[1] = PointerGetDatum(cstring_to_text_with_len(s->val.string.val, s->val.string.len));
+	n[1] = pc_null(s == NULL);
+	v[2] = run_id;
+	v[3] = CStringGetTextDatum(o->status);
+	v[4] = o->error ? CStringGetTextDatum(o->error) : (Datum) 0;
+	n[4] = pc_null(o->error == NULL);
+	v[5] = BoolGetDatum(r->clear_session);
+	v[6] = Int64GetDatum(r->input_tokens);
+	v[7] = Int64GetDatum(r->output_tokens);
+	v[8] = Int64GetDatum(r->cached_input_tokens);
+	v[9] = r->cost_cents;
+	if (pc_exec_row(&plan_upsert_runtime, v, n))
+		session_id = pc_getattr_cstring(0, "session_id");
+	return session_id;
+}
+
+/*
+ * A failed run with a transient error gets a scheduled retry, until the
+ * attempts are used up.
+ */
+static void
+schedule_retry(Datum run_id, int attempt, const char *error_code)
+{
+	SPITupleTable *saved = SPI_tuptable;
+	uint64		saved_processed = SPI_processed;
+	char	   *msg;
+
+	if (attempt >= pc_max_retry_attempts)
+	{
+		msg = psprintf("Bounded retry exhausted after %d attempt(s) (%s)", attempt,
+					   error_code ? error_code : "transient");
+		pc_append_run_event(run_id, "lifecycle", "system", "warn", msg, NULL);
+	}
+	else
+	{
+		double		base = (double) pc_retry_base_delay_s * pow(2.0, attempt);
+		double		delay = base * (0.75 + 0.5 * pg_prng_double(&pg_global_prng_state));
+		Datum		v[3] = {run_id, Float8GetDatum(delay), CStringGetTextDatum(error_code ? error_code : "transient")};
+
+		pc_exec(&plan_schedule_retry, v, NULL, 0);
+		pc_notify_run_status(0);
+		msg = psprintf("retry %d of %d scheduled in %.0f s (%s)", attempt + 1,
+					   pc_max_retry_attempts, delay, error_code ? error_code : "transient");
+		pc_append_run_event(run_id, "lifecycle", "system", "warn", msg, NULL);
+	}
+	SPI_tuptable = saved;
+	SPI_processed = saved_processed;
+}
+
+/*
+ * Record an adapter result on the run locked in row 0 of SPI_tuptable.
+ * Leaves the finalized run in row 0 of the returned tuptable.
+ */
+static SPITupleTable *
+finalize_locked_run(const AdapterResult *r)
+{
+	bool		isnull;
+	Datum		run_id = pc_getattr(0, "id", &isnull);
+	Datum		agent_id = pc_getattr(0, "agent_id", &isnull);
+	Datum		company_id = pc_getattr(0, "company_id", &isnull);
+	Datum		wakeup_id;
+	bool		wakeup_null;
+	int			attempt = DatumGetInt32(pc_getattr(0, "scheduled_retry_attempt", &isnull));
+	bool		late = strcmp(pc_getattr_cstring(0, "status"), "cancelled") == 0;
+	Outcome		o = decide_outcome(r, late);
+	SPITupleTable *run;
+	char	   *session_after;
+	int			seq;
+
+	wakeup_id = pc_getattr(0, "wakeup_request_id", &wakeup_null);
+	if (late)
+	{
+		o.error = pc_getattr_cstring(0, "error");
+		o.error_code = pc_getattr_cstring(0, "error_code");
+	}
+
+	session_after = update_runtime_state(agent_id, run_id, &o, r);
+
+	{
+		Datum		v[8];
+		char		n[8];
+
+		memset(n, ' ', sizeof(n));
+		v[0] = run_id;
+		v[1] = JsonbPGetDatum(r->json);
+		v[2] = CStringGetTextDatum(o.status);
+		v[3] = o.error ? CStringGetTextDatum(o.error) : (Datum) 0;
+		n[3] = pc_null(o.error == NULL);
+		v[4] = o.error_code ? CStringGetTextDatum(o.error_code) : (Datum) 0;
+		n[4] = pc_null(o.error_code == NULL);
+		v[5] = Int32GetDatum(r->exit_code);
+		n[5] = pc_null(!r->has_exit_code);
+		v[6] = session_after ? CStringGetTextDatum(session_after) : (Datum) 0;
+		n[6] = pc_null(session_after == NULL);
+		v[7] = Int32GetDatum(late ? 0 : 1);
+		pc_exec(&plan_finish_run, v, n, 0);
+	}
+	run = SPI_tuptable;
+	seq = DatumGetInt32(pc_getattr(0, "event_seq", &isnull));
+
+	if (!late)
+	{
+		pc_notify_run_status(0);
+		if (!wakeup_null)
+		{
+			Datum		v[3] = {wakeup_id, CStringGetTextDatum(o.wakeup_status),
+			o.error ? CStringGetTextDatum(o.error) : (Datum) 0};
+			char		n[3] = {' ', ' ', pc_null(o.error == NULL)};
+
+			pc_exec(&plan_finish_wakeup, v, n, 0);
+		}
+		pc_insert_run_event(company_id, run_id, agent_id, seq, "lifecycle", "system",
+							strcmp(o.status, "succeeded") == 0 ? "info" : "error",
+							psprintf("run %s", o.status), lifecycle_payload(o.status, r));
+	}
+
+	if (r->cost_cents_rounded > 0)
+	{
+		Datum		v[7] = {company_id, agent_id, run_id, JsonbPGetDatum(r->json),
+			Int64GetDatum(r->input_tokens), Int64GetDatum(r->output_tokens),
+		Int32GetDatum(r->cost_cents_rounded)};
+
+		pc_exec(&plan_insert_cost, v, NULL, 0);
+	}
+
+	{
+		Datum		v[3] = {agent_id,
+			o.agent_status ? CStringGetTextDatum(o.agent_status) : (Datum) 0,
+		Int32GetDatum(r->cost_cents_rounded)};
+		char		n[3] = {' ', pc_null(o.agent_status == NULL), ' '};
+
+		if (pc_exec_row(&plan_agent_after_run, v, n) && !late)
+			pc_notify_agent_status(0, o.status);
+	}
+
+	if (!late && strcmp(o.status, "failed") == 0 &&
+		(r->transient || pc_is_transient_error(o.error_code)))
+		schedule_retry(run_id, attempt, o.error_code);
+
+	return run;
+}
+
+/*
+ * paperclip.finalize_run(run_id, result) RETURNS heartbeat_runs
+ */
+Datum
+paperclip_finalize_run(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *json;
+	AdapterResult r;
+	Datum		run_id;
+	Datum		result;
+	char	   *status;
+	bool		isnull;
+
+	pc_check_not_null(fcinfo, 0, "run_id");
+	pc_check_not_null(fcinfo, 1, "result");
+	run_id = PG_GETARG_DATUM(0);
+	json = PG_GETARG_JSONB_P(1);
+	if (!pc_jsonb_is_object(json))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid adapter result: it must be a JSON object")));
+	pc_check_size("result", json);
+	parse_result(json, &r);
+
+	SPI_connect();
+	if (!pc_exec_row(&plan_lock_run, &run_id, NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("heartbeat run not found")));
+	status = pc_getattr_cstring(0, "status");
+	(void) pc_getattr(0, "finalized_at", &isnull);
+	if (isnull && (!is_finished_status(status) || strcmp(status, "cancelled") == 0))
+		SPI_tuptable = finalize_locked_run(&r);
+	result = pc_return_row(fcinfo, 0);
+	SPI_finish();
+	PG_RETURN_DATUM(result);
+}
+
+/* ----------------------------------------------------------------------
+ * Cancellation
+ * ----------------------------------------------------------------------
+ */
+
+/*
+ * Cancel the run locked in row 0 of SPI_tuptable if it is still pending.
+ * Leaves the run (cancelled or as it was) in row 0 of the returned table;
+ * *cancelled tells which.
+ */
+static SPITupleTable *
+cancel_locked_run(const char *error, bool *cancelled)
+{
+	bool		isnull;
+	Datum		run_id = pc_getattr(0, "id", &isnull);
+	Datum		agent_id = pc_getattr(0, "agent_id", &isnull);
+	Datum		company_id = pc_getattr(0, "company_id", &isnull);
+	Datum		wakeup_id;
+	bool		wakeup_null;
+	char	   *status = pc_getattr_cstring(0, "status");
+	bool		was_active = strcmp(status, "queued") == 0 || strcmp(status, "running") == 0;
+	SPITupleTable *run;
+	int			seq;
+
+	*cancelled = was_active || strcmp(status, "scheduled_retry") == 0;
+	if (!*cancelled)
+		return SPI_tuptable;
+	wakeup_id = pc_getattr(0, "wakeup_request_id", &wakeup_null);
+
+	{
+		Datum		v[2] = {run_id, CStringGetTextDatum(error)};
+
+		pc_exec(&plan_cancel, v, NULL, 0);
+	}
+	run = SPI_tuptable;
+	seq = DatumGetInt32(pc_getattr(0, "event_seq", &isnull));
+	pc_notify_run_status(0);
+
+	if (!wakeup_null)
+	{
+		Datum		v[3] = {wakeup_id, CStringGetTextDatum("cancelled"), CStringGetTextDatum(error)};
+
+		pc_exec(&plan_finish_wakeup, v, NULL, 0);
+	}
+	pc_insert_run_event(company_id, run_id, agent_id, seq, "lifecycle", "system", "warn",
+						"run cancelled", NULL);
+
+	if (was_active)
+	{
+		Datum		v[3] = {agent_id, CStringGetTextDatum("idle"), Int32GetDatum(0)};
+
+		if (pc_exec_row(&plan_agent_after_run, v, NULL))
+			pc_notify_agent_status(0, "cancelled");
+		/* the launcher stops the run's process */
+		if (strcmp(status, "running") == 0)
+			pc_wake_launcher_at_commit();
+	}
+	return run;
+}
+
+/*
+ * paperclip.cancel_run(run_id) RETURNS heartbeat_runs
+ */
+Datum
+paperclip_cancel_run(PG_FUNCTION_ARGS)
+{
+	Datum		run_id;
+	Datum		result;
+	bool		cancelled;
+
+	pc_check_not_null(fcinfo, 0, "run_id");
+	run_id = PG_GETARG_DATUM(0);
+
+	SPI_connect();
+	if (!pc_exec_row(&plan_lock_run, &run_id, NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("heartbeat run not found")));
+	SPI_tuptable = cancel_locked_run(CANCEL_ERROR, &cancelled);
+	result = pc_return_row(fcinfo, 0);
+	SPI_finish();
+	PG_RETURN_DATUM(result);
+}
+
+/*
+ * paperclip.cancel_active_for_agent(agent_id) RETURNS int: how many runs
+ * (queued, running, or waiting to be retried) were cancelled.
+ */
+Datum
+paperclip_cancel_active_for_agent(PG_FUNCTION_ARGS)
+{
+	Datum		agent_id;
+	Datum		v[2];
+	Datum	   *runs;
+	int			nruns;
+	int			count = 0;
+	bool		isnull;
+	int			i;
+
+	pc_check_not_null(fcinfo, 0, "agent_id");
+	agent_id = PG_GETARG_DATUM(0);
+
+	SPI_connect();
+	if (!pc_exec_row(&plan_agent_company, &agent_id, NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("agent not found")));
+	v[0] = pc_getattr(0, "company_id", &isnull);
+	v[1] = agent_id;
+	nruns = pc_exec(&plan_lock_pending_runs, v, NULL, 0);
+	runs = palloc(sizeof(Datum) * Max(nruns, 1));
+	for (i = 0; i < nruns; i++)
+		runs[i] = pc_getattr(i, "id", &isnull);
+
+	for (i = 0; i < nruns; i++)
+	{
+		bool		cancelled;
+
+		if (pc_exec_row(&plan_lock_run, &runs[i], NULL))
+		{
+			cancel_locked_run(PAUSE_ERROR, &cancelled);
+			if (cancelled)
+				count++;
+		}
+	}
+	SPI_finish();
+	PG_RETURN_INT32(count);
+}
+
+/* ----------------------------------------------------------------------
+ * Runtime state
+ * ----------------------------------------------------------------------
+ */
+
+/* The agent's runtime state in row 0 of SPI_tuptable, created on first use. */
+static void
+ensure_runtime_state(Datum agent_id)
+{
+	if (pc_exec_row(&plan_get_state, &agent_id, NULL))
+		return;
+	if (!pc_exec_row(&plan_agent_company, &agent_id, NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("agent not found")));
+	if (!pc_exec_row(&plan_create_state, &agent_id, NULL))
+		pc_exec_row(&plan_get_state, &agent_id, NULL);	/* created concurrently */
+}
+
+/*
+ * paperclip.get_runtime_state(agent_id) RETURNS agent_runtime_state
+ */
+Datum
+paperclip_get_runtime_state(PG_FUNCTION_ARGS)
+{
+	Datum		agent_id;
+	Datum		result;
+
+	pc_check_not_null(fcinfo, 0, "agent_id");
+	agent_id = PG_GETARG_DATUM(0);
+
+	SPI_connect();
+	ensure_runtime_state(agent_id);
+	result = pc_return_row(fcinfo, 0);
+	SPI_finish();
+	PG_RETURN_DATUM(result);
+}
+
+/*
+ * paperclip.reset_runtime_session(agent_id) RETURNS agent_runtime_state:
+ * session null, state {}, last_error null.
+ */
+Datum
+paperclip_reset_runtime_session(PG_FUNCTION_ARGS)
+{
+	Datum		agent_id;
+	Datum		result;
+
+	pc_check_not_null(fcinfo, 0, "agent_id");
+	agent_id = PG_GETARG_DATUM(0);
+
+	SPI_connect();
+	ensure_runtime_state(agent_id);
+	pc_exec_row(&plan_reset_session, &agent_id, NULL);
+	result = pc_return_row(fcinfo, 0);
+	SPI_finish();
+	PG_RETURN_DATUM(result);
+}
+
+/*
+ * paperclip.list_runs(company_id, agent_id DEFAULT NULL) RETURNS SETOF
+ * heartbeat_runs, newest first.
+ */
+Datum
+paperclip_list_runs(PG_FUNCTION_ARGS)
+{
+	Datum		v[2];
+
+	pc_check_not_null(fcinfo, 0, "company_id");
+	InitMaterializedSRF(fcinfo, 0);
+	v[0] = PG_GETARG_DATUM(0);
+	SPI_connect();
+	if (PG_ARGISNULL(1))
+		pc_exec(&plan_runs_of_company, v, NULL, 0);
+	else
+	{
+		v[1] = PG_GETARG_DATUM(1);
+		pc_exec(&plan_runs_of_agent, v, NULL, 0);
+	}
+	pc_return_rows(fcinfo);
+	SPI_finish();
+	return (Datum) 0;
+}

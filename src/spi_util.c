@@ -1,0 +1,123 @@
+/*-------------------------------------------------------------------------
+ * spi_util.c
+ *	  Owns the plan cache of every SQL-facing module: each statement is
+ *	  prepared on first use with SPI_prepare, kept with SPI_keepplan, and run
+ *	  with parameters thereafter. Also the helpers that read columns of the
+ *	  last result and return rows to the executor.
+ *
+ *	  Every function here expects an open SPI connection.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/tuplestore.h"
+
+#include "spi_util.h"
+
+static SPIPlanPtr
+pc_plan_get(PcPlan *p)
+{
+	if (p->plan == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(p->sql, p->nargs, p->argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "paperclip: SPI_prepare failed (%s) for: %s",
+				 SPI_result_code_string(SPI_result), p->sql);
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "paperclip: SPI_keepplan failed");
+		p->plan = plan;
+	}
+	return p->plan;
+}
+
+/*
+ * Run a kept plan; returns the number of rows processed. Results stay in
+ * SPI_tuptable until the next call.
+ */
+int
+pc_exec(PcPlan *p, Datum *values, const char *nulls, long tcount)
+{
+	int			rc = SPI_execute_plan(pc_plan_get(p), values, nulls, false, tcount);
+
+	if (rc < 0)
+		elog(ERROR, "paperclip: SPI_execute_plan failed (%s) for: %s",
+			 SPI_result_code_string(rc), p->sql);
+	return (int) SPI_processed;
+}
+
+/* Run a plan expected to produce at most one row; true when it did. */
+bool
+pc_exec_row(PcPlan *p, Datum *values, const char *nulls)
+{
+	return pc_exec(p, values, nulls, 1) > 0;
+}
+
+char
+pc_null(bool isnull)
+{
+	return isnull ? 'n' : ' ';
+}
+
+static int
+pc_fnumber(const char *name)
+{
+	int			fno = SPI_fnumber(SPI_tuptable->tupdesc, name);
+
+	if (fno <= 0)
+		elog(ERROR, "paperclip: result has no column \"%s\"", name);
+	return fno;
+}
+
+/* Column "name" of row "row" of the last result. */
+Datum
+pc_getattr(int row, const char *name, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
+						 pc_fnumber(name), isnull);
+}
+
+/* Column "name" of row "row" as text (type output function), or NULL. */
+char *
+pc_getattr_cstring(int row, const char *name)
+{
+	return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
+						pc_fnumber(name));
+}
+
+/*
+ * Return row "row" of the last result as the function's composite result,
+ * copied into the caller's memory context and stamped with the declared
+ * result type (the columns are those of that table, in its order).
+ */
+Datum
+pc_return_row(FunctionCallInfo fcinfo, int row)
+{
+	HeapTupleHeader td = SPI_returntuple(SPI_tuptable->vals[row], SPI_tuptable->tupdesc);
+	Oid			rettype = get_fn_expr_rettype(fcinfo->flinfo);
+
+	if (OidIsValid(rettype) && type_is_rowtype(rettype) && rettype != RECORDOID)
+	{
+		HeapTupleHeaderSetTypeId(td, rettype);
+		HeapTupleHeaderSetTypMod(td, -1);
+	}
+	return PointerGetDatum(td);
+}
+
+/*
+ * Materialize every row of the last result as the set-returning function's
+ * result. The query's columns must match the declared result columns.
+ */
+void
+pc_return_rows(FunctionCallInfo fcinfo)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	uint64		i;
+
+	for (i = 0; i < SPI_processed; i++)
+		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[i]);
+}

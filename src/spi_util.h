@@ -1,0 +1,36 @@
+/*-------------------------------------------------------------------------
+ * spi_util.h
+ *	  Kept SPI plans and the small helpers every SQL-facing module uses to run
+ *	  them and hand their rows back to the executor.
+ *-------------------------------------------------------------------------
+ */
+#ifndef PAPERCLIP_SPI_UTIL_H
+#define PAPERCLIP_SPI_UTIL_H
+
+#include "postgres.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+
+/* A statement prepared once per backend and kept across calls. */
+typedef struct PcPlan
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[16];
+	SPIPlanPtr	plan;
+} PcPlan;
+
+#define PC_PLAN(sql_, ...) \
+	{ .sql = (sql_), .nargs = (sizeof((Oid[]){__VA_ARGS__}) / sizeof(Oid)), .argtypes = {__VA_ARGS__} }
+
+extern int	pc_exec(PcPlan *p, Datum *values, const char *nulls, long tcount);
+extern bool pc_exec_row(PcPlan *p, Datum *values, const char *nulls);
+
+extern Datum pc_getattr(int row, const char *name, bool *isnull);
+extern char *pc_getattr_cstring(int row, const char *name);
+extern Datum pc_return_row(FunctionCallInfo fcinfo, int row);
+extern void pc_return_rows(FunctionCallInfo fcinfo);
+
+extern char pc_null(bool isnull);
+
+#endif

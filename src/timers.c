@@ -1,0 +1,144 @@
+/*-------------------------------------------------------------------------
+ * timers.c
+ *	  Owns interval timers: paperclip.tick_timers, and the immutable
+ *	  paperclip.timer_due_at that keeps each agent's next deadline in an
+ *	  indexed generated column, so a tick reads only the agents due.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "json_util.h"
+#include "paperclip.h"
+#include "spi_util.h"
+
+PG_FUNCTION_INFO_V1(paperclip_timer_due_at);
+PG_FUNCTION_INFO_V1(paperclip_tick_timers);
+
+static PcPlan plan_count_timers = PC_PLAN(
+	"SELECT count(*)::int AS n FROM paperclip.agents WHERE timer_due_at IS NOT NULL");
+
+static PcPlan plan_due_agents = PC_PLAN(
+	"SELECT id FROM paperclip.agents WHERE timer_due_at <= $1 ORDER BY timer_due_at",
+	TIMESTAMPTZOID);
+
+static PcPlan plan_timer_context = PC_PLAN(
+	"SELECT jsonb_build_object('source', 'scheduler', 'reason', 'interval_elapsed', "
+	"'now', to_char($1 AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')) AS ctx",
+	TIMESTAMPTZOID);
+
+/*
+ * paperclip.timer_due_at(status, runtime_config, last_heartbeat_at)
+ * RETURNS timestamptz: null without a timer, -infinity if never beaten.
+ */
+Datum
+paperclip_timer_due_at(PG_FUNCTION_ARGS)
+{
+	char	   *status;
+	Jsonb	   *config;
+	JsonbContainer *hb;
+	double		interval_sec;
+	TimestampTz last;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	status = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (strcmp(status, "paused") == 0 || strcmp(status, "terminated") == 0)
+		PG_RETURN_NULL();
+
+	config = PG_GETARG_JSONB_P(1);
+	hb = pc_json_get_object(&config->root, "heartbeat");
+	if (!pc_json_bool_or(hb, "enabled", true))
+		PG_RETURN_NULL();
+	interval_sec = pc_json_number_or(hb, "intervalSec", 0);
+	if (!(interval_sec > 0))
+		PG_RETURN_NULL();
+
+	if (PG_ARGISNULL(2))
+		PG_RETURN_TIMESTAMPTZ(DT_NOBEGIN);
+	last = PG_GETARG_TIMESTAMPTZ(2);
+	if (TIMESTAMP_NOT_FINITE(last))
+		PG_RETURN_TIMESTAMPTZ(last);
+	/* whole microseconds; a deadline past the representable range never comes */
+	if (interval_sec * USECS_PER_SEC >= (double) (END_TIMESTAMP - last))
+		PG_RETURN_TIMESTAMPTZ(DT_NOEND);
+	PG_RETURN_TIMESTAMPTZ(last + (int64) (interval_sec * USECS_PER_SEC));
+}
+
+/*
+ * paperclip.tick_timers(now DEFAULT now()) RETURNS TABLE(checked, enqueued,
+ * skipped): a timer wakeup for every agent whose interval has elapsed.
+ */
+Datum
+paperclip_tick_timers(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum		now;
+	int			checked;
+	int			enqueued = 0;
+	int			skipped = 0;
+	int			ndue;
+	Datum	   *due;
+	Datum		context;
+	MemoryContext tick_cxt;
+	MemoryContext old;
+	bool		isnull;
+	int			i;
+	Datum		out[3];
+	bool		outnull[3] = {false, false, false};
+
+	pc_check_not_null(fcinfo, 0, "now");
+	now = PG_GETARG_DATUM(0);
+	InitMaterializedSRF(fcinfo, 0);
+
+	SPI_connect();
+	pc_exec_row(&plan_count_timers, NULL, NULL);
+	checked = DatumGetInt32(pc_getattr(0, "n", &isnull));
+
+	pc_exec_row(&plan_timer_context, &now, NULL);
+	context = pc_getattr(0, "ctx", &isnull);
+
+	ndue = pc_exec(&plan_due_agents, &now, NULL, 0);
+	due = palloc(sizeof(Datum) * Max(ndue, 1));
+	for (i = 0; i < ndue; i++)
+		due[i] = pc_getattr(i, "id", &isnull);
+
+	tick_cxt = AllocSetContextCreate(CurrentMemoryContext, "paperclip tick",
+									 ALLOCSET_DEFAULT_SIZES);
+	for (i = 0; i < ndue; i++)
+	{
+		WakeupRequest req = {0};
+
+		old = MemoryContextSwitchTo(tick_cxt);
+		req.agent_id = due[i];
+		req.source = "timer";
+		req.trigger_detail = "system";
+		req.reason = CStringGetTextDatum("heartbeat_timer");
+		req.payload_null = true;
+		req.idempotency_key_null = true;
+		req.actor_type = "system";
+		req.actor_id = CStringGetTextDatum("heartbeat_scheduler");
+		req.context_snapshot = context;
+		req.quiet_if_not_invokable = true;
+		if (pc_enqueue_wakeup(&req))
+			enqueued++;
+		else
+			skipped++;
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(tick_cxt);
+	}
+	SPI_finish();
+
+	out[0] = Int32GetDatum(checked);
+	out[1] = Int32GetDatum(enqueued);
+	out[2] = Int32GetDatum(skipped);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnull);
+	return (Datum) 0;
+}

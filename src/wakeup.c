@@ -1,0 +1,386 @@
+/*-------------------------------------------------------------------------
+ * wakeup.c
+ *	  Owns wakeups: paperclip.enqueue_wakeup and paperclip.invoke, and the
+ *	  heartbeat policy read from agents.runtime_config -> 'heartbeat'.
+ *
+ *	  One enqueue is, with the agent row locked against concurrent enqueues:
+ *	  checks, idempotency, policy, then either a coalesced request into the
+ *	  agent's active run (promoting a scheduled retry first), or one statement
+ *	  writing the queued request and the queued run together.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+
+#include "json_util.h"
+#include "paperclip.h"
+#include "spi_util.h"
+
+PG_FUNCTION_INFO_V1(paperclip_enqueue_wakeup);
+PG_FUNCTION_INFO_V1(paperclip_invoke);
+
+typedef struct HeartbeatPolicy
+{
+	bool		enabled;
+	double		interval_sec;
+	bool		wake_on_assignment;
+	bool		wake_on_on_demand;
+	bool		wake_on_automation;
+} HeartbeatPolicy;
+
+static PcPlan plan_lock_agent = PC_PLAN(
+	"SELECT a.company_id, a.status, a.runtime_config, s.session_id "
+	"FROM paperclip.agents a "
+	"LEFT JOIN paperclip.agent_runtime_state s ON s.agent_id = a.id "
+	"WHERE a.id = $1 FOR NO KEY UPDATE OF a",
+	UUIDOID);
+
+static PcPlan plan_idempotent_request = PC_PLAN(
+	"SELECT w.status, w.run_id FROM paperclip.agent_wakeup_requests w "
+	"WHERE w.agent_id = $1 AND w.idempotency_key = $2",
+	UUIDOID, TEXTOID);
+
+static PcPlan plan_get_run = PC_PLAN(
+	"SELECT * FROM paperclip.heartbeat_runs WHERE id = $1", UUIDOID);
+
+/* The agent's active run first, else its pending retry. */
+static PcPlan plan_pending_run = PC_PLAN(
+	"SELECT * FROM paperclip.heartbeat_runs "
+	"WHERE company_id = $1 AND agent_id = $2 "
+	"AND status IN ('queued', 'running', 'scheduled_retry') "
+	"ORDER BY status = 'scheduled_retry', created_at DESC LIMIT 1",
+	UUIDOID, UUIDOID);
+
+static PcPlan plan_promote_retry = PC_PLAN(
+	"UPDATE paperclip.heartbeat_runs SET status = 'queued', updated_at = now() "
+	"WHERE id = $1 RETURNING *",
+	UUIDOID);
+
+/* $1..$9 as in request_params(); $10 status, $11 run_id */
+static PcPlan plan_insert_finished_request = PC_PLAN(
+	"INSERT INTO paperclip.agent_wakeup_requests "
+	"(company_id, agent_id, source, trigger_detail, reason, payload, "
+	" requested_by_actor_type, requested_by_actor_id, idempotency_key, "
+	" status, coalesced_count, run_id, finished_at) "
+	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+	" CASE WHEN $10 = 'coalesced' THEN 1 ELSE 0 END, $11, now())",
+	UUIDOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID,
+	TEXTOID, TEXTOID, UUIDOID);
+
+/* The queued request and the queued run, written by one statement. */
+static PcPlan plan_insert_queued = PC_PLAN(
+	"WITH r AS (SELECT gen_random_uuid() AS run_id), "
+	"w AS (INSERT INTO paperclip.agent_wakeup_requests "
+	"  (company_id, agent_id, source, trigger_detail, reason, payload, "
+	"   requested_by_actor_type, requested_by_actor_id, idempotency_key, run_id) "
+	"  SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, r.run_id FROM r "
+	"  RETURNING id, run_id) "
+	"INSERT INTO paperclip.heartbeat_runs "
+	"  (id, company_id, agent_id, invocation_source, trigger_detail, "
+	"   wakeup_request_id, context_snapshot, session_id_before) "
+	"SELECT w.run_id, $1, $2, $3, $4, w.id, $10, $11 FROM w "
+	"RETURNING *",
+	UUIDOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID,
+	TEXTOID, JSONBOID, TEXTOID);
+
+static HeartbeatPolicy
+read_policy(Jsonb *runtime_config)
+{
+	JsonbContainer *hb = pc_json_get_object(&runtime_config->root, "heartbeat");
+	HeartbeatPolicy p;
+
+	p.enabled = pc_json_bool_or(hb, "enabled", true);
+	p.interval_sec = Max(0.0, pc_json_number_or(hb, "intervalSec", 0));
+	p.wake_on_assignment = pc_json_bool_or(hb, "wakeOnAssignment", true);
+	p.wake_on_on_demand = pc_json_bool_or(hb, "wakeOnOnDemand", true);
+	p.wake_on_automation = pc_json_bool_or(hb, "wakeOnAutomation", true);
+	return p;
+}
+
+/* The reason a request is skipped by the policy, or NULL. */
+static const char *
+policy_skip_reason(const HeartbeatPolicy *p, const char *source, const char *trigger_detail)
+{
+	if (strcmp(source, "timer") == 0 && !p->enabled)
+		return "heartbeat.disabled";
+	if (strcmp(source, "assignment") == 0 && !p->wake_on_assignment)
+		return "heartbeat.wakeOnAssignment.disabled";
+	if (strcmp(source, "automation") == 0 && !p->wake_on_automation)
+		return "heartbeat.wakeOnAutomation.disabled";
+	if (strcmp(source, "on_demand") == 0 && trigger_detail != NULL &&
+		strcmp(trigger_detail, "ping") == 0 && !p->wake_on_on_demand)
+		return "heartbeat.wakeOnOnDemand.disabled";
+	return NULL;
+}
+
+/* Fill the request columns $1..$9 shared by every request insert. */
+static void
+request_params(const WakeupRequest *req, Datum company_id, Datum *v, char *n)
+{
+	v[0] = company_id;
+	n[0] = ' ';
+	v[1] = req->agent_id;
+	n[1] = ' ';
+	v[2] = CStringGetTextDatum(req->source);
+	n[2] = ' ';
+	v[3] = req->trigger_detail ? CStringGetTextDatum(req->trigger_detail) : (Datum) 0;
+	n[3] = pc_null(req->trigger_detail == NULL);
+	v[4] = req->reason;
+	n[4] = pc_null(req->reason_null);
+	v[5] = req->payload;
+	n[5] = pc_null(req->payload_null);
+	v[6] = req->actor_type ? CStringGetTextDatum(req->actor_type) : (Datum) 0;
+	n[6] = pc_null(req->actor_type == NULL);
+	v[7] = req->actor_id;
+	n[7] = pc_null(req->actor_id_null);
+	v[8] = req->idempotency_key;
+	n[8] = pc_null(req->idempotency_key_null);
+}
+
+static void
+insert_finished_request(const WakeupRequest *req, Datum company_id,
+						const char *status, const char *reason,
+						Datum run_id, bool run_id_null)
+{
+	Datum		v[11];
+	char		n[11];
+
+	request_params(req, company_id, v, n);
+	if (reason != NULL)
+	{
+		v[4] = CStringGetTextDatum(reason);
+		n[4] = ' ';
+	}
+	v[9] = CStringGetTextDatum(status);
+	n[9] = ' ';
+	v[10] = run_id;
+	n[10] = pc_null(run_id_null);
+	pc_exec(&plan_insert_finished_request, v, n, 0);
+}
+
+/*
+ * A key this agent already used: leave the earlier request's run (or no
+ * row, when it was skipped) in SPI_tuptable. Returns true on a hit.
+ */
+static bool
+find_idempotent(const WakeupRequest *req)
+{
+	Datum		v[2] = {req->agent_id, req->idempotency_key};
+	bool		isnull;
+	Datum		run_id;
+
+	if (!pc_exec_row(&plan_idempotent_request, v, NULL))
+		return false;
+	run_id = pc_getattr(0, "run_id", &isnull);
+	if (isnull)
+		SPI_processed = 0;
+	else
+		pc_exec_row(&plan_get_run, &run_id, NULL);
+	return true;
+}
+
+/*
+ * Enqueue one wakeup. Returns true with the run in row 0 of SPI_tuptable,
+ * or false when the request was skipped (by policy, by an idempotent hit
+ * on a skipped request, or, for timer ticks, an agent no longer invokable).
+ * Needs an open SPI connection.
+ */
+bool
+pc_enqueue_wakeup(const WakeupRequest *req)
+{
+	Datum		company_id;
+	char	   *status;
+	Jsonb	   *runtime_config;
+	Datum		session_id;
+	bool		session_null;
+	bool		isnull;
+	const char *skip;
+	HeartbeatPolicy policy;
+
+	/* 1. the agent, locked against concurrent enqueues */
+	if (!pc_exec_row(&plan_lock_agent, (Datum *) &req->agent_id, NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("agent not found")));
+	company_id = pc_getattr(0, "company_id", &isnull);
+	status = pc_getattr_cstring(0, "status");
+	runtime_config = DatumGetJsonbP(pc_getattr(0, "runtime_config", &isnull));
+	session_id = pc_getattr(0, "session_id", &session_null);
+
+	if (strcmp(status, "paused") == 0 || strcmp(status, "terminated") == 0)
+	{
+		if (req->quiet_if_not_invokable)
+			return false;
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("agent is not invokable in its current state"),
+				 errdetail("status: %s", status),
+				 errhint("Resume the agent (set its status to idle) before waking it.")));
+	}
+
+	/* 2. a key already used: the earlier request's answer, nothing written */
+	if (!req->idempotency_key_null && find_idempotent(req))
+		return SPI_processed > 0;
+
+	/* 3. policy */
+	policy = read_policy(runtime_config);
+	skip = policy_skip_reason(&policy, req->source, req->trigger_detail);
+	if (skip != NULL)
+	{
+		insert_finished_request(req, company_id, "skipped", skip, (Datum) 0, true);
+		return false;
+	}
+
+	/* 4. coalesce into the active run, promoting a pending retry first */
+	{
+		Datum		v[2] = {company_id, req->agent_id};
+
+		if (pc_exec_row(&plan_pending_run, v, NULL))
+		{
+			Datum		run_id = pc_getattr(0, "id", &isnull);
+			char	   *run_status = pc_getattr_cstring(0, "status");
+			bool		promoted = strcmp(run_status, "scheduled_retry") == 0;
+
+			insert_finished_request(req, company_id, "coalesced", NULL, run_id, false);
+			pc_exec_row(promoted ? &plan_promote_retry : &plan_get_run, &run_id, NULL);
+			if (promoted)
+			{
+				pc_notify_run_queued(0);
+				pc_wake_launcher_at_commit();
+			}
+			return true;
+		}
+	}
+
+	/* 5. a new queued request and run */
+	{
+		Datum		v[11];
+		char		n[11];
+
+		request_params(req, company_id, v, n);
+		v[9] = req->context_snapshot;
+		n[9] = ' ';
+		v[10] = session_id;
+		n[10] = pc_null(session_null);
+		pc_exec(&plan_insert_queued, v, n, 0);
+	}
+	pc_notify_run_queued(0);
+	pc_wake_launcher_at_commit();
+	return true;
+}
+
+/* A jsonb argument that must be an object (or NULL); checked for size. */
+static Datum
+object_arg(FunctionCallInfo fcinfo, int argno, const char *param, bool *isnull)
+{
+	Jsonb	   *jb;
+
+	*isnull = PG_ARGISNULL(argno);
+	if (*isnull)
+		return (Datum) 0;
+	jb = PG_GETARG_JSONB_P(argno);
+	if (!pc_jsonb_is_object(jb))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a JSON object", param)));
+	pc_check_size(param, jb);
+	return JsonbPGetDatum(jb);
+}
+
+static const char *
+vocabulary_arg(FunctionCallInfo fcinfo, int argno, const char *param,
+			   const char *const *allowed, bool required)
+{
+	char	   *value;
+
+	if (PG_ARGISNULL(argno))
+	{
+		if (required)
+			pc_check_not_null(fcinfo, argno, param);
+		return NULL;
+	}
+	value = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	pc_check_vocabulary(param, value, allowed);
+	return value;
+}
+
+static Datum
+enqueue_and_return(FunctionCallInfo fcinfo, WakeupRequest *req)
+{
+	Datum		result = (Datum) 0;
+	bool		found;
+
+	SPI_connect();
+	found = pc_enqueue_wakeup(req);
+	if (found)
+		result = pc_return_row(fcinfo, 0);
+	SPI_finish();
+
+	if (!found)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(result);
+}
+
+static Datum
+context_arg(FunctionCallInfo fcinfo, int argno)
+{
+	bool		isnull;
+	Datum		d = object_arg(fcinfo, argno, "context_snapshot", &isnull);
+
+	return isnull ? DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")) : d;
+}
+
+/*
+ * paperclip.enqueue_wakeup(agent_id, source, trigger_detail, reason, payload,
+ *		idempotency_key, requested_by_actor_type, requested_by_actor_id,
+ *		context_snapshot) RETURNS heartbeat_runs (NULL when skipped)
+ */
+Datum
+paperclip_enqueue_wakeup(PG_FUNCTION_ARGS)
+{
+	WakeupRequest req = {0};
+
+	pc_check_not_null(fcinfo, 0, "agent_id");
+	req.agent_id = PG_GETARG_DATUM(0);
+	req.source = vocabulary_arg(fcinfo, 1, "source", pc_sources, true);
+	req.trigger_detail = vocabulary_arg(fcinfo, 2, "trigger_detail", pc_trigger_details, false);
+	req.reason_null = PG_ARGISNULL(3);
+	req.reason = req.reason_null ? (Datum) 0 : PG_GETARG_DATUM(3);
+	req.payload = object_arg(fcinfo, 4, "payload", &req.payload_null);
+	req.idempotency_key_null = PG_ARGISNULL(5);
+	req.idempotency_key = req.idempotency_key_null ? (Datum) 0 : PG_GETARG_DATUM(5);
+	req.actor_type = vocabulary_arg(fcinfo, 6, "requested_by_actor_type", pc_actor_types, false);
+	req.actor_id_null = PG_ARGISNULL(7);
+	req.actor_id = req.actor_id_null ? (Datum) 0 : PG_GETARG_DATUM(7);
+	req.context_snapshot = context_arg(fcinfo, 8);
+
+	return enqueue_and_return(fcinfo, &req);
+}
+
+/*
+ * paperclip.invoke(agent_id, source, context_snapshot, trigger_detail,
+ *		actor_type, actor_id) RETURNS heartbeat_runs
+ */
+Datum
+paperclip_invoke(PG_FUNCTION_ARGS)
+{
+	WakeupRequest req = {0};
+
+	pc_check_not_null(fcinfo, 0, "agent_id");
+	req.agent_id = PG_GETARG_DATUM(0);
+	req.source = vocabulary_arg(fcinfo, 1, "source", pc_sources, true);
+	req.context_snapshot = context_arg(fcinfo, 2);
+	req.trigger_detail = vocabulary_arg(fcinfo, 3, "trigger_detail", pc_trigger_details, false);
+	req.actor_type = vocabulary_arg(fcinfo, 4, "actor_type", pc_actor_types, false);
+	req.actor_id_null = PG_ARGISNULL(5);
+	req.actor_id = req.actor_id_null ? (Datum) 0 : PG_GETARG_DATUM(5);
+	req.reason_null = true;
+	req.payload_null = true;
+	req.idempotency_key_null = true;
+
+	return enqueue_and_return(fcinfo, &req);
+}
