@@ -20,7 +20,9 @@ OBJS = \
 	src/wakeup.o \
 	src/timers.o \
 	src/runs.o \
-	src/activity.o
+	src/activity.o \
+	src/runlog.o \
+	src/launcher.o
 
 DATA = sql/paperclip--$(EXTVERSION).sql
 
@@ -44,6 +46,25 @@ help:
 else
 include $(PGXS)
 endif
+
+# paperclip_runner: our executable outside the database (no backend headers).
+RUNNER = paperclip_runner
+RUNNER_SRCS = $(sort $(wildcard src/runner/*.c))
+RUNNER_CFLAGS = -std=gnu11 -O2 -g -Wall -Wextra -Werror -Isrc -Isrc/runner
+RUNNER_LIBS = -lcjson
+EXTRA_CLEAN = $(RUNNER)
+
+ifneq ($(PGXS),)
+all: $(RUNNER)
+install: install-runner
+endif
+
+$(RUNNER): $(RUNNER_SRCS) $(wildcard src/runner/*.h) src/protocol.h
+	$(CC) $(RUNNER_CFLAGS) -o $@ $(RUNNER_SRCS) $(RUNNER_LIBS)
+
+.PHONY: install-runner
+install-runner: $(RUNNER)
+	$(INSTALL_PROGRAM) $(RUNNER) '$(DESTDIR)$(pkglibdir)/$(RUNNER)'
 
 .PHONY: deps test demo bench
 

@@ -427,6 +427,21 @@ RETURNS int
 AS 'MODULE_PATHNAME', 'paperclip_append_run_event'
 LANGUAGE C VOLATILE;
 
+CREATE FUNCTION paperclip.read_log(run_id uuid, "offset" bigint DEFAULT 0,
+                                   limit_bytes int DEFAULT 262144)
+RETURNS TABLE(run_id uuid, store text, log_ref text, content text, next_offset bigint)
+AS 'MODULE_PATHNAME', 'paperclip_read_log'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION paperclip.read_log(uuid, bigint, int)
+    IS 'a page of a run log (JSON lines); next_offset is null at the end';
+
+CREATE FUNCTION paperclip.append_run_log(run_id uuid, stream text, chunk text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'paperclip_append_run_log'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION paperclip.append_run_log(uuid, text, text)
+    IS 'append a chunk to a run log (for external runners); returns the log bytes so far';
+
 -- ---------------------------------------------------------------------------
 -- Activity
 -- ---------------------------------------------------------------------------

@@ -21,6 +21,8 @@
 #define PC_NOTIFY_CHANNEL "paperclip_events"
 /* NOTIFY refuses payloads of 8000 bytes or more. */
 #define PC_NOTIFY_MAX 7999
+/* Chunk bytes in one heartbeat.run.log notification. */
+#define PC_LIVE_LOG_CHUNK_MAX 6000
 /* An event message longer than this is cut in its live event. */
 #define PC_EVENT_MESSAGE_LIVE_MAX 2000
 
@@ -143,6 +145,36 @@ pc_notify_agent_status(int row, const char *outcome)
 	pc_json_str(&j, "outcome", outcome);
 	pc_json_close(&j);
 	pc_notify(pc_getattr_cstring(row, "company_id"), "agent.status", buf.data);
+}
+
+/*
+ * heartbeat.run.log: a chunk of a run's output. A long chunk keeps its tail
+ * (cut on a character boundary) and says it was truncated.
+ */
+void
+pc_notify_run_log(const char *company_id, const char *run_id, const char *agent_id,
+				  const char *stream, const char *chunk)
+{
+	StringInfoData buf;
+	PcJson		j;
+	int			len = strlen(chunk);
+	bool		truncated = len > PC_LIVE_LOG_CHUNK_MAX;
+
+	if (truncated)
+	{
+		chunk += len - PC_LIVE_LOG_CHUNK_MAX;
+		while ((*chunk & 0xC0) == 0x80)
+			chunk++;
+	}
+	initStringInfo(&buf);
+	pc_json_open(&j, &buf);
+	pc_json_str(&j, "runId", run_id);
+	pc_json_str(&j, "agentId", agent_id);
+	pc_json_str(&j, "stream", stream);
+	pc_json_str(&j, "chunk", chunk);
+	pc_json_bool(&j, "truncated", truncated);
+	pc_json_close(&j);
+	pc_notify(company_id, "heartbeat.run.log", buf.data);
 }
 
 static void

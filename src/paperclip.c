@@ -145,10 +145,36 @@ pc_xact_callback(XactEvent event, void *arg)
 	}
 }
 
+/*
+ * Wake the launcher when this transaction commits. Without the library
+ * preloaded there is no launcher: a run queued then would wait forever,
+ * unless external runners claim runs (launcher_enabled = off).
+ */
 void
 pc_wake_launcher_at_commit(void)
 {
+	if (pc_shared == NULL && pc_launcher_enabled)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("paperclip is not loaded through shared_preload_libraries"),
+				 errdetail("Without its launcher, a queued run would never start."),
+				 errhint("Add paperclip to shared_preload_libraries and restart the server, "
+						 "or set paperclip.launcher_enabled = off if external runners claim runs.")));
 	wake_pending = true;
+}
+
+/* Absolute path of the run log directory. */
+char *
+pc_run_log_dir(void)
+{
+	char	   *dir;
+
+	if (is_absolute_path(pc_run_log_directory))
+		dir = pstrdup(pc_run_log_directory);
+	else
+		dir = psprintf("%s/%s", DataDir, pc_run_log_directory);
+	canonicalize_path(dir);
+	return dir;
 }
 
 void
@@ -162,6 +188,7 @@ _PG_init(void)
 		shmem_request_hook = pc_shmem_request;
 		prev_shmem_startup_hook = shmem_startup_hook;
 		shmem_startup_hook = pc_shmem_startup;
+		pc_register_launcher();
 	}
 
 	RegisterXactCallback(pc_xact_callback, NULL);

@@ -33,6 +33,7 @@ typedef struct PaperclipShared
 
 extern PaperclipShared *pc_shared;
 extern void pc_wake_launcher_at_commit(void);
+extern char *pc_run_log_dir(void);
 
 /* Vocabulary checks (paperclip.c) */
 extern void pc_check_vocabulary(const char *param, const char *value,
@@ -55,6 +56,8 @@ extern void pc_insert_run_event(Datum company_id, Datum run_id, Datum agent_id,
 								const char *level, const char *message, Jsonb *payload);
 extern void pc_notify(const char *company_id, const char *type, const char *payload_json);
 extern void pc_notify_run_status(int row);
+extern void pc_notify_run_log(const char *company_id, const char *run_id,
+							  const char *agent_id, const char *stream, const char *chunk);
 extern void pc_notify_run_queued(int row);
 extern void pc_notify_agent_status(int row, const char *outcome);
 
@@ -81,5 +84,11 @@ extern bool pc_enqueue_wakeup(const WakeupRequest *req);
 
 /* Runs (runs.c) */
 extern bool pc_is_transient_error(const char *error_code);
+extern bool pc_finalize_run(Datum run_id, Jsonb *result);
+extern bool pc_cancel_run(Datum run_id, const char *error);
+
+/* Launcher (launcher.c) */
+extern void pc_register_launcher(void);
+extern PGDLLEXPORT void paperclip_launcher_main(Datum arg);
 
 #endif

@@ -569,22 +569,18 @@ finalize_locked_run(const AdapterResult *r)
 }
 
 /*
- * paperclip.finalize_run(run_id, result) RETURNS heartbeat_runs
+ * Finalize a run with an adapter result: the one finalization path, used by
+ * the SQL function, the launcher and reconciliation. Needs an open SPI
+ * connection. Leaves the run in row 0 of SPI_tuptable; false when there is
+ * no such run. A result of the wrong shape raises 22023 before any write.
  */
-Datum
-paperclip_finalize_run(PG_FUNCTION_ARGS)
+bool
+pc_finalize_run(Datum run_id, Jsonb *json)
 {
-	Jsonb	   *json;
 	AdapterResult r;
-	Datum		run_id;
-	Datum		result;
 	char	   *status;
 	bool		isnull;
 
-	pc_check_not_null(fcinfo, 0, "run_id");
-	pc_check_not_null(fcinfo, 1, "result");
-	run_id = PG_GETARG_DATUM(0);
-	json = PG_GETARG_JSONB_P(1);
 	if (!pc_jsonb_is_object(json))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -592,15 +588,31 @@ paperclip_finalize_run(PG_FUNCTION_ARGS)
 	pc_check_size("result", json);
 	parse_result(json, &r);
 
-	SPI_connect();
 	if (!pc_exec_row(&plan_lock_run, &run_id, NULL))
-		ereport(ERROR,
-				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("heartbeat run not found")));
+		return false;
 	status = pc_getattr_cstring(0, "status");
 	(void) pc_getattr(0, "finalized_at", &isnull);
 	if (isnull && (!is_finished_status(status) || strcmp(status, "cancelled") == 0))
 		SPI_tuptable = finalize_locked_run(&r);
+	return true;
+}
+
+/*
+ * paperclip.finalize_run(run_id, result) RETURNS heartbeat_runs
+ */
+Datum
+paperclip_finalize_run(PG_FUNCTION_ARGS)
+{
+	Datum		result;
+
+	pc_check_not_null(fcinfo, 0, "run_id");
+	pc_check_not_null(fcinfo, 1, "result");
+
+	SPI_connect();
+	if (!pc_finalize_run(PG_GETARG_DATUM(0), PG_GETARG_JSONB_P(1)))
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("heartbeat run not found")));
 	result = pc_return_row(fcinfo, 0);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
@@ -667,24 +679,35 @@ cancel_locked_run(const char *error, bool *cancelled)
 }
 
 /*
+ * Cancel a run if it is still pending; needs an open SPI connection. Leaves
+ * the run in row 0 of SPI_tuptable; false when there is no such run.
+ */
+bool
+pc_cancel_run(Datum run_id, const char *error)
+{
+	bool		cancelled;
+
+	if (!pc_exec_row(&plan_lock_run, &run_id, NULL))
+		return false;
+	SPI_tuptable = cancel_locked_run(error ? error : CANCEL_ERROR, &cancelled);
+	return true;
+}
+
+/*
  * paperclip.cancel_run(run_id) RETURNS heartbeat_runs
  */
 Datum
 paperclip_cancel_run(PG_FUNCTION_ARGS)
 {
-	Datum		run_id;
 	Datum		result;
-	bool		cancelled;
 
 	pc_check_not_null(fcinfo, 0, "run_id");
-	run_id = PG_GETARG_DATUM(0);
 
 	SPI_connect();
-	if (!pc_exec_row(&plan_lock_run, &run_id, NULL))
+	if (!pc_cancel_run(PG_GETARG_DATUM(0), CANCEL_ERROR))
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("heartbeat run not found")));
-	SPI_tuptable = cancel_locked_run(CANCEL_ERROR, &cancelled);
 	result = pc_return_row(fcinfo, 0);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
@@ -726,7 +749,7 @@ paperclip_cancel_active_for_agent(PG_FUNCTION_ARGS)
 
 		if (pc_exec_row(&plan_lock_run, &runs[i], NULL))
 		{
-			cancel_locked_run(PAUSE_ERROR, &cancelled);
+			(void) cancel_locked_run(PAUSE_ERROR, &cancelled);
 			if (cancelled)
 				count++;
 		}

@@ -1,0 +1,70 @@
+/*-------------------------------------------------------------------------
+ * protocol.h
+ *	  The protocol between the launcher (inside Postgres) and
+ *	  paperclip_runner (outside it). Shared by both sides; includes nothing
+ *	  of the backend.
+ *
+ *	  launcher -> runner, on the runner's stdin:
+ *	    line 1: the run spec, one JSON object (keys PC_SPEC_*)
+ *	    line 2: "start" once the launcher has committed the runner's pid.
+ *	    EOF before "start": the claim did not commit; the runner exits
+ *	    without running anything.
+ *
+ *	  runner -> launcher, on the runner's stdout: one JSON object a line,
+ *	  "type" one of PC_FRAME_*:
+ *	    {"type":"log","stream":"stdout"|"stderr","ts":ISO-8601,"chunk":text}
+ *	    {"type":"log_capped","bytes":N}   live log stopped; the file has all
+ *	    {"type":"meta","meta":{...}}      what was invoked (no secret values)
+ *	    {"type":"result","result":{...}}  the adapter result, last frame
+ *	  Chunks are valid UTF-8 without NUL (bad bytes become U+FFFD).
+ *
+ *	  The result is written to the spool file (atomically: temp file,
+ *	  fsync, rename) before its frame is sent, so it survives the launcher.
+ *	  The result carries, besides the adapter result keys of adapters.md,
+ *	  stdoutExcerpt, stderrExcerpt (tails, at most PC_EXCERPT_BYTES each),
+ *	  logStore ("local_file"), logRef, logBytes and logSha256.
+ *-------------------------------------------------------------------------
+ */
+#ifndef PAPERCLIP_PROTOCOL_H
+#define PAPERCLIP_PROTOCOL_H
+
+#define PC_RUNNER_NAME "paperclip_runner"
+#define PC_START_LINE "start"
+
+/* spec keys */
+#define PC_SPEC_RUN_ID "runId"
+#define PC_SPEC_AGENT_ID "agentId"
+#define PC_SPEC_COMPANY_ID "companyId"
+#define PC_SPEC_ADAPTER_TYPE "adapterType"
+#define PC_SPEC_CONFIG "config"
+#define PC_SPEC_CONTEXT "context"
+#define PC_SPEC_SESSION_ID "sessionId"
+#define PC_SPEC_WAKE_REASON "wakeReason"
+#define PC_SPEC_LOG_PATH "logPath"
+#define PC_SPEC_SPOOL_PATH "spoolPath"
+#define PC_SPEC_RESULT_FILE "resultFilePath"
+#define PC_SPEC_ALLOWED_COMMANDS "allowedCommands"
+#define PC_SPEC_ALLOWED_HOSTS "allowedHttpHosts"
+#define PC_SPEC_MAX_LIVE_LOG "maxLiveLogBytes"
+
+/* frame types */
+#define PC_FRAME_LOG "log"
+#define PC_FRAME_LOG_CAPPED "log_capped"
+#define PC_FRAME_META "meta"
+#define PC_FRAME_RESULT "result"
+
+/* limits */
+#define PC_EXCERPT_BYTES (32 * 1024)	/* tail kept of stdout and of stderr */
+#define PC_LOG_CHUNK_MAX (16 * 1024)	/* largest chunk in one log frame */
+#define PC_DEFAULT_MAX_LIVE_LOG (4 * 1024 * 1024)
+#define PC_RESULT_LINE_MAX (1024 * 1024)	/* longest stdout line read as a result */
+#define PC_DEFAULT_GRACE_SEC 15
+
+/* error codes the runner reports */
+#define PC_ERR_SPAWN "adapter_spawn_failed"
+#define PC_ERR_CONFIG "adapter_config_invalid"
+#define PC_ERR_BAD_RESULT "bad_result"
+#define PC_ERR_CANCELLED "cancelled"
+#define PC_ERR_NOT_ALLOWED "command_not_allowed"
+
+#endif
