@@ -22,6 +22,7 @@ OBJS = \
 	src/runs.o \
 	src/activity.o \
 	src/runlog.o \
+	src/adapter_config.o \
 	src/launcher.o
 
 DATA = sql/paperclip--$(EXTVERSION).sql
@@ -77,14 +78,14 @@ deps:
 test: deps
 	$(MAKE) -s all
 	$(MAKE) -s install
-	pg_virtualenv -v $(PG_MAJOR) -o shared_preload_libraries=paperclip ./test/run-all.sh
+	pg_virtualenv -t -v $(PG_MAJOR) -o shared_preload_libraries=paperclip ./test/run-all.sh
 
 demo: deps
 	$(MAKE) -s all
 	$(MAKE) -s install
-	pg_virtualenv -v $(PG_MAJOR) -o shared_preload_libraries=paperclip ./test/demo.sh
+	pg_virtualenv -t -v $(PG_MAJOR) -o shared_preload_libraries=paperclip ./test/demo.sh
 
 bench: deps
 	$(MAKE) -s all
 	$(MAKE) -s install
-	pg_virtualenv -v $(PG_MAJOR) -o shared_preload_libraries=paperclip -o synchronous_commit=off ./test/bench/run.sh
+	pg_virtualenv -t -v $(PG_MAJOR) -o shared_preload_libraries=paperclip -o synchronous_commit=off ./test/bench/run.sh

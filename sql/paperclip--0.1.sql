@@ -16,6 +16,12 @@ RETURNS timestamptz
 AS 'MODULE_PATHNAME', 'paperclip_timer_due_at'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
+-- True, or an error (22023) naming the key of adapter_config that is wrong.
+CREATE FUNCTION paperclip.adapter_config_valid(adapter_type text, adapter_config jsonb)
+RETURNS bool
+AS 'MODULE_PATHNAME', 'paperclip_adapter_config_valid'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
 -- ---------------------------------------------------------------------------
 -- Control plane
 -- ---------------------------------------------------------------------------
@@ -38,8 +44,12 @@ CREATE TABLE paperclip.agents (
     adapter_type         text NOT NULL DEFAULT 'process'
         CONSTRAINT agents_adapter_type_check
         CHECK (adapter_type IN ('process', 'http')),
-    adapter_config       jsonb NOT NULL DEFAULT '{}',
-    runtime_config       jsonb NOT NULL DEFAULT '{}',
+    adapter_config       jsonb NOT NULL DEFAULT '{}'
+        CONSTRAINT agents_adapter_config_check
+        CHECK (paperclip.adapter_config_valid(adapter_type, adapter_config)),
+    runtime_config       jsonb NOT NULL DEFAULT '{}'
+        CONSTRAINT agents_runtime_config_check
+        CHECK (jsonb_typeof(runtime_config) = 'object'),
     budget_monthly_cents int NOT NULL DEFAULT 0,
     spent_monthly_cents  int NOT NULL DEFAULT 0,
     last_heartbeat_at    timestamptz,
@@ -158,6 +168,8 @@ CREATE TABLE paperclip.heartbeat_runs (
     next_action             text,
     runner_pid              int,
     process_started_at      timestamptz,
+    -- the agent's pid, also its process group: killed when its runner is lost
+    agent_pid               int,
     -- last seq handed out for this run's events (serialises appends per run)
     event_seq               int NOT NULL DEFAULT 0,
     -- set once the adapter result was recorded: finalizing twice counts nothing twice

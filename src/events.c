@@ -64,6 +64,8 @@ pc_notify(const char *company_id, const char *type, const char *payload_json)
 	StringInfoData buf;
 	PcJson		j;
 
+	if (!pc_live_events)
+		return;
 	initStringInfo(&buf);
 	pc_json_open(&j, &buf);
 	pc_json_str(&j, "companyId", company_id);
@@ -92,6 +94,8 @@ pc_notify_run_status(int row)
 	bool		isnull;
 	Datum		d;
 
+	if (!pc_live_events)
+		return;
 	initStringInfo(&buf);
 	pc_json_open(&j, &buf);
 	pc_json_str(&j, "runId", pc_getattr_cstring(row, "id"));
@@ -116,6 +120,8 @@ pc_notify_run_queued(int row)
 	StringInfoData buf;
 	PcJson		j;
 
+	if (!pc_live_events)
+		return;
 	initStringInfo(&buf);
 	pc_json_open(&j, &buf);
 	pc_json_str(&j, "runId", pc_getattr_cstring(row, "id"));

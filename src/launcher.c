@@ -70,6 +70,7 @@ typedef struct Runner
 	StringInfoData frames;		/* partial frame line read from out_fd */
 	bool		skipping;		/* dropping an overlong frame */
 	pg_uuid_t	run_id;
+	pid_t		agent_pid;		/* the agent's process group, once spawned */
 	char		run_id_str[UUID_LEN * 2 + 5];
 	char		agent_id_str[UUID_LEN * 2 + 5];
 	char		company_id_str[UUID_LEN * 2 + 5];
@@ -94,6 +95,7 @@ static char run_log_dir[MAXPGPATH];
 static char spool_dir[MAXPGPATH];
 static char runner_path[MAXPGPATH];
 static bool slot_freed = false;	/* a runner finished: claim again */
+static MemoryContext loop_cxt = NULL;	/* reset every loop iteration */
 
 static PcPlan plan_extension_present = PC_PLAN(
 	"SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'paperclip'");
@@ -147,12 +149,16 @@ static PcPlan plan_record_runner = PC_PLAN(
 	"WHERE id = $1",
 	UUIDOID, INT4OID, TIMESTAMPTZOID);
 
+static PcPlan plan_record_agent = PC_PLAN(
+	"UPDATE paperclip.heartbeat_runs SET agent_pid = $2 WHERE id = $1",
+	UUIDOID, INT4OID);
+
 static PcPlan plan_cancelled_of = PC_PLAN(
 	"SELECT id FROM paperclip.heartbeat_runs WHERE id = ANY($1) AND status <> 'running'",
 	UUIDARRAYOID);
 
 static PcPlan plan_orphans = PC_PLAN(
-	"SELECT id, runner_pid, process_started_at FROM paperclip.heartbeat_runs "
+	"SELECT id, runner_pid, process_started_at, agent_pid FROM paperclip.heartbeat_runs "
 	"WHERE status = 'running' AND runner_pid IS NOT NULL AND NOT (id = ANY($1))",
 	UUIDARRAYOID);
 
@@ -177,6 +183,8 @@ commit_tx(void)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	/* commit leaves TopMemoryContext current: go back to the loop's context */
+	MemoryContextSwitchTo(loop_cxt);
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
@@ -235,6 +243,18 @@ runner_alive(pid_t pid, TimestampTz started)
 	if (pid <= 0 || kill(pid, 0) != 0)
 		return false;
 	return process_start_time(pid, &now_started) && now_started == started;
+}
+
+/* Kill what is left of a lost runner's agent: its whole process group. */
+static void
+kill_agent_group(pid_t agent_pid)
+{
+	if (agent_pid > 1 && getpgid(agent_pid) == agent_pid)
+	{
+		ereport(LOG, (errmsg("paperclip launcher: killing process group %d of a lost run",
+							 (int) agent_pid)));
+		kill(-agent_pid, SIGKILL);
+	}
 }
 
 static void
@@ -395,6 +415,7 @@ ensure_slots(int n)
 	for (i = nrunners; i < n; i++)
 	{
 		memset(&runners[i], 0, sizeof(Runner));
+		runners[i].in_fd = runners[i].out_fd = -1;
 		initStringInfo(&runners[i].pending);
 		initStringInfo(&runners[i].frames);
 	}
@@ -472,6 +493,8 @@ spawn_runner(Runner *r, char **error)
 	pid_t		pid;
 	int			rc;
 
+	r->in_fd = r->out_fd = -1;
+	r->pid = 0;
 	if (pipe2(in_pipe, O_CLOEXEC) != 0)
 	{
 		*error = psprintf("could not create pipe: %m");
@@ -558,6 +581,8 @@ claim_and_start(void)
 	if (free <= 0 || !pc_launcher_enabled)
 		return;
 	ensure_slots(pc_max_concurrent_runs);
+	/* outlives the transaction's SPI memory */
+	started = palloc(sizeof(Runner *) * free);
 
 	begin_tx("paperclip launcher: claiming runs");
 	guard_blocked_runs();
@@ -566,7 +591,6 @@ claim_and_start(void)
 	v[2] = CStringGetTextDatum(spool_dir);
 	n = pc_exec(&plan_claim, v, NULL, 0);
 	tt = SPI_tuptable;
-	started = palloc(sizeof(Runner *) * Max(n, 1));
 
 	for (i = 0; i < n; i++)
 	{
@@ -613,6 +637,7 @@ claim_and_start(void)
 			if (error == NULL)
 			{
 				error = psprintf("runner %d exited before it was recorded", (int) r->pid);
+				kill(r->pid, SIGKILL);
 				(void) waitpid(r->pid, NULL, 0);
 			}
 			ereport(WARNING, (errmsg("paperclip launcher: %s", error)));
@@ -621,6 +646,7 @@ claim_and_start(void)
 				close(r->in_fd);
 			if (r->out_fd >= 0)
 				close(r->out_fd);
+			r->in_fd = r->out_fd = -1;
 			continue;
 		}
 		{
@@ -629,6 +655,7 @@ claim_and_start(void)
 			pc_exec(&plan_record_runner, rv, NULL, 0);
 		}
 		r->in_use = true;
+		r->agent_pid = 0;
 		r->finalized = false;
 		r->cancel_sent = false;
 		r->skipping = false;
@@ -702,6 +729,21 @@ handle_frame(Runner *r, char *line, int len)
 	else if (strcmp(type, PC_FRAME_LOG_CAPPED) == 0)
 		pc_append_run_event(uuid_datum(&r->run_id), "log", "system", "warn",
 							"live log capped; the run log keeps all output", NULL);
+	else if (strcmp(type, PC_FRAME_SPAWNED) == 0)
+	{
+		JsonbValue	buf;
+		JsonbValue *pid = pc_json_get(&frame->root, "pid", &buf);
+
+		if (pid != NULL && pid->type == jbvNumeric)
+		{
+			Datum		v[2];
+
+			r->agent_pid = (pid_t) pc_numeric_to_double(pid->val.numeric);
+			v[0] = uuid_datum(&r->run_id);
+			v[1] = Int32GetDatum(r->agent_pid);
+			pc_exec(&plan_record_agent, v, NULL, 0);
+		}
+	}
 	else if (strcmp(type, PC_FRAME_META) == 0)
 		pc_append_run_event(uuid_datum(&r->run_id), "adapter.invoke", "system", "info",
 							"adapter invocation", frame_object(frame, "meta"));
@@ -768,6 +810,8 @@ runner_gone(Runner *r)
 	{
 		Jsonb	   *spooled = read_spool(r->run_id_str);
 
+		if (spooled == NULL)
+			kill_agent_group(r->agent_pid);
 		finalize_safely(&r->run_id, spooled ? spooled :
 						make_result("process_lost", "runner exited without a result"));
 		r->finalized = true;
@@ -899,7 +943,12 @@ reconcile_orphans(void)
 			remember_orphan(&run_id, pid);
 		else
 		{
+			bool		agent_null;
+			Datum		agent_pid = pc_getattr(i, "agent_pid", &agent_null);
+
 			ereport(LOG, (errmsg("paperclip launcher: run %s lost its runner", run_id_str)));
+			if (!agent_null)
+				kill_agent_group(DatumGetInt32(agent_pid));
 			finalize_safely(&run_id, make_result("process_lost",
 												 "runner process lost (server or launcher restart)"));
 		}
@@ -984,7 +1033,6 @@ wait_and_read(long timeout_ms)
 void
 paperclip_launcher_main(Datum arg)
 {
-	MemoryContext loop_cxt;
 	TimestampTz last_reconcile = 0;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);

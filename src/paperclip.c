@@ -32,6 +32,7 @@ char	   *pc_runner_path = NULL;
 int			pc_max_retry_attempts = 4;
 int			pc_retry_base_delay_s = 120;
 int			pc_run_retention_s = 30 * 24 * 3600;
+bool		pc_live_events = true;
 
 PaperclipShared *pc_shared = NULL;
 
@@ -86,6 +87,11 @@ pc_define_gucs(void)
 							"Age after which finished runs' events and logs are pruned.",
 							NULL, &pc_run_retention_s, 30 * 86400, 3600, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomBoolVariable("paperclip.live_events",
+							 "Whether live events are sent with NOTIFY paperclip_events.",
+							 "Off saves NOTIFY's commit-time queue lock where nobody listens.",
+							 &pc_live_events, true,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("paperclip");
 }
 

@@ -23,6 +23,7 @@ extern char *pc_runner_path;
 extern int	pc_max_retry_attempts;
 extern int	pc_retry_base_delay_s;
 extern int	pc_run_retention_s;
+extern bool pc_live_events;
 
 /* Shared state between backends and the workers (paperclip.c) */
 typedef struct PaperclipShared

@@ -15,6 +15,8 @@
  *	    {"type":"log","stream":"stdout"|"stderr","ts":ISO-8601,"chunk":text}
  *	    {"type":"log_capped","bytes":N}   live log stopped; the file has all
  *	    {"type":"meta","meta":{...}}      what was invoked (no secret values)
+ *	    {"type":"spawned","pid":N}        the agent started; N is its pid and
+ *	                                      process group, killed if the runner is lost
  *	    {"type":"result","result":{...}}  the adapter result, last frame
  *	  Chunks are valid UTF-8 without NUL (bad bytes become U+FFFD).
  *
@@ -51,6 +53,7 @@
 #define PC_FRAME_LOG "log"
 #define PC_FRAME_LOG_CAPPED "log_capped"
 #define PC_FRAME_META "meta"
+#define PC_FRAME_SPAWNED "spawned"
 #define PC_FRAME_RESULT "result"
 
 /* limits */

@@ -90,22 +90,33 @@ pc_getattr_cstring(int row, const char *name)
 }
 
 /*
- * Return row "row" of the last result as the function's composite result,
- * copied into the caller's memory context and stamped with the declared
- * result type (the columns are those of that table, in its order).
+ * Return row "row" of the last result as the function's composite result:
+ * a tuple of the declared row type, from the result's leading columns
+ * (which must be that table's columns, in its order), in the caller's
+ * memory context.
  */
 Datum
 pc_return_row(FunctionCallInfo fcinfo, int row)
 {
-	HeapTupleHeader td = SPI_returntuple(SPI_tuptable->vals[row], SPI_tuptable->tupdesc);
-	Oid			rettype = get_fn_expr_rettype(fcinfo->flinfo);
+	TupleDesc	spi_desc = SPI_tuptable->tupdesc;
+	TupleDesc	ret_desc;
+	Datum	   *values;
+	bool	   *nulls;
+	HeapTuple	tuple;
 
-	if (OidIsValid(rettype) && type_is_rowtype(rettype) && rettype != RECORDOID)
-	{
-		HeapTupleHeaderSetTypeId(td, rettype);
-		HeapTupleHeaderSetTypMod(td, -1);
-	}
-	return PointerGetDatum(td);
+	if (get_call_result_type(fcinfo, NULL, &ret_desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "paperclip: function does not return a row type");
+	if (spi_desc->natts < ret_desc->natts)
+		elog(ERROR, "paperclip: result has %d columns, its row type %d",
+			 spi_desc->natts, ret_desc->natts);
+
+	values = palloc(sizeof(Datum) * spi_desc->natts);
+	nulls = palloc(sizeof(bool) * spi_desc->natts);
+	heap_deform_tuple(SPI_tuptable->vals[row], spi_desc, values, nulls);
+	tuple = heap_form_tuple(ret_desc, values, nulls);
+
+	/* copied (and flattened) into the caller's context by SPI */
+	return PointerGetDatum(SPI_returntuple(tuple, ret_desc));
 }
 
 /*

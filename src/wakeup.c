@@ -32,12 +32,22 @@ typedef struct HeartbeatPolicy
 	bool		wake_on_automation;
 } HeartbeatPolicy;
 
-static PcPlan plan_lock_agent = PC_PLAN(
-	"SELECT a.company_id, a.status, a.runtime_config, s.session_id "
+/* The agent, its session, and its pending run (active first, else a retry). */
+static PcPlan plan_read_agent = PC_PLAN(
+	"SELECT a.company_id, a.status, a.runtime_config, s.session_id, "
+	" p.id AS pending_id, p.status AS pending_status "
 	"FROM paperclip.agents a "
 	"LEFT JOIN paperclip.agent_runtime_state s ON s.agent_id = a.id "
-	"WHERE a.id = $1 FOR NO KEY UPDATE OF a",
+	"LEFT JOIN LATERAL (SELECT r.id, r.status FROM paperclip.heartbeat_runs r "
+	"  WHERE r.company_id = a.company_id AND r.agent_id = a.id "
+	"  AND r.status IN ('queued', 'running', 'scheduled_retry') "
+	"  ORDER BY r.status = 'scheduled_retry', r.created_at DESC LIMIT 1) p ON true "
+	"WHERE a.id = $1",
 	UUIDOID);
+
+/* Serialises requests that carry an idempotency key. */
+static PcPlan plan_lock_agent = PC_PLAN(
+	"SELECT 1 FROM paperclip.agents WHERE id = $1 FOR NO KEY UPDATE", UUIDOID);
 
 static PcPlan plan_idempotent_request = PC_PLAN(
 	"SELECT w.status, w.run_id FROM paperclip.agent_wakeup_requests w "
@@ -47,17 +57,14 @@ static PcPlan plan_idempotent_request = PC_PLAN(
 static PcPlan plan_get_run = PC_PLAN(
 	"SELECT * FROM paperclip.heartbeat_runs WHERE id = $1", UUIDOID);
 
-/* The agent's active run first, else its pending retry. */
-static PcPlan plan_pending_run = PC_PLAN(
-	"SELECT * FROM paperclip.heartbeat_runs "
-	"WHERE company_id = $1 AND agent_id = $2 "
-	"AND status IN ('queued', 'running', 'scheduled_retry') "
-	"ORDER BY status = 'scheduled_retry', created_at DESC LIMIT 1",
+static PcPlan plan_active_run = PC_PLAN(
+	"SELECT id FROM paperclip.heartbeat_runs "
+	"WHERE company_id = $1 AND agent_id = $2 AND status IN ('queued', 'running')",
 	UUIDOID, UUIDOID);
 
 static PcPlan plan_promote_retry = PC_PLAN(
 	"UPDATE paperclip.heartbeat_runs SET status = 'queued', updated_at = now() "
-	"WHERE id = $1 RETURNING *",
+	"WHERE id = $1 AND status = 'scheduled_retry' RETURNING *",
 	UUIDOID);
 
 /* $1..$9 as in request_params(); $10 status, $11 run_id */
@@ -71,21 +78,32 @@ static PcPlan plan_insert_finished_request = PC_PLAN(
 	UUIDOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID,
 	TEXTOID, TEXTOID, UUIDOID);
 
-/* The queued request and the queued run, written by one statement. */
+/*
+ * The queued request and the queued run, written by one statement. The
+ * unique index of active runs arbitrates a race: the loser inserts no run
+ * (its row has a null id) and coalesces its request.
+ */
 static PcPlan plan_insert_queued = PC_PLAN(
 	"WITH r AS (SELECT gen_random_uuid() AS run_id), "
 	"w AS (INSERT INTO paperclip.agent_wakeup_requests "
 	"  (company_id, agent_id, source, trigger_detail, reason, payload, "
 	"   requested_by_actor_type, requested_by_actor_id, idempotency_key, run_id) "
 	"  SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, r.run_id FROM r "
-	"  RETURNING id, run_id) "
-	"INSERT INTO paperclip.heartbeat_runs "
+	"  RETURNING id, run_id), "
+	"n AS (INSERT INTO paperclip.heartbeat_runs "
 	"  (id, company_id, agent_id, invocation_source, trigger_detail, "
 	"   wakeup_request_id, context_snapshot, session_id_before) "
-	"SELECT w.run_id, $1, $2, $3, $4, w.id, $10, $11 FROM w "
-	"RETURNING *",
+	"  SELECT w.run_id, $1, $2, $3, $4, w.id, $10, $11 FROM w "
+	"  ON CONFLICT (company_id, agent_id) WHERE status IN ('queued', 'running') DO NOTHING "
+	"  RETURNING *) "
+	"SELECT n.*, w.id AS queued_request_id FROM w LEFT JOIN n ON true",
 	UUIDOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID,
 	TEXTOID, JSONBOID, TEXTOID);
+
+static PcPlan plan_coalesce_request = PC_PLAN(
+	"UPDATE paperclip.agent_wakeup_requests SET status = 'coalesced', coalesced_count = 1, "
+	" run_id = $2, finished_at = now(), updated_at = now() WHERE id = $1",
+	UUIDOID, UUIDOID);
 
 static HeartbeatPolicy
 read_policy(Jsonb *runtime_config)
@@ -183,6 +201,62 @@ find_idempotent(const WakeupRequest *req)
 	return true;
 }
 
+/* Coalesce into an existing run; leaves it in row 0 of SPI_tuptable. */
+static void
+coalesce_into(const WakeupRequest *req, Datum company_id, Datum run_id, bool is_retry)
+{
+	insert_finished_request(req, company_id, "coalesced", NULL, run_id, false);
+	if (is_retry && pc_exec_row(&plan_promote_retry, &run_id, NULL))
+	{
+		pc_notify_run_queued(0);
+		pc_wake_launcher_at_commit();
+		return;
+	}
+	pc_exec_row(&plan_get_run, &run_id, NULL);
+}
+
+/*
+ * Write a queued request and run. When a concurrent enqueue won the race
+ * for the agent's one active run, coalesce into that run instead. Leaves
+ * the run in row 0 of SPI_tuptable.
+ */
+static void
+insert_queued(const WakeupRequest *req, Datum company_id, Datum session_id, bool session_null)
+{
+	Datum		v[11];
+	char		n[11];
+	bool		lost;
+	bool		isnull;
+	Datum		coalesce[2];
+	Datum		active[2] = {company_id, req->agent_id};
+
+	request_params(req, company_id, v, n);
+	v[9] = req->context_snapshot;
+	n[9] = ' ';
+	v[10] = session_id;
+	n[10] = pc_null(session_null);
+
+	pc_exec(&plan_insert_queued, v, n, 0);
+	(void) pc_getattr(0, "id", &lost);
+	if (!lost)
+	{
+		pc_notify_run_queued(0);
+		pc_wake_launcher_at_commit();
+		return;
+	}
+
+	coalesce[0] = pc_getattr(0, "queued_request_id", &isnull);
+	if (!pc_exec_row(&plan_active_run, active, NULL))
+		/* the winner's run finished between our insert and this read */
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not queue a run: a concurrent wakeup's run for this agent just ended"),
+				 errhint("Retry the wakeup.")));
+	coalesce[1] = pc_getattr(0, "id", &isnull);
+	pc_exec(&plan_coalesce_request, coalesce, NULL, 0);
+	pc_exec_row(&plan_get_run, &coalesce[1], NULL);
+}
+
 /*
  * Enqueue one wakeup. Returns true with the run in row 0 of SPI_tuptable,
  * or false when the request was skipped (by policy, by an idempotent hit
@@ -197,19 +271,36 @@ pc_enqueue_wakeup(const WakeupRequest *req)
 	Jsonb	   *runtime_config;
 	Datum		session_id;
 	bool		session_null;
+	Datum		pending_id;
+	bool		pending_null;
 	bool		isnull;
 	const char *skip;
 	HeartbeatPolicy policy;
 
-	/* 1. the agent, locked against concurrent enqueues */
-	if (!pc_exec_row(&plan_lock_agent, (Datum *) &req->agent_id, NULL))
+	/* 1. the agent, its session and its pending run, in one read */
+	if (!pc_exec_row(&plan_read_agent, (Datum *) &req->agent_id, NULL))
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("agent not found")));
+
+	/* 2. a key already used: the earlier request's answer, nothing written */
+	if (!req->idempotency_key_null)
+	{
+		pc_exec_row(&plan_lock_agent, (Datum *) &req->agent_id, NULL);
+		if (find_idempotent(req))
+			return SPI_processed > 0;
+		/* locked: read again with what committed meanwhile */
+		if (!pc_exec_row(&plan_read_agent, (Datum *) &req->agent_id, NULL))
+			ereport(ERROR,
+					(errcode(ERRCODE_NO_DATA_FOUND),
+					 errmsg("agent not found")));
+	}
+
 	company_id = pc_getattr(0, "company_id", &isnull);
 	status = pc_getattr_cstring(0, "status");
 	runtime_config = DatumGetJsonbP(pc_getattr(0, "runtime_config", &isnull));
 	session_id = pc_getattr(0, "session_id", &session_null);
+	pending_id = pc_getattr(0, "pending_id", &pending_null);
 
 	if (strcmp(status, "paused") == 0 || strcmp(status, "terminated") == 0)
 	{
@@ -222,10 +313,6 @@ pc_enqueue_wakeup(const WakeupRequest *req)
 				 errhint("Resume the agent (set its status to idle) before waking it.")));
 	}
 
-	/* 2. a key already used: the earlier request's answer, nothing written */
-	if (!req->idempotency_key_null && find_idempotent(req))
-		return SPI_processed > 0;
-
 	/* 3. policy */
 	policy = read_policy(runtime_config);
 	skip = policy_skip_reason(&policy, req->source, req->trigger_detail);
@@ -235,41 +322,16 @@ pc_enqueue_wakeup(const WakeupRequest *req)
 		return false;
 	}
 
-	/* 4. coalesce into the active run, promoting a pending retry first */
+	/* 4. coalesce into the pending run, promoting a scheduled retry */
+	if (!pending_null)
 	{
-		Datum		v[2] = {company_id, req->agent_id};
-
-		if (pc_exec_row(&plan_pending_run, v, NULL))
-		{
-			Datum		run_id = pc_getattr(0, "id", &isnull);
-			char	   *run_status = pc_getattr_cstring(0, "status");
-			bool		promoted = strcmp(run_status, "scheduled_retry") == 0;
-
-			insert_finished_request(req, company_id, "coalesced", NULL, run_id, false);
-			pc_exec_row(promoted ? &plan_promote_retry : &plan_get_run, &run_id, NULL);
-			if (promoted)
-			{
-				pc_notify_run_queued(0);
-				pc_wake_launcher_at_commit();
-			}
-			return true;
-		}
+		coalesce_into(req, company_id, pending_id,
+					  strcmp(pc_getattr_cstring(0, "pending_status"), "scheduled_retry") == 0);
+		return true;
 	}
 
 	/* 5. a new queued request and run */
-	{
-		Datum		v[11];
-		char		n[11];
-
-		request_params(req, company_id, v, n);
-		v[9] = req->context_snapshot;
-		n[9] = ' ';
-		v[10] = session_id;
-		n[10] = pc_null(session_null);
-		pc_exec(&plan_insert_queued, v, n, 0);
-	}
-	pc_notify_run_queued(0);
-	pc_wake_launcher_at_commit();
+	insert_queued(req, company_id, session_id, session_null);
 	return true;
 }
 
