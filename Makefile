@@ -51,7 +51,7 @@ endif
 # paperclip_runner: our executable outside the database (no backend headers).
 RUNNER = paperclip_runner
 RUNNER_SRCS = $(sort $(wildcard src/runner/*.c))
-RUNNER_CFLAGS = -std=gnu11 -O2 -g -Wall -Wextra -Werror -Isrc -Isrc/runner
+RUNNER_CFLAGS = -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Isrc -Isrc/runner
 RUNNER_LIBS = -lcjson
 EXTRA_CLEAN = $(RUNNER)
 

@@ -27,32 +27,37 @@ wait_launcher() {
 }
 
 # --- kill -9 of the agent process
-cmd=$(script victim.sh "exec sleep 300 # marker-agent-$$")
+groups=()
+cmd=$(script victim.sh "exec sleep 300")
 a=$(agent victim "{\"command\":\"$cmd\"}")
 r=$(enqueue "$a"); wait_running "$r"
-pkill -9 -f "marker-agent-$$"
+g=$(agent_group "$r"); groups+=("$g")
+ok $(group_alive "$g"; echo $?) "the agent to kill is running"
+kill -9 "$g"
 ok $(wait_finished "$r" 20; echo $?) "a run whose agent was killed is finalized"
 is "$(q "SELECT status || ' ' || coalesce(signal, '-') FROM paperclip.heartbeat_runs WHERE id = '$r'")" \
 	"failed SIGKILL" "as failed, with the signal recorded"
 
 # --- kill -9 of a runner: the run is lost, failed as process_lost, retried; its agent is killed
-cmd=$(script orphan.sh "sleep 300 # marker-runner-$$")
+cmd=$(script orphan.sh "sleep 300 & sleep 300")
 a=$(agent orphan "{\"command\":\"$cmd\"}")
 r=$(enqueue "$a"); wait_running "$r"
+g=$(agent_group "$r"); groups+=("$g")
+ok $(group_alive "$g"; echo $?) "the agent of the runner to kill is running"
 kill -9 "$(q "SELECT runner_pid FROM paperclip.heartbeat_runs WHERE id = '$r'")"
 ok $(wait_finished "$r" 20; echo $?) "a run whose runner was killed is finalized"
 is "$(q "SELECT status || ' ' || error_code FROM paperclip.heartbeat_runs WHERE id = '$r'")" \
 	"failed process_lost" "as failed with process_lost"
 is "$(q "SELECT count(*) FROM paperclip.heartbeat_runs WHERE retry_of_run_id = '$r' AND status = 'scheduled_retry'")" 1 \
 	"and a bounded retry is scheduled"
-deadline=$((SECONDS + 5)); while pgrep -f "marker-runner-$$" >/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
-ok $(no_process "marker-runner-$$"; echo $?) "the lost runner's agent is killed"
+ok $(group_gone "$g" 5; echo $?) "the lost runner's agent and its children are killed"
 q "SELECT paperclip.cancel_active_for_agent('$a')" >/dev/null
 
 # --- kill -9 of the launcher mid-run: the server restarts, the run finishes from its runner
-cmd=$(script survivor1.sh "sleep 2; echo '{\"type\":\"paperclip.result\",\"usage\":{\"inputTokens\":7},\"costUsd\":0.01}' # marker-l-$$")
+cmd=$(script survivor1.sh "sleep 2; echo '{\"type\":\"paperclip.result\",\"usage\":{\"inputTokens\":7},\"costUsd\":0.01}'")
 a1=$(agent survivor1 "{\"command\":\"$cmd\"}")
 r1=$(enqueue "$a1"); wait_running "$r1"
+groups+=("$(agent_group "$r1")")
 kill -9 "$(launcher_pid)"
 wait_server; wait_launcher
 ok $(wait_finished "$r1" 30; echo $?) "after kill -9 of the launcher the run is finalized"
@@ -60,9 +65,10 @@ is "$(run_status "$r1")" succeeded "with the result its runner spooled"
 is "$(q "SELECT total_input_tokens FROM paperclip.agent_runtime_state WHERE agent_id = '$a1'")" 7 "counted once"
 
 # --- immediate shutdown mid-run, then a restart
-cmd=$(script survivor2.sh "sleep 3; echo '{\"type\":\"paperclip.result\",\"usage\":{\"inputTokens\":9}}' # marker-i-$$")
+cmd=$(script survivor2.sh "sleep 3; echo '{\"type\":\"paperclip.result\",\"usage\":{\"inputTokens\":9}}'")
 a2=$(agent survivor2 "{\"command\":\"$cmd\"}")
 r2=$(enqueue "$a2"); wait_running "$r2"
+groups+=("$(agent_group "$r2")")
 # shellcheck disable=SC2086
 pg_ctlcluster $cluster stop -m immediate
 # shellcheck disable=SC2086
@@ -82,7 +88,8 @@ is "$(q "SELECT count(*) FROM paperclip.agent_wakeup_requests w WHERE w.company_
 is "$(q "SELECT count(*) FROM paperclip.agent_runtime_state s WHERE s.company_id = '$COMPANY' AND s.total_input_tokens <>
    (SELECT coalesce(sum((r.usage_json->>'inputTokens')::bigint), 0) FROM paperclip.heartbeat_runs r WHERE r.agent_id = s.agent_id)")" 0 \
 	"runtime totals equal the sum over finalized runs"
-ok $(! pgrep -f "marker-.*-$$" >/dev/null; echo $?) "no agent process survives"
+left=0; for g in "${groups[@]}"; do group_alive "$g" && left=$((left + 1)); done
+is "$left" 0 "no process of any agent group survives"
 ok $(! pgrep -x paperclip_runner >/dev/null || [ "$(q "SELECT count(*) FROM paperclip.heartbeat_runs WHERE status = 'running'")" != 0 ]; echo $?) \
 	"no runner survives without a running run"
 

@@ -55,6 +55,20 @@ run_status() { q "SELECT status FROM paperclip.heartbeat_runs WHERE id = '$1'"; 
 wait_finished() {
 	wait_for "${2:-30}" "SELECT status NOT IN ('queued', 'running') FROM paperclip.heartbeat_runs WHERE id = '$1'"
 }
-no_process() {	# no_process <marker>: nothing runs with that marker in its command line
-	! pgrep -f "$1" >/dev/null
+agent_group() {	# agent_group <run>: the agent's process group (its pid), once spawned
+	wait_for 10 "SELECT agent_pid IS NOT NULL FROM paperclip.heartbeat_runs WHERE id = '$1'" &&
+		q "SELECT agent_pid FROM paperclip.heartbeat_runs WHERE id = '$1'"
+}
+# a live (not zombie) process in the group; reaping orphans is init's job
+group_alive() { ps -eo pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { found = 1 } END { exit !found }'; }
+# group_gone <pgid> [seconds]: wait until no process of the group is left
+group_gone() {
+	local deadline=$((SECONDS + ${2:-0}))
+	while group_alive "$1"; do
+		if [ $SECONDS -ge $deadline ]; then
+			ps -eo pid,ppid,pgid,stat,lstart,cmd | awk -v g="$1" 'NR == 1 || $3 == g' | sed 's/^/#   /' >&2
+			return 1
+		fi
+		sleep 0.05
+	done
 }

@@ -1,0 +1,120 @@
+/*-------------------------------------------------------------------------
+ * frames.c
+ *	  Owns the runner's stdout: one JSON frame a line to the launcher.
+ *	  Writes never block the run for long: stdout is non-blocking, a live
+ *	  log frame that does not fit is dropped (the log file keeps it), a
+ *	  frame begun is always finished, and a launcher that went away (EPIPE)
+ *	  silences the frames while the run goes on to its spool file.
+ *-------------------------------------------------------------------------
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runner.h"
+
+#define MUST_DELIVER_MS 10000
+
+static bool launcher_gone = false;
+
+void
+frames_init(void)
+{
+	int			flags = fcntl(STDOUT_FILENO, F_GETFL);
+
+	if (flags >= 0)
+		fcntl(STDOUT_FILENO, F_SETFL, flags | O_NONBLOCK);
+}
+
+/* Wait until stdout is writable, up to ms; false on timeout or error. */
+static bool
+wait_writable(int ms)
+{
+	struct pollfd p = {.fd = STDOUT_FILENO,.events = POLLOUT};
+
+	return poll(&p, 1, ms) == 1 && (p.revents & POLLOUT);
+}
+
+static void
+write_frame(const char *line, size_t len, bool must_deliver)
+{
+	size_t		done = 0;
+
+	while (done < len && !launcher_gone)
+	{
+		ssize_t		n = write(STDOUT_FILENO, line + done, len - done);
+
+		if (n > 0)
+		{
+			done += n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+		{
+			/* nothing of it written yet and only a live log line: drop it */
+			if (done == 0 && !must_deliver)
+				return;
+			if (wait_writable(MUST_DELIVER_MS))
+				continue;
+		}
+		/* EPIPE, or a launcher that stopped reading: frames end here */
+		launcher_gone = true;
+	}
+}
+
+void
+frame_send(cJSON *frame, bool must_deliver)
+{
+	char	   *text = cJSON_PrintUnformatted(frame);
+	size_t		len;
+
+	if (text == NULL)
+		return;
+	len = strlen(text);
+	text = realloc(text, len + 2);
+	text[len++] = '\n';
+	text[len] = '\0';
+	write_frame(text, len, must_deliver);
+	free(text);
+}
+
+void
+frame_log(const char *stream, const char *chunk, size_t len)
+{
+	cJSON	   *f = cJSON_CreateObject();
+	char		ts[40];
+	char	   *copy = malloc(len + 1);
+
+	memcpy(copy, chunk, len);
+	copy[len] = '\0';
+	iso_now(ts, sizeof(ts));
+	cJSON_AddStringToObject(f, "type", PC_FRAME_LOG);
+	cJSON_AddStringToObject(f, "stream", stream);
+	cJSON_AddStringToObject(f, "ts", ts);
+	cJSON_AddStringToObject(f, "chunk", copy);
+	frame_send(f, false);
+	cJSON_Delete(f);
+	free(copy);
+}
+
+/* Now in ISO 8601, UTC, to the millisecond. */
+void
+iso_now(char *buf, size_t size)
+{
+	struct timeval tv;
+	struct tm	tm;
+	char		base[32];
+
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, size, "%s.%03dZ", base, (int) (tv.tv_usec / 1000));
+}
