@@ -101,7 +101,7 @@ check_process(JsonbContainer *obj)
 	strings_key(obj, "args", false);
 	strings_key(obj, "env", true);
 	cwd = string_key(obj, "cwd", false);
-	if (cwd != NULL && (cwd[0] != '/' || path_contains_parent_reference(cwd)))
+	if (cwd != NULL && (cwd[0] != '/' || pc_path_has_parent_ref(cwd)))
 		bad_config("cwd", "must be an absolute path without \"..\"");
 	seconds_key(obj, "timeoutSec");
 	seconds_key(obj, "graceSec");

@@ -78,11 +78,11 @@ pc_define_gucs(void)
 	DefineCustomIntVariable("paperclip.max_retry_attempts",
 							"Bounded retries of a run that failed transiently.",
 							NULL, &pc_max_retry_attempts, 4, 0, 100,
-							PGC_SIGHUP, 0, NULL, NULL, NULL);
+							PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("paperclip.retry_base_delay",
 							"Delay before the first retry; each later attempt doubles it (plus or minus 25 percent jitter).",
 							NULL, &pc_retry_base_delay_s, 120, 1, 7 * 86400,
-							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomIntVariable("paperclip.run_retention",
 							"Age after which finished runs' events and logs are pruned.",
 							NULL, &pc_run_retention_s, 30 * 86400, 3600, INT_MAX,
@@ -167,6 +167,26 @@ pc_wake_launcher_at_commit(void)
 				 errhint("Add paperclip to shared_preload_libraries and restart the server, "
 						 "or set paperclip.launcher_enabled = off if external runners claim runs.")));
 	wake_pending = true;
+}
+
+/* Whether a path has a ".." component anywhere. */
+bool
+pc_path_has_parent_ref(const char *path)
+{
+	const char *p = path;
+
+	while (*p != '\0')
+	{
+		const char *end = strchr(p, '/');
+		size_t		len = end ? (size_t) (end - p) : strlen(p);
+
+		if (len == 2 && p[0] == '.' && p[1] == '.')
+			return true;
+		if (end == NULL)
+			break;
+		p = end + 1;
+	}
+	return false;
 }
 
 /* Absolute path of the run log directory. */

@@ -35,6 +35,7 @@ typedef struct PaperclipShared
 extern PaperclipShared *pc_shared;
 extern void pc_wake_launcher_at_commit(void);
 extern char *pc_run_log_dir(void);
+extern bool pc_path_has_parent_ref(const char *path);
 
 /* Vocabulary checks (paperclip.c) */
 extern void pc_check_vocabulary(const char *param, const char *value,

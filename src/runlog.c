@@ -78,7 +78,7 @@ check_log_ref(const char *log_ref)
 	size_t		len = strlen(dir);
 
 	if (strncmp(log_ref, dir, len) != 0 || log_ref[len] != '/' ||
-		path_contains_parent_reference(log_ref))
+		pc_path_has_parent_ref(log_ref))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("run log \"%s\" is outside paperclip.run_log_directory", log_ref)));

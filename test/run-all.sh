@@ -8,7 +8,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 bindir=$(pg_config --bindir)
-pgxs=$(dirname "$(pg_config --pgxs)")/..
+pgxs_src=$(dirname "$(pg_config --pgxs)")/..
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 passed=0
@@ -54,10 +54,10 @@ regress=$(sed -n 's/^REGRESS *= *//p' Makefile)
 isolation=$(sed -n 's/^ISOLATION *= *//p' Makefile)
 
 # shellcheck disable=SC2086
-run_regress pg_regress "$pgxs/src/test/regress/pg_regress" --inputdir=. \
+run_regress pg_regress "$pgxs_src/test/regress/pg_regress" --inputdir=. \
 	--dbname=contrib_regression $regress
 # shellcheck disable=SC2086
-run_regress isolation "$pgxs/src/test/isolation/pg_isolation_regress" --inputdir=test \
+run_regress isolation "$pgxs_src/test/isolation/pg_isolation_regress" --inputdir=test \
 	--outputdir=output_iso --dbname=isolation_regression $isolation
 
 tapdb=paperclip_tap
