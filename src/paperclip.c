@@ -48,13 +48,26 @@ const char *const pc_levels[] = {"info", "warn", "error", NULL};
 
 void		_PG_init(void);
 
+/*
+ * The postmaster-context GUCs configure the background workers; they can only
+ * be defined while shared_preload_libraries is processed (later is FATAL).
+ */
 static void
-pc_define_gucs(void)
+pc_define_worker_gucs(void)
 {
 	DefineCustomStringVariable("paperclip.database_name",
 							   "Database the paperclip background workers serve.",
 							   NULL, &pc_database_name, "postgres",
 							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("paperclip.runner_path",
+							   "Path of the paperclip_runner executable (empty: the installed one).",
+							   NULL, &pc_runner_path, "",
+							   PGC_POSTMASTER, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+}
+
+static void
+pc_define_gucs(void)
+{
 	DefineCustomBoolVariable("paperclip.launcher_enabled",
 							 "Whether the launcher starts queued runs (off: external runners claim them).",
 							 NULL, &pc_launcher_enabled, true,
@@ -71,10 +84,6 @@ pc_define_gucs(void)
 							   "Directory of run logs (relative paths are relative to the data directory).",
 							   NULL, &pc_run_log_directory, "pg_paperclip/run-logs",
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
-	DefineCustomStringVariable("paperclip.runner_path",
-							   "Path of the paperclip_runner executable (empty: the installed one).",
-							   NULL, &pc_runner_path, "",
-							   PGC_POSTMASTER, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
 	DefineCustomIntVariable("paperclip.max_retry_attempts",
 							"Bounded retries of a run that failed transiently.",
 							NULL, &pc_max_retry_attempts, 4, 0, 100,
@@ -206,6 +215,8 @@ pc_run_log_dir(void)
 void
 _PG_init(void)
 {
+	if (process_shared_preload_libraries_in_progress)
+		pc_define_worker_gucs();
 	pc_define_gucs();
 
 	if (process_shared_preload_libraries_in_progress)

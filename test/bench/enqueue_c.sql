@@ -1,0 +1,1 @@
+SELECT paperclip.enqueue_wakeup(('00000000-0000-0000-0000-'||lpad(to_hex(nextval('paperclip_bench.next_agent')),12,'0'))::uuid);

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# make bench: every benchmark, inside the cluster pg_virtualenv gave us, each
+# printed as ratios against baselines measured in this same run.
+#   1. enqueue_wakeup (C) against the same logic in PL/pgSQL, the service's six
+#      client round trips, and the floor: the two rows written by one bare
+#      SQL statement; at 1 and 2 clients (pgbench, prepared statements)
+#   2. the launcher: dispatch latency, run throughput, memory (launcher.sh)
+# The cluster runs with synchronous_commit=off (and pg_virtualenv's fsync=off),
+# so that WAL flushes do not hide the CPU cost of what is compared.
+set -euo pipefail
+cd "$(dirname "$0")"
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
+AGENTS=${AGENTS:-400000}
+pgbench=$(pg_config --bindir)/pgbench
+db=paperclip_bench
+q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
+
+dropdb --if-exists "$db" >/dev/null 2>&1
+createdb "$db"
+q "CREATE EXTENSION paperclip"
+psql -X -q -v ON_ERROR_STOP=1 -d "$db" -f enqueue_plpgsql.sql
+q "CREATE SEQUENCE paperclip_bench.next_agent;
+   INSERT INTO paperclip.companies (id, name) VALUES ('00000000-0000-0000-0000-000000000001', 'bench');
+   INSERT INTO paperclip.agents (id, company_id, name)
+   SELECT ('00000000-0000-0000-0000-' || lpad(to_hex(g), 12, '0'))::uuid, '00000000-0000-0000-0000-000000000001', 'agent ' || g
+     FROM generate_series(1, $AGENTS) g"
+psql -X -q -d "$db" -c "VACUUM ANALYZE"
+
+# tps <script> <clients>: each transaction queues a new run for a fresh agent
+tps() {
+	q "TRUNCATE paperclip.heartbeat_run_events, paperclip.heartbeat_runs, paperclip.agent_wakeup_requests;
+	   ALTER SEQUENCE paperclip_bench.next_agent RESTART"
+	psql -X -q -d "$db" -c "VACUUM ANALYZE paperclip.heartbeat_runs, paperclip.agent_wakeup_requests" -c "CHECKPOINT"
+	"$pgbench" -n -M prepared -c "$2" -j "$2" -T "$SECONDS_PER_RUN" -f "$1" "$db" 2>&1 |
+		awk '/^tps = / { printf "%.0f", $3 }'
+}
+
+echo "== enqueue_wakeup: transactions per second, ${SECONDS_PER_RUN}s each (new run for a fresh agent every time)"
+printf '%-8s %10s %10s %12s %10s   %s\n' clients "C" "PL/pgSQL" "6 trips" "floor" "C / PL/pgSQL, C / 6 trips, C / floor"
+for c in 1 2; do
+	ours=$(tps enqueue_c.sql "$c")
+	plpgsql=$(tps enqueue_plpgsql_call.sql "$c")
+	trips=$(tps enqueue_round_trips.sql "$c")
+	floor=$(tps enqueue_floor.sql "$c")
+	printf '%-8s %10s %10s %12s %10s   %.2f, %.2f, %.2f\n' "$c" "$ours" "$plpgsql" "$trips" "$floor" \
+		"$(awk "BEGIN { print $ours / $plpgsql }")" "$(awk "BEGIN { print $ours / $trips }")" \
+		"$(awk "BEGIN { print $ours / $floor }")"
+done
+echo "goals: C >= 1.3 x PL/pgSQL, >= 3 x six round trips, >= 0.9 x floor"
+echo "(C and PL/pgSQL send the heartbeat.run.queued NOTIFY; the six trips and the floor send none)"
+echo
+dropdb "$db"
+
+./launcher.sh
