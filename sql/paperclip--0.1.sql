@@ -198,6 +198,10 @@ CREATE INDEX heartbeat_runs_issue_idx
 CREATE INDEX heartbeat_runs_liveness_pending_idx
     ON paperclip.heartbeat_runs (company_id, finished_at)
     WHERE liveness_state IS NULL AND status NOT IN ('queued', 'running', 'scheduled_retry');
+-- the foreign key from runs to wakeup requests: deleting or pruning requests
+-- checks it, and without an index each check would scan every run
+CREATE INDEX heartbeat_runs_wakeup_request_idx
+    ON paperclip.heartbeat_runs (wakeup_request_id);
 CREATE INDEX heartbeat_runs_retry_of_idx
     ON paperclip.heartbeat_runs (retry_of_run_id) WHERE retry_of_run_id IS NOT NULL;
 

@@ -75,6 +75,7 @@ typedef struct Runner
 	char		agent_id_str[UUID_LEN * 2 + 5];
 	char		company_id_str[UUID_LEN * 2 + 5];
 	bool		finalized;
+	bool		ack_pending;	/* finalized in the open transaction: ack after commit */
 	bool		cancel_sent;
 } Runner;
 
@@ -657,6 +658,7 @@ claim_and_start(void)
 		r->in_use = true;
 		r->agent_pid = 0;
 		r->finalized = false;
+		r->ack_pending = false;
 		r->cancel_sent = false;
 		r->skipping = false;
 		started[nstarted++] = r;
@@ -754,7 +756,7 @@ handle_frame(Runner *r, char *line, int len)
 		finalize_safely(&r->run_id, result ? result :
 						make_result(PC_ERR_BAD_RESULT, "runner sent a result that is not an object"));
 		r->finalized = true;
-		remove_spool(r->run_id_str);
+		r->ack_pending = true;
 	}
 }
 
@@ -815,8 +817,9 @@ runner_gone(Runner *r)
 		finalize_safely(&r->run_id, spooled ? spooled :
 						make_result("process_lost", "runner exited without a result"));
 		r->finalized = true;
-		remove_spool(r->run_id_str);
 	}
+	/* a spool written by a runner that was not acknowledged in time */
+	remove_spool(r->run_id_str);
 	release_slot(r);
 }
 
@@ -987,6 +990,7 @@ wait_and_read(long timeout_ms)
 	WaitEvent	events[64];
 	int			nevents;
 	int			i;
+	bool		in_tx = false;
 
 	set = CreateWaitEventSet(CurrentMemoryContext, 2 + 2 * Max(nrunners, 1));
 	AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
@@ -1016,18 +1020,32 @@ wait_and_read(long timeout_ms)
 			flush_pending((Runner *) events[i].user_data);
 	}
 
-	/* read every readable runner in one transaction */
+	/* read every readable runner, all in one transaction */
 	for (i = 0; i < nevents; i++)
 	{
 		Runner	   *r = (Runner *) events[i].user_data;
 
 		if (!(events[i].events & WL_SOCKET_READABLE) || r == NULL || !r->in_use)
 			continue;
-		begin_tx("paperclip launcher: reading runners");
+		if (!in_tx)
+		{
+			begin_tx("paperclip launcher: reading runners");
+			in_tx = true;
+		}
 		if (read_runner(r))
 			runner_gone(r);
-		commit_tx();
 	}
+	if (in_tx)
+		commit_tx();
+
+	/* the results are committed: the runners may exit without a spool */
+	for (i = 0; i < nrunners; i++)
+		if (runners[i].in_use && runners[i].ack_pending)
+		{
+			runners[i].ack_pending = false;
+			appendStringInfoString(&runners[i].pending, PC_ACK_LINE "\n");
+			flush_pending(&runners[i]);
+		}
 }
 
 void
@@ -1043,6 +1061,7 @@ paperclip_launcher_main(Datum arg)
 
 	before_shmem_exit(launcher_shmem_exit, (Datum) 0);
 	pc_shared->launcher_latch = MyLatch;
+	pc_shared->launcher_database = MyDatabaseId;
 	resolve_paths();
 	ereport(LOG, (errmsg("paperclip launcher started in database \"%s\"", pc_database_name)));
 

@@ -126,12 +126,16 @@ pc_shmem_startup(void)
 	{
 		pg_atomic_init_u32(&pc_shared->launcher_wake, 0);
 		pc_shared->launcher_latch = NULL;
+		pc_shared->launcher_database = InvalidOid;
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
 
 /*
  * At commit, tell the launcher there is work; a rollback wakes nothing.
+ * Only work in the launcher's own database wakes it, and only the commit
+ * that raises the flag signals it: commits that find it raised already
+ * cost no system call.
  */
 static void
 pc_xact_callback(XactEvent event, void *arg)
@@ -139,13 +143,12 @@ pc_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_COMMIT:
-			if (wake_pending && pc_shared != NULL)
+			if (wake_pending && pc_shared != NULL &&
+				pc_shared->launcher_database == MyDatabaseId &&
+				pg_atomic_exchange_u32(&pc_shared->launcher_wake, 1) == 0)
 			{
-				Latch	   *latch;
+				Latch	   *latch = pc_shared->launcher_latch;
 
-				pg_atomic_write_u32(&pc_shared->launcher_wake, 1);
-				pg_memory_barrier();
-				latch = pc_shared->launcher_latch;
 				if (latch != NULL)
 					SetLatch(latch);
 			}

@@ -30,6 +30,7 @@ typedef struct PaperclipShared
 {
 	pg_atomic_uint32 launcher_wake;	/* set at commit: there is work */
 	Latch	   *launcher_latch;	/* the running launcher's latch, or NULL */
+	Oid			launcher_database;	/* the database it serves, once started */
 } PaperclipShared;
 
 extern PaperclipShared *pc_shared;

@@ -20,8 +20,12 @@
  *	    {"type":"result","result":{...}}  the adapter result, last frame
  *	  Chunks are valid UTF-8 without NUL (bad bytes become U+FFFD).
  *
- *	  The result is written to the spool file (atomically: temp file,
- *	  fsync, rename) before its frame is sent, so it survives the launcher.
+ *	  After the result frame the runner waits for "ack" on stdin: the
+ *	  launcher sends it once finalize_run has committed. Without the ack
+ *	  (EOF: the launcher is gone; or PC_ACK_TIMEOUT_MS) the runner writes the
+ *	  result to the spool file (temp file, rename) before it exits, so the
+ *	  result survives the launcher and the server and is finalized by
+ *	  reconciliation (finalizing twice is a no-op).
  *	  The result carries, besides the adapter result keys of adapters.md,
  *	  stdoutExcerpt, stderrExcerpt (tails, at most PC_EXCERPT_BYTES each),
  *	  logStore ("local_file"), logRef, logBytes and logSha256.
@@ -32,6 +36,8 @@
 
 #define PC_RUNNER_NAME "paperclip_runner"
 #define PC_START_LINE "start"
+#define PC_ACK_LINE "ack"
+#define PC_ACK_TIMEOUT_MS 30000
 
 /* spec keys */
 #define PC_SPEC_RUN_ID "runId"

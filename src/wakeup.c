@@ -23,28 +23,6 @@
 PG_FUNCTION_INFO_V1(paperclip_enqueue_wakeup);
 PG_FUNCTION_INFO_V1(paperclip_invoke);
 
-typedef struct HeartbeatPolicy
-{
-	bool		enabled;
-	double		interval_sec;
-	bool		wake_on_assignment;
-	bool		wake_on_on_demand;
-	bool		wake_on_automation;
-} HeartbeatPolicy;
-
-/* The agent, its session, and its pending run (active first, else a retry). */
-static PcPlan plan_read_agent = PC_PLAN(
-	"SELECT a.company_id, a.status, a.runtime_config, s.session_id, "
-	" p.id AS pending_id, p.status AS pending_status "
-	"FROM paperclip.agents a "
-	"LEFT JOIN paperclip.agent_runtime_state s ON s.agent_id = a.id "
-	"LEFT JOIN LATERAL (SELECT r.id, r.status FROM paperclip.heartbeat_runs r "
-	"  WHERE r.company_id = a.company_id AND r.agent_id = a.id "
-	"  AND r.status IN ('queued', 'running', 'scheduled_retry') "
-	"  ORDER BY r.status = 'scheduled_retry', r.created_at DESC LIMIT 1) p ON true "
-	"WHERE a.id = $1",
-	UUIDOID);
-
 /* Serialises requests that carry an idempotency key. */
 static PcPlan plan_lock_agent = PC_PLAN(
 	"SELECT 1 FROM paperclip.agents WHERE id = $1 FOR NO KEY UPDATE", UUIDOID);
@@ -79,61 +57,51 @@ static PcPlan plan_insert_finished_request = PC_PLAN(
 	TEXTOID, TEXTOID, UUIDOID);
 
 /*
- * The queued request and the queued run, written by one statement. The
- * unique index of active runs arbitrates a race: the loser inserts no run
- * (its row has a null id) and coalesces its request.
+ * The hot path in one statement: read the agent, decide the policy skip,
+ * find its pending run, and, when none of these stops it, write the queued
+ * request and the queued run. The one-active-run index arbitrates a race:
+ * the loser writes its request but no run (n.id is null) and coalesces.
+ * $1..$9 as in request_params(); $10 context, $11 trigger_detail is ping.
  */
-static PcPlan plan_insert_queued = PC_PLAN(
-	"WITH r AS (SELECT gen_random_uuid() AS run_id), "
+#define POLICY_FALSE(key) "(a.runtime_config -> 'heartbeat' -> '" key "') = 'false'::jsonb"
+static PcPlan plan_enqueue = PC_PLAN(
+	"WITH a AS (SELECT a.company_id, a.status, s.session_id, "
+	"  p.id AS pending_id, p.status AS pending_status, "
+	"  CASE WHEN $3 = 'timer' AND " POLICY_FALSE("enabled") " THEN 'heartbeat.disabled' "
+	"       WHEN $3 = 'assignment' AND " POLICY_FALSE("wakeOnAssignment") " THEN 'heartbeat.wakeOnAssignment.disabled' "
+	"       WHEN $3 = 'automation' AND " POLICY_FALSE("wakeOnAutomation") " THEN 'heartbeat.wakeOnAutomation.disabled' "
+	"       WHEN $3 = 'on_demand' AND $11 AND " POLICY_FALSE("wakeOnOnDemand") " THEN 'heartbeat.wakeOnOnDemand.disabled' "
+	"  END AS skip "
+	"  FROM paperclip.agents a "
+	"  LEFT JOIN paperclip.agent_runtime_state s ON s.agent_id = a.id "
+	"  LEFT JOIN LATERAL (SELECT r.id, r.status FROM paperclip.heartbeat_runs r "
+	"    WHERE r.company_id = a.company_id AND r.agent_id = a.id "
+	"    AND r.status IN ('queued', 'running', 'scheduled_retry') "
+	"    ORDER BY r.status = 'scheduled_retry', r.created_at DESC LIMIT 1) p ON true "
+	"  WHERE a.id = $2), "
+	"go AS (SELECT a.*, gen_random_uuid() AS run_id FROM a "
+	"  WHERE a.status NOT IN ('paused', 'terminated') AND a.skip IS NULL AND a.pending_id IS NULL), "
 	"w AS (INSERT INTO paperclip.agent_wakeup_requests "
 	"  (company_id, agent_id, source, trigger_detail, reason, payload, "
 	"   requested_by_actor_type, requested_by_actor_id, idempotency_key, run_id) "
-	"  SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, r.run_id FROM r "
+	"  SELECT go.company_id, $2, $3, $4, $5, $6, $7, $8, $9, go.run_id FROM go "
 	"  RETURNING id, run_id), "
 	"n AS (INSERT INTO paperclip.heartbeat_runs "
 	"  (id, company_id, agent_id, invocation_source, trigger_detail, "
 	"   wakeup_request_id, context_snapshot, session_id_before) "
-	"  SELECT w.run_id, $1, $2, $3, $4, w.id, $10, $11 FROM w "
+	"  SELECT w.run_id, go.company_id, $2, $3, $4, w.id, $10, go.session_id FROM w, go "
 	"  ON CONFLICT (company_id, agent_id) WHERE status IN ('queued', 'running') DO NOTHING "
 	"  RETURNING *) "
-	"SELECT n.*, w.id AS queued_request_id FROM w LEFT JOIN n ON true",
+	"SELECT n.*, a.company_id AS agent_company_id, a.status AS agent_status, a.skip, "
+	"  a.pending_id, a.pending_status, w.id AS queued_request_id "
+	"FROM a LEFT JOIN w ON true LEFT JOIN n ON true",
 	UUIDOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID,
-	TEXTOID, JSONBOID, TEXTOID);
+	TEXTOID, JSONBOID, BOOLOID);
 
 static PcPlan plan_coalesce_request = PC_PLAN(
 	"UPDATE paperclip.agent_wakeup_requests SET status = 'coalesced', coalesced_count = 1, "
 	" run_id = $2, finished_at = now(), updated_at = now() WHERE id = $1",
 	UUIDOID, UUIDOID);
-
-static HeartbeatPolicy
-read_policy(Jsonb *runtime_config)
-{
-	JsonbContainer *hb = pc_json_get_object(&runtime_config->root, "heartbeat");
-	HeartbeatPolicy p;
-
-	p.enabled = pc_json_bool_or(hb, "enabled", true);
-	p.interval_sec = Max(0.0, pc_json_number_or(hb, "intervalSec", 0));
-	p.wake_on_assignment = pc_json_bool_or(hb, "wakeOnAssignment", true);
-	p.wake_on_on_demand = pc_json_bool_or(hb, "wakeOnOnDemand", true);
-	p.wake_on_automation = pc_json_bool_or(hb, "wakeOnAutomation", true);
-	return p;
-}
-
-/* The reason a request is skipped by the policy, or NULL. */
-static const char *
-policy_skip_reason(const HeartbeatPolicy *p, const char *source, const char *trigger_detail)
-{
-	if (strcmp(source, "timer") == 0 && !p->enabled)
-		return "heartbeat.disabled";
-	if (strcmp(source, "assignment") == 0 && !p->wake_on_assignment)
-		return "heartbeat.wakeOnAssignment.disabled";
-	if (strcmp(source, "automation") == 0 && !p->wake_on_automation)
-		return "heartbeat.wakeOnAutomation.disabled";
-	if (strcmp(source, "on_demand") == 0 && trigger_detail != NULL &&
-		strcmp(trigger_detail, "ping") == 0 && !p->wake_on_on_demand)
-		return "heartbeat.wakeOnOnDemand.disabled";
-	return NULL;
-}
 
 /* Fill the request columns $1..$9 shared by every request insert. */
 static void
@@ -216,34 +184,16 @@ coalesce_into(const WakeupRequest *req, Datum company_id, Datum run_id, bool is_
 }
 
 /*
- * Write a queued request and run. When a concurrent enqueue won the race
- * for the agent's one active run, coalesce into that run instead. Leaves
- * the run in row 0 of SPI_tuptable.
+ * A concurrent enqueue won the race for the agent's one active run: turn our
+ * request (row 0's queued_request_id) into a coalesced one. Leaves the run in
+ * row 0 of SPI_tuptable.
  */
 static void
-insert_queued(const WakeupRequest *req, Datum company_id, Datum session_id, bool session_null)
+coalesce_lost_race(Datum company_id, Datum agent_id)
 {
-	Datum		v[11];
-	char		n[11];
-	bool		lost;
 	bool		isnull;
 	Datum		coalesce[2];
-	Datum		active[2] = {company_id, req->agent_id};
-
-	request_params(req, company_id, v, n);
-	v[9] = req->context_snapshot;
-	n[9] = ' ';
-	v[10] = session_id;
-	n[10] = pc_null(session_null);
-
-	pc_exec(&plan_insert_queued, v, n, 0);
-	(void) pc_getattr(0, "id", &lost);
-	if (!lost)
-	{
-		pc_notify_run_queued(0);
-		pc_wake_launcher_at_commit();
-		return;
-	}
+	Datum		active[2] = {company_id, agent_id};
 
 	coalesce[0] = pc_getattr(0, "queued_request_id", &isnull);
 	if (!pc_exec_row(&plan_active_run, active, NULL))
@@ -266,42 +216,48 @@ insert_queued(const WakeupRequest *req, Datum company_id, Datum session_id, bool
 bool
 pc_enqueue_wakeup(const WakeupRequest *req)
 {
+	Datum		v[11];
+	char		n[11];
 	Datum		company_id;
 	char	   *status;
-	Jsonb	   *runtime_config;
-	Datum		session_id;
-	bool		session_null;
-	Datum		pending_id;
-	bool		pending_null;
+	char	   *skip;
 	bool		isnull;
-	const char *skip;
-	HeartbeatPolicy policy;
+	bool		no_run;
+	bool		pending_null;
 
-	/* 1. the agent, its session and its pending run, in one read */
-	if (!pc_exec_row(&plan_read_agent, (Datum *) &req->agent_id, NULL))
+	/* a key already used: the earlier request's answer, nothing written */
+	if (!req->idempotency_key_null)
+	{
+		if (!pc_exec_row(&plan_lock_agent, (Datum *) &req->agent_id, NULL))
+			ereport(ERROR,
+					(errcode(ERRCODE_NO_DATA_FOUND),
+					 errmsg("agent not found")));
+		if (find_idempotent(req))
+			return SPI_processed > 0;
+	}
+
+	request_params(req, (Datum) 0, v, n);
+	n[0] = 'n';					/* $1 (company) is read from the agent */
+	v[9] = req->context_snapshot;
+	n[9] = ' ';
+	v[10] = BoolGetDatum(req->trigger_detail != NULL && strcmp(req->trigger_detail, "ping") == 0);
+	n[10] = ' ';
+	if (!pc_exec_row(&plan_enqueue, v, n))
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("agent not found")));
 
-	/* 2. a key already used: the earlier request's answer, nothing written */
-	if (!req->idempotency_key_null)
+	/* the hot path: a new queued run */
+	(void) pc_getattr(0, "id", &no_run);
+	if (!no_run)
 	{
-		pc_exec_row(&plan_lock_agent, (Datum *) &req->agent_id, NULL);
-		if (find_idempotent(req))
-			return SPI_processed > 0;
-		/* locked: read again with what committed meanwhile */
-		if (!pc_exec_row(&plan_read_agent, (Datum *) &req->agent_id, NULL))
-			ereport(ERROR,
-					(errcode(ERRCODE_NO_DATA_FOUND),
-					 errmsg("agent not found")));
+		pc_notify_run_queued(0);
+		pc_wake_launcher_at_commit();
+		return true;
 	}
 
-	company_id = pc_getattr(0, "company_id", &isnull);
-	status = pc_getattr_cstring(0, "status");
-	runtime_config = DatumGetJsonbP(pc_getattr(0, "runtime_config", &isnull));
-	session_id = pc_getattr(0, "session_id", &session_null);
-	pending_id = pc_getattr(0, "pending_id", &pending_null);
-
+	company_id = pc_getattr(0, "agent_company_id", &isnull);
+	status = pc_getattr_cstring(0, "agent_status");
 	if (strcmp(status, "paused") == 0 || strcmp(status, "terminated") == 0)
 	{
 		if (req->quiet_if_not_invokable)
@@ -313,25 +269,25 @@ pc_enqueue_wakeup(const WakeupRequest *req)
 				 errhint("Resume the agent (set its status to idle) before waking it.")));
 	}
 
-	/* 3. policy */
-	policy = read_policy(runtime_config);
-	skip = policy_skip_reason(&policy, req->source, req->trigger_detail);
+	/* the policy skips it */
+	skip = pc_getattr_cstring(0, "skip");
 	if (skip != NULL)
 	{
 		insert_finished_request(req, company_id, "skipped", skip, (Datum) 0, true);
 		return false;
 	}
 
-	/* 4. coalesce into the pending run, promoting a scheduled retry */
+	/* it coalesces into the pending run, promoting a scheduled retry */
+	(void) pc_getattr(0, "pending_id", &pending_null);
 	if (!pending_null)
 	{
-		coalesce_into(req, company_id, pending_id,
+		coalesce_into(req, company_id, pc_getattr(0, "pending_id", &isnull),
 					  strcmp(pc_getattr_cstring(0, "pending_status"), "scheduled_retry") == 0);
 		return true;
 	}
 
-	/* 5. a new queued request and run */
-	insert_queued(req, company_id, session_id, session_null);
+	/* a concurrent enqueue won the race for the one active run */
+	coalesce_lost_race(company_id, req->agent_id);
 	return true;
 }
 

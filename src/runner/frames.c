@@ -23,6 +23,12 @@
 
 static bool launcher_gone = false;
 
+bool
+frames_launcher_gone(void)
+{
+	return launcher_gone;
+}
+
 void
 frames_init(void)
 {

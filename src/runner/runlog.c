@@ -112,9 +112,21 @@ runlog_open(RunLog *log, const char *path, long live_max)
 	log->path = path;
 	log->live_max = live_max > 0 ? live_max : PC_DEFAULT_MAX_LIVE_LOG;
 	sha256_init(&log->sha);
-	log->fd = path ? open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -1;
-	if (path && log->fd < 0)
-		fprintf(stderr, "paperclip_runner: cannot open run log \"%s\": %s\n", path, strerror(errno));
+	log->fd = -1;				/* created on the first output: a silent run has none */
+}
+
+static bool
+log_ensure_open(RunLog *log)
+{
+	if (log->fd >= 0 || log->failed || log->path == NULL)
+		return log->fd >= 0;
+	log->fd = open(log->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (log->fd < 0)
+	{
+		fprintf(stderr, "paperclip_runner: cannot open run log \"%s\": %s\n", log->path, strerror(errno));
+		log->failed = true;
+	}
+	return log->fd >= 0;
 }
 
 static void
@@ -122,6 +134,8 @@ log_write(RunLog *log, const char *data, size_t len)
 {
 	size_t		done = 0;
 
+	if (!log_ensure_open(log))
+		return;
 	while (log->fd >= 0 && done < len)
 	{
 		ssize_t		n = write(log->fd, data + done, len - done);
@@ -133,6 +147,7 @@ log_write(RunLog *log, const char *data, size_t len)
 			fprintf(stderr, "paperclip_runner: run log write failed: %s\n", strerror(errno));
 			close(log->fd);
 			log->fd = -1;
+			log->failed = true;
 			return;
 		}
 		sha256_update(&log->sha, data + done, n);
@@ -235,11 +250,10 @@ void
 runlog_finish(RunLog *log, cJSON *result, StreamState *out, StreamState *err)
 {
 	char		hex[65];
-	bool		available = log->path != NULL && (log->fd >= 0 || log->bytes > 0);
+	bool		available = log->bytes > 0;
 
 	if (log->fd >= 0)
 	{
-		fsync(log->fd);
 		close(log->fd);
 		log->fd = -1;
 	}

@@ -48,6 +48,7 @@ extern void sha256_hex(Sha256 *s, char out[65]);
 
 /* frames.c: messages to the launcher on stdout */
 extern void frames_init(void);
+extern bool frames_launcher_gone(void);
 extern void frame_send(cJSON *frame, bool must_deliver);
 extern void frame_log(const char *stream, const char *chunk, size_t len);
 extern void iso_now(char *buf, size_t size);
@@ -69,7 +70,8 @@ typedef struct StreamState
 
 typedef struct RunLog
 {
-	int			fd;				/* -1: unavailable */
+	int			fd;				/* -1: not open (yet) */
+	bool		failed;			/* could not be written: unavailable */
 	const char *path;
 	uint64_t	bytes;
 	Sha256		sha;

@@ -9,7 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -112,29 +112,46 @@ parse_spec(const char *text, RunSpec *s)
 	return s->run_id && s->spool_path;
 }
 
-/* Write the result to the spool atomically: temp file, fsync, rename, fsync dir. */
+/*
+ * Write the result to the spool atomically: temp file, then rename. It then
+ * survives the launcher and the server (their crashes do not lose the page
+ * cache). No fsync: after an OS crash the run is lost with its agent anyway,
+ * and reconciliation fails it as process_lost, to be retried.
+ */
 static void
 write_spool(const char *path, cJSON *result)
 {
 	char	   *text = cJSON_PrintUnformatted(result);
 	char	   *tmp = malloc(strlen(path) + 5);
-	char	   *dir = strdup(path);
 	int			fd;
 	size_t		len = strlen(text);
 
 	sprintf(tmp, "%s.tmp", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, text, len) != (ssize_t) len || fsync(fd) != 0 ||
+	if (fd < 0 || write(fd, text, len) != (ssize_t) len ||
 		close(fd) != 0 || rename(tmp, path) != 0)
 		fprintf(stderr, "paperclip_runner: cannot write spool \"%s\": %s\n", path, strerror(errno));
-	else if ((fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
-	{
-		fsync(fd);
-		close(fd);
-	}
 	free(text);
 	free(tmp);
-	free(dir);
+}
+
+/* Whether the launcher acknowledged the result within the timeout. */
+static bool
+acknowledged(void)
+{
+	struct pollfd p = {.fd = STDIN_FILENO,.events = POLLIN};
+	char		buf[64];
+	ssize_t		n;
+
+	if (frames_launcher_gone())
+		return false;
+	if (poll(&p, 1, PC_ACK_TIMEOUT_MS) != 1)
+		return false;
+	n = read(STDIN_FILENO, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return false;			/* EOF: the launcher is gone */
+	buf[n] = '\0';
+	return strncmp(buf, PC_ACK_LINE, strlen(PC_ACK_LINE)) == 0;
 }
 
 /* Cancel (SIGTERM, SIGINT) and child exits arrive on a signalfd. */
@@ -187,11 +204,13 @@ main(void)
 		result = make_error_result(PC_ERR_CONFIG, "unknown adapter type: %s",
 								   spec.adapter_type ? spec.adapter_type : "(none)");
 
-	write_spool(spec.spool_path, result);
 	frame = cJSON_CreateObject();
 	cJSON_AddStringToObject(frame, "type", PC_FRAME_RESULT);
 	cJSON_AddItemToObject(frame, "result", result);
 	frame_send(frame, true);
+	/* recorded by the launcher, or else kept in the spool for reconciliation */
+	if (!acknowledged())
+		write_spool(spec.spool_path, result);
 	cJSON_Delete(frame);
 	cJSON_Delete(spec.json);
 	return 0;

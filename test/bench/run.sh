@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
-AGENTS=${AGENTS:-400000}
+AGENTS=${AGENTS:-300000}
 pgbench=$(pg_config --bindir)/pgbench
 db=paperclip_bench
 q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
@@ -24,11 +24,19 @@ q "CREATE SEQUENCE paperclip_bench.next_agent;
    INSERT INTO paperclip.agents (id, company_id, name)
    SELECT ('00000000-0000-0000-0000-' || lpad(to_hex(g), 12, '0'))::uuid, '00000000-0000-0000-0000-000000000001', 'agent ' || g
      FROM generate_series(1, $AGENTS) g"
+# a history: one finished run (and its request) per agent, as a live system has,
+# so that the planner's statistics are those of a table in use, not an empty one
+q "WITH w AS (INSERT INTO paperclip.agent_wakeup_requests (company_id, agent_id, source, status, finished_at)
+             SELECT company_id, id, 'on_demand', 'completed', now() FROM paperclip.agents RETURNING id, agent_id)
+   INSERT INTO paperclip.heartbeat_runs (company_id, agent_id, status, wakeup_request_id, finished_at)
+   SELECT '00000000-0000-0000-0000-000000000001', agent_id, 'succeeded', id, now() FROM w"
 psql -X -q -d "$db" -c "VACUUM ANALYZE"
 
-# tps <script> <clients>: each transaction queues a new run for a fresh agent
+# tps <script> <clients>: each transaction queues a new run for a fresh agent;
+# what the previous variant added is deleted first
 tps() {
-	q "TRUNCATE paperclip.heartbeat_run_events, paperclip.heartbeat_runs, paperclip.agent_wakeup_requests;
+	q "DELETE FROM paperclip.heartbeat_runs WHERE status <> 'succeeded';
+	   DELETE FROM paperclip.agent_wakeup_requests WHERE status <> 'completed';
 	   ALTER SEQUENCE paperclip_bench.next_agent RESTART"
 	psql -X -q -d "$db" -c "VACUUM ANALYZE paperclip.heartbeat_runs, paperclip.agent_wakeup_requests" -c "CHECKPOINT"
 	"$pgbench" -n -M prepared -c "$2" -j "$2" -T "$SECONDS_PER_RUN" -f "$1" "$db" 2>&1 |
