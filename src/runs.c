@@ -777,11 +777,9 @@ ensure_runtime_state(Datum agent_id)
 		pc_exec_row(&plan_get_state, &agent_id, NULL);	/* created concurrently */
 }
 
-/*
- * paperclip.get_runtime_state(agent_id) RETURNS agent_runtime_state
- */
-Datum
-paperclip_get_runtime_state(PG_FUNCTION_ARGS)
+/* The agent's runtime state, created on first use and reset if asked. */
+static Datum
+runtime_state_result(FunctionCallInfo fcinfo, bool reset_session)
 {
 	Datum		agent_id;
 	Datum		result;
@@ -791,9 +789,20 @@ paperclip_get_runtime_state(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	ensure_runtime_state(agent_id);
+	if (reset_session)
+		pc_exec_row(&plan_reset_session, &agent_id, NULL);
 	result = pc_return_row(fcinfo, 0);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
+}
+
+/*
+ * paperclip.get_runtime_state(agent_id) RETURNS agent_runtime_state
+ */
+Datum
+paperclip_get_runtime_state(PG_FUNCTION_ARGS)
+{
+	return runtime_state_result(fcinfo, false);
 }
 
 /*
@@ -803,18 +812,7 @@ paperclip_get_runtime_state(PG_FUNCTION_ARGS)
 Datum
 paperclip_reset_runtime_session(PG_FUNCTION_ARGS)
 {
-	Datum		agent_id;
-	Datum		result;
-
-	pc_check_not_null(fcinfo, 0, "agent_id");
-	agent_id = PG_GETARG_DATUM(0);
-
-	SPI_connect();
-	ensure_runtime_state(agent_id);
-	pc_exec_row(&plan_reset_session, &agent_id, NULL);
-	result = pc_return_row(fcinfo, 0);
-	SPI_finish();
-	PG_RETURN_DATUM(result);
+	return runtime_state_result(fcinfo, true);
 }
 
 /*
