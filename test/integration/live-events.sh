@@ -22,15 +22,15 @@ ROLLBACK;
 SELECT 'marker-after-rollback';
 SQL
 )
-first_notify=$(echo "$out" | grep -n 'Asynchronous notification' | head -1 | cut -d: -f1)
-before=$(echo "$out" | grep -n 'marker-before-commit' | tail -1 | cut -d: -f1)
-after=$(echo "$out" | grep -n 'marker-after-commit' | tail -1 | cut -d: -f1)
+first_notify=$(grep -n 'Asynchronous notification' <<< "$out" | head -1 | cut -d: -f1)
+before=$(grep -n 'marker-before-commit' <<< "$out" | tail -1 | cut -d: -f1)
+after=$(grep -n 'marker-after-commit' <<< "$out" | tail -1 | cut -d: -f1)
 ok $([ -n "$first_notify" ] && [ "$first_notify" -gt "$before" ] && [ "$first_notify" -lt "$after" ]; echo $?) \
 	"the queued event arrives at commit, not before"
-is "$(echo "$out" | grep -c 'heartbeat.run.queued')" 1 "one heartbeat.run.queued event: the rolled-back enqueue sent none"
-ok $(echo "$out" | grep 'heartbeat.run.queued' | grep -q '"agentId":"00000000-0000-0000-0000-0000000000a1"'; echo $?) \
+is "$(grep -c 'heartbeat.run.queued' <<< "$out")" 1 "one heartbeat.run.queued event: the rolled-back enqueue sent none"
+ok $(grep 'heartbeat.run.queued' <<< "$out" | grep -q '"agentId":"00000000-0000-0000-0000-0000000000a1"' ; echo $?) \
 	"the payload names the agent"
-ok $(echo "$out" | grep 'heartbeat.run.queued' | grep -q '"companyId":"00000000-0000-0000-0000-000000000001","type":"heartbeat.run.queued","payload":{"runId":"'; echo $?) \
+ok $(grep 'heartbeat.run.queued' <<< "$out" | grep -q '"companyId":"00000000-0000-0000-0000-000000000001","type":"heartbeat.run.queued","payload":{"runId":"' ; echo $?) \
 	"the payload has companyId, type and payload.runId"
 
 # finalize sends run status, the run event and the agent status
@@ -42,7 +42,7 @@ SELECT status FROM paperclip.finalize_run(
 SQL
 )
 for t in heartbeat.run.status heartbeat.run.event agent.status; do
-	is "$(echo "$out" | grep -c "\"type\":\"$t\"")" 1 "finalize sends one $t event"
+	is "$(grep -c "\"type\":\"$t\"" <<< "$out")" 1 "finalize sends one $t event"
 done
 
 # a long event message is cut to fit NOTIFY's 8000 bytes
@@ -53,7 +53,7 @@ SELECT paperclip.append_run_event(
   'tool.call', repeat('x', 20000), jsonb_build_object('big', repeat('y', 10000)));
 SQL
 )
-ok $(echo "$out" | grep -q '"truncated":true'; echo $?) "an oversized event is delivered truncated"
+ok $(grep -q '"truncated":true' <<< "$out"; echo $?) "an oversized event is delivered truncated"
 is "$(q "SELECT length(message) FROM paperclip.heartbeat_run_events WHERE event_type = 'tool.call'")" 20000 \
 	"the stored event keeps the whole message"
 

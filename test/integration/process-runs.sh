@@ -21,18 +21,33 @@ is "$(q "SELECT string_agg(message, ', ' ORDER BY seq) FROM paperclip.list_event
 is "$(q "SELECT status FROM paperclip.agent_wakeup_requests WHERE run_id = '$r'")" completed "the wakeup is completed"
 is "$(q "SELECT status FROM paperclip.agents WHERE id = '$a'")" idle "the agent is idle again"
 excerpt=$(q "SELECT stdout_excerpt FROM paperclip.heartbeat_runs WHERE id = '$r'")
-ok $(echo "$excerpt" | grep -q "hello from $r"; echo $?) "stdout excerpt holds the output"
-ok $(echo "$excerpt" | grep -q "^PAPERCLIP_AGENT_ID=$a"; echo $?) "PAPERCLIP_* variables reach the agent"
-ok $(echo "$excerpt" | grep -q '^GREETING=hi'; echo $?) "config env reaches the agent"
-ok $(! echo "$excerpt" | grep -qE '^(PG[A-Z]+|PGDATA|PG_GRANDPARENT_PID)='; echo $?) "no server variable leaks into the agent"
+ok $(grep -q "hello from $r" <<< "$excerpt"; echo $?) "stdout excerpt holds the output"
+ok $(grep -q "^PAPERCLIP_AGENT_ID=$a" <<< "$excerpt"; echo $?) "PAPERCLIP_* variables reach the agent"
+ok $(grep -q '^GREETING=hi' <<< "$excerpt"; echo $?) "config env reaches the agent"
+ok $(! grep -qE '^(PG[A-Z]+|PGDATA|PG_GRANDPARENT_PID)=' <<< "$excerpt"; echo $?) "no server variable leaks into the agent"
 is "$(q "SELECT stderr_excerpt FROM paperclip.heartbeat_runs WHERE id = '$r'")" "to stderr" "stderr excerpt"
 log=$(q "SELECT content FROM paperclip.read_log('$r')")
-ok $(echo "$log" | grep -q '"stream":"stdout","chunk":"hello from'; echo $?) "read_log returns the JSON-lines log"
+ok $(grep -q '"stream":"stdout","chunk":"hello from' <<< "$log"; echo $?) "read_log returns the JSON-lines log"
 ref=$(q "SELECT log_ref FROM paperclip.heartbeat_runs WHERE id = '$r'")
 is "$(q "SELECT log_bytes || ' ' || log_sha256 FROM paperclip.heartbeat_runs WHERE id = '$r'")" \
 	"$(stat -c %s "$ref") $(sha256sum "$ref" | cut -d' ' -f1)" "log bytes and sha256 match the file"
 is "$(stat -c %a "$(dirname "$(dirname "$ref")")")" 700 "the run log directory is private (0700)"
 is "$(q "SELECT count(*) FROM paperclip.read_log('$r', 0, 10) WHERE next_offset = 10")" 1 "read_log pages with next_offset"
+
+# --- append_run_log: an external runner writes the log of a run it claimed
+a=$(agent external '{}')
+r=$(q "INSERT INTO paperclip.heartbeat_runs (company_id, agent_id, status) VALUES ('$COMPANY', '$a', 'running') RETURNING id")
+b1=$(q "SELECT paperclip.append_run_log('$r', 'stdout', 'line one')")
+b2=$(q "SELECT paperclip.append_run_log('$r', 'stderr', 'an error')")
+ok $([ "$b1" -gt 0 ] && [ "$b2" -gt "$b1" ]; echo $?) "append_run_log returns the growing byte count"
+is "$(q "SELECT log_bytes = $b2 AND stdout_excerpt = 'line one' AND stderr_excerpt = 'an error' FROM paperclip.heartbeat_runs WHERE id = '$r'")" t \
+	"it records the log size and the excerpts on the run"
+is "$(q "SELECT content FROM paperclip.read_log('$r')" | grep -c '"chunk":"')" 2 "read_log returns both chunks"
+q "UPDATE paperclip.heartbeat_runs SET log_ref = '/etc/passwd' WHERE id = '$r'" >/dev/null
+out=$(psql -X -q -d $DB -c "SELECT * FROM paperclip.read_log('$r')" 2>&1)
+ok $(grep -q 'outside paperclip.run_log_directory' <<< "$out"; echo $?) \
+	"read_log refuses a log_ref outside the run log directory"
+q "SELECT paperclip.finalize_run('$r', '{}')" >/dev/null
 
 # --- failures end as failed runs with clear codes
 a=$(agent missing '{"command":"/nonexistent/agent"}')
