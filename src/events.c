@@ -183,8 +183,8 @@ pc_notify_run_log(const char *company_id, const char *run_id, const char *agent_
 	pc_notify(company_id, "heartbeat.run.log", buf.data);
 }
 
-static void
-notify_run_event(const char *company_id, Datum run_id, Datum agent_id, int seq,
+void
+pc_notify_run_event(const char *company_id, Datum run_id, Datum agent_id, int seq,
 				 const char *event_type, const char *stream, const char *level,
 				 const char *message, Jsonb *payload)
 {
@@ -254,7 +254,7 @@ pc_insert_run_event(Datum company_id, Datum run_id, Datum agent_id, int seq,
 	nulls[8] = pc_null(payload == NULL);
 	pc_exec(&plan_insert_event, values, nulls, 0);
 
-	notify_run_event(uuid_cstring(company_id), run_id, agent_id, seq,
+	pc_notify_run_event(uuid_cstring(company_id), run_id, agent_id, seq,
 					 event_type, stream, level, message, payload);
 
 	SPI_tuptable = saved;

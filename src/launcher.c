@@ -134,21 +134,26 @@ static PcPlan plan_claim = PC_PLAN(
 	" 'resultFilePath', $3 || '/' || r.id || '.result')::text AS spec",
 	INT4OID, TEXTOID, TEXTOID);
 
-static PcPlan plan_mark_claimed = PC_PLAN(
-	"UPDATE paperclip.agent_wakeup_requests SET status = 'claimed', claimed_at = now(), "
-	" updated_at = now() WHERE id = $1",
-	UUIDOID);
-
-static PcPlan plan_agent_running = PC_PLAN(
-	"UPDATE paperclip.agents SET status = 'running', updated_at = now() "
-	"WHERE id = $1 AND status NOT IN ('paused', 'terminated') "
-	"RETURNING id, company_id, status, last_heartbeat_at",
-	UUIDOID);
-
-static PcPlan plan_record_runner = PC_PLAN(
-	"UPDATE paperclip.heartbeat_runs SET runner_pid = $2, process_started_at = $3 "
-	"WHERE id = $1",
-	UUIDOID, INT4OID, TIMESTAMPTZOID);
+/*
+ * Everything a claimed batch records once its runners are spawned, in one
+ * statement: runner pids and start times, wakeups claimed, "run started"
+ * events (their seq was taken by the claim), agents running.
+ */
+static PcPlan plan_started = PC_PLAN(
+	"WITH s AS (SELECT * FROM unnest($1::uuid[], $2::int[], $3::timestamptz[]) "
+	"  AS s(run_id, pid, started)), "
+	"r AS (UPDATE paperclip.heartbeat_runs h SET runner_pid = s.pid, process_started_at = s.started "
+	"  FROM s WHERE h.id = s.run_id "
+	"  RETURNING h.id, h.company_id, h.agent_id, h.event_seq, h.wakeup_request_id), "
+	"w AS (UPDATE paperclip.agent_wakeup_requests q SET status = 'claimed', claimed_at = now(), "
+	"  updated_at = now() FROM r WHERE q.id = r.wakeup_request_id), "
+	"e AS (INSERT INTO paperclip.heartbeat_run_events "
+	"  (company_id, run_id, agent_id, seq, event_type, stream, level, message) "
+	"  SELECT company_id, id, agent_id, event_seq, 'lifecycle', 'system', 'info', 'run started' FROM r) "
+	"UPDATE paperclip.agents a SET status = 'running', updated_at = now() FROM r "
+	"WHERE a.id = r.agent_id AND a.status NOT IN ('paused', 'terminated') "
+	"RETURNING a.id, a.company_id, a.status, a.last_heartbeat_at",
+	UUIDARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID);
 
 static PcPlan plan_record_agent = PC_PLAN(
 	"UPDATE paperclip.heartbeat_runs SET agent_pid = $2 WHERE id = $1",
@@ -578,6 +583,9 @@ claim_and_start(void)
 	SPITupleTable *tt;
 	Runner	  **started;
 	int			nstarted = 0;
+	Datum	   *run_ids;
+	Datum	   *pids;
+	Datum	   *starts;
 
 	if (free <= 0 || !pc_launcher_enabled)
 		return;
@@ -593,17 +601,15 @@ claim_and_start(void)
 	n = pc_exec(&plan_claim, v, NULL, 0);
 	tt = SPI_tuptable;
 
+	run_ids = palloc(sizeof(Datum) * Max(n, 1));
+	pids = palloc(sizeof(Datum) * Max(n, 1));
+	starts = palloc(sizeof(Datum) * Max(n, 1));
 	for (i = 0; i < n; i++)
 	{
 		Runner	   *r = free_slot();
 		bool		isnull;
-		Datum		run_id,
-					agent_id,
-					company_id,
-					wakeup_id;
-		bool		wakeup_null;
+		Datum		run_id;
 		char	   *error = NULL;
-		int			seq;
 		TimestampTz started_at;
 
 		if (r == NULL)
@@ -611,27 +617,18 @@ claim_and_start(void)
 		SPI_tuptable = tt;
 		SPI_processed = n;
 		run_id = pc_getattr(i, "id", &isnull);
-		agent_id = pc_getattr(i, "agent_id", &isnull);
-		company_id = pc_getattr(i, "company_id", &isnull);
-		wakeup_id = pc_getattr(i, "wakeup_request_id", &wakeup_null);
-		seq = DatumGetInt32(pc_getattr(i, "event_seq", &isnull));
-
 		strlcpy(r->run_id_str, pc_getattr_cstring(i, "id"), sizeof(r->run_id_str));
 		strlcpy(r->agent_id_str, pc_getattr_cstring(i, "agent_id"), sizeof(r->agent_id_str));
 		strlcpy(r->company_id_str, pc_getattr_cstring(i, "company_id"), sizeof(r->company_id_str));
 		memcpy(&r->run_id, DatumGetUUIDP(run_id), sizeof(pg_uuid_t));
 		make_dirs(psprintf("%s/%s", run_log_dir, r->company_id_str));
-
 		pc_notify_run_status(i);
-		pc_insert_run_event(company_id, run_id, agent_id, seq, "lifecycle", "system",
-							"info", "run started", NULL);
+		pc_notify_run_event(r->company_id_str, run_id, pc_getattr(i, "agent_id", &isnull),
+							DatumGetInt32(pc_getattr(i, "event_seq", &isnull)),
+							"lifecycle", "system", "info", "run started", NULL);
 		resetStringInfo(&r->pending);
 		appendStringInfoString(&r->pending, pc_getattr_cstring(i, "spec"));
 		appendStringInfoChar(&r->pending, '\n');
-		if (!wakeup_null)
-			pc_exec(&plan_mark_claimed, &wakeup_id, NULL, 0);
-		if (pc_exec_row(&plan_agent_running, &agent_id, NULL))
-			pc_notify_agent_status(0, "running");
 
 		if (!spawn_runner(r, &error) || !process_start_time(r->pid, &started_at))
 		{
@@ -650,11 +647,9 @@ claim_and_start(void)
 			r->in_fd = r->out_fd = -1;
 			continue;
 		}
-		{
-			Datum		rv[3] = {run_id, Int32GetDatum(r->pid), TimestampTzGetDatum(started_at)};
-
-			pc_exec(&plan_record_runner, rv, NULL, 0);
-		}
+		run_ids[nstarted] = run_id;
+		pids[nstarted] = Int32GetDatum(r->pid);
+		starts[nstarted] = TimestampTzGetDatum(started_at);
 		r->in_use = true;
 		r->agent_pid = 0;
 		r->finalized = false;
@@ -662,6 +657,19 @@ claim_and_start(void)
 		r->cancel_sent = false;
 		r->skipping = false;
 		started[nstarted++] = r;
+	}
+	if (nstarted > 0)
+	{
+		Datum		v[3];
+		int			k;
+		int			nagents;
+
+		v[0] = PointerGetDatum(construct_array(run_ids, nstarted, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+		v[1] = PointerGetDatum(construct_array(pids, nstarted, INT4OID, 4, true, TYPALIGN_INT));
+		v[2] = PointerGetDatum(construct_array(starts, nstarted, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		nagents = pc_exec(&plan_started, v, NULL, 0);
+		for (k = 0; k < nagents; k++)
+			pc_notify_agent_status(k, "running");
 	}
 	commit_tx();
 

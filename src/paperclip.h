@@ -57,6 +57,9 @@ extern int	pc_append_run_event(Datum run_id, const char *event_type,
 extern void pc_insert_run_event(Datum company_id, Datum run_id, Datum agent_id,
 								int seq, const char *event_type, const char *stream,
 								const char *level, const char *message, Jsonb *payload);
+extern void pc_notify_run_event(const char *company_id, Datum run_id, Datum agent_id,
+								int seq, const char *event_type, const char *stream,
+								const char *level, const char *message, Jsonb *payload);
 extern void pc_notify(const char *company_id, const char *type, const char *payload_json);
 extern void pc_notify_run_status(int row);
 extern void pc_notify_run_log(const char *company_id, const char *run_id,
