@@ -75,6 +75,13 @@ pc_jsonb_is_object(Jsonb *jb)
 	return JB_ROOT_IS_OBJECT(jb) && !JB_ROOT_IS_SCALAR(jb);
 }
 
+/* A jsonb from JSON text (which must be valid: built here or checked first). */
+Jsonb *
+pc_jsonb_from_cstring(const char *json)
+{
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
+}
+
 void
 pc_json_open(PcJson *j, StringInfo buf)
 {

@@ -20,6 +20,7 @@ extern bool pc_json_bool_or(JsonbContainer *obj, const char *key, bool dflt);
 extern double pc_json_number_or(JsonbContainer *obj, const char *key, double dflt);
 
 extern bool pc_jsonb_is_object(Jsonb *jb);
+extern Jsonb *pc_jsonb_from_cstring(const char *json);
 extern double pc_numeric_to_double(Numeric num);
 
 /* Builder: {"k":v,...} appended to a StringInfo. */

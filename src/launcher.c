@@ -315,7 +315,7 @@ read_spool(const char *run_id)
 				(errmsg("paperclip launcher: spool file \"%s\" is not valid JSON", path)));
 		return NULL;
 	}
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+	return pc_jsonb_from_cstring(buf.data);
 }
 
 static void
@@ -340,7 +340,7 @@ make_result(const char *error_code, const char *message)
 	pc_json_str(&j, "errorCode", error_code);
 	pc_json_str(&j, "errorMessage", message);
 	pc_json_close(&j);
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+	return pc_jsonb_from_cstring(buf.data);
 }
 
 /*
@@ -623,9 +623,6 @@ claim_and_start(void)
 		memcpy(&r->run_id, DatumGetUUIDP(run_id), sizeof(pg_uuid_t));
 		make_dirs(psprintf("%s/%s", run_log_dir, r->company_id_str));
 		pc_notify_run_status(i);
-		pc_notify_run_event(r->company_id_str, run_id, pc_getattr(i, "agent_id", &isnull),
-							DatumGetInt32(pc_getattr(i, "event_seq", &isnull)),
-							"lifecycle", "system", "info", "run started", NULL);
 		resetStringInfo(&r->pending);
 		appendStringInfoString(&r->pending, pc_getattr_cstring(i, "spec"));
 		appendStringInfoChar(&r->pending, '\n');
@@ -647,6 +644,10 @@ claim_and_start(void)
 			r->in_fd = r->out_fd = -1;
 			continue;
 		}
+		/* its "run started" event is inserted with the batch below */
+		pc_notify_run_event(r->company_id_str, run_id, pc_getattr(i, "agent_id", &isnull),
+							DatumGetInt32(pc_getattr(i, "event_seq", &isnull)),
+							"lifecycle", "system", "info", "run started", NULL);
 		run_ids[nstarted] = run_id;
 		pids[nstarted] = Int32GetDatum(r->pid);
 		starts[nstarted] = TimestampTzGetDatum(started_at);
@@ -722,7 +723,7 @@ handle_frame(Runner *r, char *line, int len)
 							 r->run_id_str)));
 		return;
 	}
-	frame = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(line)));
+	frame = pc_jsonb_from_cstring(line);
 	type = frame_string(frame, "type");
 	if (type == NULL)
 		return;

@@ -410,7 +410,7 @@ lifecycle_payload(const char *status, const AdapterResult *r)
 	else
 		pc_json_raw(&j, "exitCode", NULL);
 	pc_json_close(&j);
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+	return pc_jsonb_from_cstring(buf.data);
 }
 
 /* Runtime totals and session; returns the session after the run. */

@@ -3,10 +3,12 @@
  *	  Owns wakeups: paperclip.enqueue_wakeup and paperclip.invoke, and the
  *	  heartbeat policy read from agents.runtime_config -> 'heartbeat'.
  *
- *	  One enqueue is, with the agent row locked against concurrent enqueues:
- *	  checks, idempotency, policy, then either a coalesced request into the
- *	  agent's active run (promoting a scheduled retry first), or one statement
- *	  writing the queued request and the queued run together.
+ *	  The hot path is one statement: read the agent, decide the policy skip,
+ *	  find its pending run, and write the queued request and run. Concurrent
+ *	  enqueues for one agent are arbitrated by the one-active-run index (the
+ *	  loser coalesces); only requests with an idempotency key lock the agent
+ *	  row, to serialise the key check. Skips, coalescing into the pending run
+ *	  (promoting a scheduled retry) and lost races take extra statements.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -349,7 +351,7 @@ context_arg(FunctionCallInfo fcinfo, int argno)
 	bool		isnull;
 	Datum		d = object_arg(fcinfo, argno, "context_snapshot", &isnull);
 
-	return isnull ? DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")) : d;
+	return isnull ? JsonbPGetDatum(pc_jsonb_from_cstring("{}")) : d;
 }
 
 /*

@@ -504,8 +504,34 @@ handle_signals(int sigfd, RunState *rs, const ProcessConfig *pc)
 }
 
 /*
- * After the run: kill what is left of the agent's group and reap every
- * descendant that was orphaned to us, so none outlives the runner.
+ * Kill every process that is still our child: as a subreaper we adopt the
+ * agent's orphaned descendants, even those that left its process group
+ * (setsid). Returns how many were signalled.
+ */
+static int
+kill_children(void)
+{
+	char		path[64];
+	FILE	   *f;
+	int			pid;
+	int			n = 0;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int) getpid());
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	while (fscanf(f, "%d", &pid) == 1)
+	{
+		kill(-pid, SIGKILL);	/* its group, when it leads one */
+		kill(pid, SIGKILL);
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * After the run: kill what is left of the agent's group and every
+ * descendant orphaned to us, and reap them all, so none outlives the runner.
  */
 static void
 reap_descendants(pid_t pgid)
@@ -522,6 +548,7 @@ reap_descendants(pid_t pgid)
 		if (pid <= 0)
 		{
 			kill(-pgid, SIGKILL);
+			kill_children();
 			usleep(5000);
 		}
 	}

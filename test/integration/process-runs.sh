@@ -83,6 +83,14 @@ is "$(q "SELECT status || ' ' || error_code FROM paperclip.heartbeat_runs WHERE 
 ok $([ $((SECONDS - start)) -le 6 ]; echo $?) "within timeoutSec + graceSec + a margin"
 ok $(group_gone "$g" 1; echo $?) "no process of the agent's group is left behind"
 
+# --- a descendant that left the agent's process group (setsid) is killed too
+cmd=$(script escape.sh "setsid sleep 3079 & sleep 0.2; exit 0")
+a=$(agent escape "{\"command\":\"$cmd\"}")
+r=$(enqueue "$a"); wait_finished "$r"
+is "$(run_status "$r")" succeeded "the agent that left a daemon behind succeeded"
+deadline=$((SECONDS + 5)); while pgrep -f "sleep 3079" >/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
+ok $(! pgrep -f "sleep 3079" >/dev/null; echo $?) "its escaped descendant does not outlive the runner"
+
 # --- cancel of a running run kills its process group within graceSec + 1 s
 cmd=$(script long.sh "trap '' TERM; sleep 300 & sleep 300")
 a=$(agent long "{\"command\":\"$cmd\",\"graceSec\":1}")
