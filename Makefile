@@ -23,12 +23,16 @@ OBJS = \
 	src/activity.o \
 	src/runlog.o \
 	src/adapter_config.o \
-	src/launcher.o
+	src/launcher.o \
+	src/scheduler.o \
+	src/retries.o \
+	src/liveness.o \
+	src/retention.o
 
 DATA = sql/paperclip--$(EXTVERSION).sql
 
 # pg_regress: sql/<area>.sql -> expected/<area>.out
-REGRESS = schema wakeup finalize cancel timers activity errors
+REGRESS = schema wakeup finalize cancel timers activity errors liveness retries retention
 REGRESS_OPTS = --load-extension=paperclip
 # isolation specs: test/specs/<name>.spec -> test/expected/<name>.out
 ISOLATION = enqueue-coalesce enqueue-cancel finalize-cancel

@@ -116,6 +116,10 @@ CREATE INDEX agent_wakeup_requests_company_requested_idx
     ON paperclip.agent_wakeup_requests (company_id, requested_at);
 CREATE INDEX agent_wakeup_requests_agent_requested_idx
     ON paperclip.agent_wakeup_requests (agent_id, requested_at);
+-- retention: finished requests, oldest first
+CREATE INDEX agent_wakeup_requests_finished_idx
+    ON paperclip.agent_wakeup_requests (finished_at)
+    WHERE finished_at IS NOT NULL;
 CREATE UNIQUE INDEX agent_wakeup_requests_idempotency_idx
     ON paperclip.agent_wakeup_requests (agent_id, idempotency_key)
     WHERE idempotency_key IS NOT NULL;
@@ -138,7 +142,7 @@ CREATE TABLE paperclip.heartbeat_runs (
     finished_at             timestamptz,
     error                   text,
     error_code              text,
-    wakeup_request_id       uuid REFERENCES paperclip.agent_wakeup_requests (id),
+    wakeup_request_id       uuid REFERENCES paperclip.agent_wakeup_requests (id) ON DELETE SET NULL,
     exit_code               int,
     signal                  text,
     usage_json              jsonb,
@@ -174,6 +178,8 @@ CREATE TABLE paperclip.heartbeat_runs (
     event_seq               int NOT NULL DEFAULT 0,
     -- set once the adapter result was recorded: finalizing twice counts nothing twice
     finalized_at            timestamptz,
+    -- set when retention removed the run's events and log (the row stays)
+    pruned_at               timestamptz,
     created_at              timestamptz NOT NULL DEFAULT now(),
     updated_at              timestamptz NOT NULL DEFAULT now()
 );
@@ -202,6 +208,10 @@ CREATE INDEX heartbeat_runs_liveness_pending_idx
 -- checks it, and without an index each check would scan every run
 CREATE INDEX heartbeat_runs_wakeup_request_idx
     ON paperclip.heartbeat_runs (wakeup_request_id);
+-- retention: finished runs not pruned yet, oldest first
+CREATE INDEX heartbeat_runs_prunable_idx
+    ON paperclip.heartbeat_runs (finished_at)
+    WHERE pruned_at IS NULL AND finished_at IS NOT NULL;
 CREATE INDEX heartbeat_runs_retry_of_idx
     ON paperclip.heartbeat_runs (retry_of_run_id) WHERE retry_of_run_id IS NOT NULL;
 
@@ -391,6 +401,20 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION paperclip.tick_timers(timestamptz)
     IS 'enqueue a timer wakeup for every agent whose interval elapsed at "now"';
 
+CREATE FUNCTION paperclip.promote_due_retries(now timestamptz DEFAULT now())
+RETURNS int
+AS 'MODULE_PATHNAME', 'paperclip_promote_due_retries'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION paperclip.promote_due_retries(timestamptz)
+    IS 'queue the scheduled retries due at "now" whose agent has no active run; returns how many';
+
+CREATE FUNCTION paperclip.prune_expired(batch_size int DEFAULT 1000)
+RETURNS TABLE(runs int, events bigint, log_files int, wakeup_requests bigint)
+AS 'MODULE_PATHNAME', 'paperclip_prune_expired'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION paperclip.prune_expired(int)
+    IS 'one retention batch: events and logs of runs finished longer than paperclip.run_retention ago, and finished wakeup requests as old';
+
 -- ---------------------------------------------------------------------------
 -- Runs
 -- ---------------------------------------------------------------------------
@@ -507,6 +531,27 @@ RETURNS TABLE(run_id uuid, status text, agent_id uuid, adapter_type text,
               retry_exhausted_reason text)
 AS 'MODULE_PATHNAME', 'paperclip_runs_for_issue'
 LANGUAGE C STABLE;
+
+CREATE FUNCTION paperclip.classify_run_liveness(input jsonb)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'paperclip_classify_run_liveness'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION paperclip.classify_run_liveness(jsonb)
+    IS 'whether a finished run moved its issue forward (the rules of liveness.md)';
+
+CREATE FUNCTION paperclip.backfill_run_liveness(company_id uuid, issue_id uuid)
+RETURNS int
+AS 'MODULE_PATHNAME', 'paperclip_backfill_run_liveness'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION paperclip.backfill_run_liveness(uuid, uuid)
+    IS 'classify up to 20 finished, unclassified runs of an issue; returns how many were updated';
+
+CREATE FUNCTION paperclip.classify_finished_runs(batch_size int DEFAULT 100)
+RETURNS int
+AS 'MODULE_PATHNAME', 'paperclip_classify_finished_runs'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION paperclip.classify_finished_runs(int)
+    IS 'classify runs finished at least paperclip.liveness_delay ago, as the scheduler does; returns how many';
 
 CREATE FUNCTION paperclip.issues_for_run(run_id uuid)
 RETURNS TABLE(issue_id uuid, identifier text, title text, status text, priority text)

@@ -32,11 +32,14 @@ char	   *pc_runner_path = NULL;
 int			pc_max_retry_attempts = 4;
 int			pc_retry_base_delay_s = 120;
 int			pc_run_retention_s = 30 * 24 * 3600;
+int			pc_liveness_delay_s = 60;
+bool		pc_scheduler_enabled = true;
 bool		pc_live_events = true;
 
 PaperclipShared *pc_shared = NULL;
 
 static bool wake_pending = false;
+static bool scheduler_wake_pending = false;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
@@ -96,6 +99,15 @@ pc_define_gucs(void)
 							"Age after which finished runs' events and logs are pruned.",
 							NULL, &pc_run_retention_s, 30 * 86400, 3600, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("paperclip.liveness_delay",
+							"How long after a run finishes the scheduler waits before classifying its liveness.",
+							"Evidence an agent records just after its run is counted.",
+							&pc_liveness_delay_s, 60, 0, 86400,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomBoolVariable("paperclip.scheduler_enabled",
+							 "Whether the scheduler ticks timers, promotes retries, classifies liveness and prunes.",
+							 NULL, &pc_scheduler_enabled, true,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("paperclip.live_events",
 							 "Whether live events are sent with NOTIFY paperclip_events.",
 							 "Off saves NOTIFY's commit-time queue lock where nobody listens.",
@@ -127,6 +139,7 @@ pc_shmem_startup(void)
 		pg_atomic_init_u32(&pc_shared->launcher_wake, 0);
 		pc_shared->launcher_latch = NULL;
 		pc_shared->launcher_database = InvalidOid;
+		pc_shared->scheduler_latch = NULL;
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -152,11 +165,21 @@ pc_xact_callback(XactEvent event, void *arg)
 				if (latch != NULL)
 					SetLatch(latch);
 			}
+			if (scheduler_wake_pending && pc_shared != NULL &&
+				pc_shared->launcher_database == MyDatabaseId)
+			{
+				Latch	   *latch = pc_shared->scheduler_latch;
+
+				if (latch != NULL)
+					SetLatch(latch);
+			}
 			wake_pending = false;
+			scheduler_wake_pending = false;
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			wake_pending = false;
+			scheduler_wake_pending = false;
 			break;
 		default:
 			break;
@@ -181,6 +204,16 @@ pc_wake_launcher_at_commit(void)
 	wake_pending = true;
 }
 
+/*
+ * Wake the scheduler when this transaction commits: a retry was scheduled,
+ * so its deadline may come before the scheduler's next wake.
+ */
+void
+pc_wake_scheduler_at_commit(void)
+{
+	scheduler_wake_pending = true;
+}
+
 /* Whether a path has a ".." component anywhere. */
 bool
 pc_path_has_parent_ref(const char *path)
@@ -199,6 +232,17 @@ pc_path_has_parent_ref(const char *path)
 		p = end + 1;
 	}
 	return false;
+}
+
+/* Whether a log_ref names a file inside the run log directory. */
+bool
+pc_log_ref_is_ours(const char *log_ref)
+{
+	char	   *dir = pc_run_log_dir();
+	size_t		len = strlen(dir);
+
+	return strncmp(log_ref, dir, len) == 0 && log_ref[len] == '/' &&
+		!pc_path_has_parent_ref(log_ref);
 }
 
 /* Absolute path of the run log directory. */
@@ -229,6 +273,7 @@ _PG_init(void)
 		prev_shmem_startup_hook = shmem_startup_hook;
 		shmem_startup_hook = pc_shmem_startup;
 		pc_register_launcher();
+		pc_register_scheduler();
 	}
 
 	RegisterXactCallback(pc_xact_callback, NULL);

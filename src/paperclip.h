@@ -23,6 +23,8 @@ extern char *pc_runner_path;
 extern int	pc_max_retry_attempts;
 extern int	pc_retry_base_delay_s;
 extern int	pc_run_retention_s;
+extern int	pc_liveness_delay_s;
+extern bool pc_scheduler_enabled;
 extern bool pc_live_events;
 
 /* Shared state between backends and the workers (paperclip.c) */
@@ -31,12 +33,15 @@ typedef struct PaperclipShared
 	pg_atomic_uint32 launcher_wake;	/* set at commit: there is work */
 	Latch	   *launcher_latch;	/* the running launcher's latch, or NULL */
 	Oid			launcher_database;	/* the database it serves, once started */
+	Latch	   *scheduler_latch;	/* the running scheduler's latch, or NULL */
 } PaperclipShared;
 
 extern PaperclipShared *pc_shared;
 extern void pc_wake_launcher_at_commit(void);
+extern void pc_wake_scheduler_at_commit(void);
 extern char *pc_run_log_dir(void);
 extern bool pc_path_has_parent_ref(const char *path);
+extern bool pc_log_ref_is_ours(const char *log_ref);
 
 /* Vocabulary checks (paperclip.c) */
 extern void pc_check_vocabulary(const char *param, const char *value,
@@ -93,7 +98,29 @@ extern bool pc_is_transient_error(const char *error_code);
 extern bool pc_finalize_run(Datum run_id, Jsonb *result);
 extern bool pc_cancel_run(Datum run_id, const char *error);
 
-/* Launcher (launcher.c) */
+/* Timers (timers.c), retries (retries.c), liveness (liveness.c), retention (retention.c) */
+typedef struct TickCounts
+{
+	int			checked;
+	int			enqueued;
+	int			skipped;
+	int			failed;			/* enqueues that raised an error (isolated ticks only) */
+} TickCounts;
+extern void pc_tick_timers(Datum now, bool isolate_failures, TickCounts *counts);
+extern int	pc_promote_due_retries(Datum now, int limit);
+extern int	pc_classify_finished_runs(int batch_size, double min_age_s);
+typedef struct PruneCounts
+{
+	int64		events;
+	int			log_files;
+	int			runs;
+	int64		wakeup_requests;
+} PruneCounts;
+extern void pc_prune_expired(int batch_size, PruneCounts *counts);
+
+/* Launcher (launcher.c) and scheduler (scheduler.c) */
+extern void pc_register_scheduler(void);
+extern PGDLLEXPORT void paperclip_scheduler_main(Datum arg);
 extern void pc_register_launcher(void);
 extern PGDLLEXPORT void paperclip_launcher_main(Datum arg);
 

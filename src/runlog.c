@@ -74,11 +74,7 @@ log_not_found(const char *detail)
 static void
 check_log_ref(const char *log_ref)
 {
-	char	   *dir = pc_run_log_dir();
-	size_t		len = strlen(dir);
-
-	if (strncmp(log_ref, dir, len) != 0 || log_ref[len] != '/' ||
-		pc_path_has_parent_ref(log_ref))
+	if (!pc_log_ref_is_ours(log_ref))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("run log \"%s\" is outside paperclip.run_log_directory", log_ref)));

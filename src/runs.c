@@ -467,6 +467,7 @@ schedule_retry(Datum run_id, int attempt, const char *error_code)
 
 		pc_exec(&plan_schedule_retry, v, NULL, 0);
 		pc_notify_run_status(0);
+		pc_wake_scheduler_at_commit();
 		msg = psprintf("retry %d of %d scheduled in %.0f s (%s)", attempt + 1,
 					   pc_max_retry_attempts, delay, error_code ? error_code : "transient");
 		pc_append_run_event(run_id, "lifecycle", "system", "warn", msg, NULL);

@@ -7,12 +7,15 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/uuid.h"
 #include "utils/timestamp.h"
 
 #include "json_util.h"
@@ -73,17 +76,57 @@ paperclip_timer_due_at(PG_FUNCTION_ARGS)
 }
 
 /*
- * paperclip.tick_timers(now DEFAULT now()) RETURNS TABLE(checked, enqueued,
- * skipped): a timer wakeup for every agent whose interval has elapsed.
+ * One timer wakeup. With isolate_failures (the scheduler) it runs in a
+ * subtransaction, so one agent's error costs that agent's wakeup, not the
+ * tick: it is logged and counted as failed.
  */
-Datum
-paperclip_tick_timers(PG_FUNCTION_ARGS)
+static bool
+tick_one(WakeupRequest *req, bool isolate_failures, TickCounts *counts)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Datum		now;
-	int			checked;
-	int			enqueued = 0;
-	int			skipped = 0;
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	bool		run = false;
+
+	if (!isolate_failures)
+		return pc_enqueue_wakeup(req);
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		run = pc_enqueue_wakeup(req);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		ereport(WARNING,
+				(errmsg("paperclip scheduler: timer wakeup of agent %s failed: %s",
+						DatumGetCString(DirectFunctionCall1(uuid_out, req->agent_id)),
+						edata->message)));
+		counts->failed++;
+		return false;
+	}
+	PG_END_TRY();
+	return run;
+}
+
+/*
+ * A timer wakeup for every agent due at "now". Needs SPI. Reads the due
+ * agents through the timer_due_at index: the cost grows with agents due.
+ */
+void
+pc_tick_timers(Datum now, bool isolate_failures, TickCounts *counts)
+{
 	int			ndue;
 	Datum	   *due;
 	Datum		context;
@@ -91,16 +134,10 @@ paperclip_tick_timers(PG_FUNCTION_ARGS)
 	MemoryContext old;
 	bool		isnull;
 	int			i;
-	Datum		out[3];
-	bool		outnull[3] = {false, false, false};
 
-	pc_check_not_null(fcinfo, 0, "now");
-	now = PG_GETARG_DATUM(0);
-	InitMaterializedSRF(fcinfo, 0);
-
-	SPI_connect();
+	memset(counts, 0, sizeof(*counts));
 	pc_exec_row(&plan_count_timers, NULL, NULL);
-	checked = DatumGetInt32(pc_getattr(0, "n", &isnull));
+	counts->checked = DatumGetInt32(pc_getattr(0, "n", &isnull));
 
 	pc_exec_row(&plan_timer_context, &now, NULL);
 	context = pc_getattr(0, "ctx", &isnull);
@@ -115,6 +152,7 @@ paperclip_tick_timers(PG_FUNCTION_ARGS)
 	for (i = 0; i < ndue; i++)
 	{
 		WakeupRequest req = {0};
+		int			failed = counts->failed;
 
 		old = MemoryContextSwitchTo(tick_cxt);
 		req.agent_id = due[i];
@@ -127,18 +165,38 @@ paperclip_tick_timers(PG_FUNCTION_ARGS)
 		req.actor_id = CStringGetTextDatum("heartbeat_scheduler");
 		req.context_snapshot = context;
 		req.quiet_if_not_invokable = true;
-		if (pc_enqueue_wakeup(&req))
-			enqueued++;
-		else
-			skipped++;
+		if (tick_one(&req, isolate_failures, counts))
+			counts->enqueued++;
+		else if (counts->failed == failed)
+			counts->skipped++;
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(tick_cxt);
 	}
+	MemoryContextDelete(tick_cxt);
+}
+
+/*
+ * paperclip.tick_timers(now DEFAULT now()) RETURNS TABLE(checked, enqueued,
+ * skipped): a timer wakeup for every agent whose interval has elapsed.
+ */
+Datum
+paperclip_tick_timers(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TickCounts	counts;
+	Datum		out[3];
+	bool		outnull[3] = {false, false, false};
+
+	pc_check_not_null(fcinfo, 0, "now");
+	InitMaterializedSRF(fcinfo, 0);
+
+	SPI_connect();
+	pc_tick_timers(PG_GETARG_DATUM(0), false, &counts);
 	SPI_finish();
 
-	out[0] = Int32GetDatum(checked);
-	out[1] = Int32GetDatum(enqueued);
-	out[2] = Int32GetDatum(skipped);
+	out[0] = Int32GetDatum(counts.checked);
+	out[1] = Int32GetDatum(counts.enqueued);
+	out[2] = Int32GetDatum(counts.skipped);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnull);
 	return (Datum) 0;
 }

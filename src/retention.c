@@ -1,0 +1,129 @@
+/*-------------------------------------------------------------------------
+ * retention.c
+ *	  Owns retention: runs finished longer than paperclip.run_retention ago
+ *	  lose their events and log files (the run rows stay: they carry the
+ *	  accounting), and wakeup requests in a terminal state that long lose
+ *	  their rows. Bounded batches; nothing queued, running or scheduled is
+ *	  ever pruned.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <unistd.h>
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+
+#include "paperclip.h"
+#include "spi_util.h"
+
+PG_FUNCTION_INFO_V1(paperclip_prune_expired);
+
+#define ACTIVE_STATUSES "('queued', 'running', 'scheduled_retry')"
+
+/* $1 retention in seconds, $2 batch size */
+static PcPlan plan_expired_runs = PC_PLAN(
+	"SELECT id, log_store, log_ref FROM paperclip.heartbeat_runs "
+	"WHERE pruned_at IS NULL AND finished_at IS NOT NULL "
+	"AND finished_at < now() - make_interval(secs => $1) "
+	"AND status NOT IN " ACTIVE_STATUSES " "
+	"ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+	FLOAT8OID, INT4OID);
+
+static PcPlan plan_delete_events = PC_PLAN(
+	"DELETE FROM paperclip.heartbeat_run_events WHERE run_id = ANY ($1)",
+	UUIDARRAYOID);
+
+static PcPlan plan_mark_pruned = PC_PLAN(
+	"UPDATE paperclip.heartbeat_runs SET pruned_at = now(), log_store = NULL, "
+	" log_ref = NULL, updated_at = now() WHERE id = ANY ($1)",
+	UUIDARRAYOID);
+
+static PcPlan plan_delete_requests = PC_PLAN(
+	"DELETE FROM paperclip.agent_wakeup_requests WHERE id IN ("
+	" SELECT w.id FROM paperclip.agent_wakeup_requests w "
+	" WHERE w.finished_at IS NOT NULL "
+	" AND w.finished_at < now() - make_interval(secs => $1) "
+	" AND w.status IN ('coalesced', 'skipped', 'completed', 'failed', 'cancelled', 'timed_out') "
+	" AND NOT EXISTS (SELECT 1 FROM paperclip.heartbeat_runs r "
+	"   WHERE r.wakeup_request_id = w.id AND r.status IN " ACTIVE_STATUSES ") "
+	" ORDER BY w.finished_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+	FLOAT8OID, INT4OID);
+
+/*
+ * Remove a run's log file. Only files inside the run log directory are
+ * touched; one already gone is fine (a pass that rolled back removed it).
+ */
+static bool
+remove_log(const char *store, const char *log_ref)
+{
+	if (store == NULL || log_ref == NULL || strcmp(store, "local_file") != 0 ||
+		!pc_log_ref_is_ours(log_ref))
+		return false;
+	if (unlink(log_ref) == 0)
+		return true;
+	if (errno != ENOENT)
+		ereport(WARNING,
+				(errcode_for_file_access(),
+				 errmsg("could not remove run log \"%s\": %m", log_ref)));
+	return false;
+}
+
+/* One batch of each kind. Needs SPI. */
+void
+pc_prune_expired(int batch_size, PruneCounts *counts)
+{
+	Datum		args[2] = {Float8GetDatum((double) pc_run_retention_s), Int32GetDatum(batch_size)};
+	int			n;
+	int			i;
+
+	memset(counts, 0, sizeof(*counts));
+	n = pc_exec(&plan_expired_runs, args, NULL, 0);
+	if (n > 0)
+	{
+		Datum	   *ids = palloc(sizeof(Datum) * n);
+		Datum		arr;
+		bool		isnull;
+
+		for (i = 0; i < n; i++)
+		{
+			ids[i] = pc_getattr(i, "id", &isnull);
+			if (remove_log(pc_getattr_cstring(i, "log_store"), pc_getattr_cstring(i, "log_ref")))
+				counts->log_files++;
+		}
+		arr = PointerGetDatum(construct_array(ids, n, UUIDOID, 16, false, TYPALIGN_CHAR));
+		counts->events = pc_exec(&plan_delete_events, &arr, NULL, 0);
+		pc_exec(&plan_mark_pruned, &arr, NULL, 0);
+		counts->runs = n;
+	}
+	counts->wakeup_requests = pc_exec(&plan_delete_requests, args, NULL, 0);
+}
+
+/*
+ * paperclip.prune_expired(batch_size DEFAULT 1000) RETURNS TABLE(runs,
+ * events, log_files, wakeup_requests): one retention batch, as the
+ * scheduler runs them.
+ */
+Datum
+paperclip_prune_expired(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	PruneCounts counts;
+	Datum		out[4];
+	bool		outnull[4] = {false, false, false, false};
+
+	pc_check_not_null(fcinfo, 0, "batch_size");
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	pc_prune_expired(Max(1, Min(PG_GETARG_INT32(0), 100000)), &counts);
+	SPI_finish();
+
+	out[0] = Int32GetDatum(counts.runs);
+	out[1] = Int64GetDatum(counts.events);
+	out[2] = Int32GetDatum(counts.log_files);
+	out[3] = Int64GetDatum(counts.wakeup_requests);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnull);
+	return (Datum) 0;
+}

@@ -1,0 +1,329 @@
+/*-------------------------------------------------------------------------
+ * scheduler.c
+ *	  The scheduler background worker: ticks interval timers, promotes due
+ *	  retries, classifies the liveness of finished runs and prunes what
+ *	  paperclip.run_retention lets go, each unit of work in its own
+ *	  transaction.
+ *
+ *	  It sleeps on its latch until the next deadline: the next timer due,
+ *	  the next retry due, the next housekeeping pass, and at most
+ *	  paperclip.timer_interval. finalize_run sets the latch at commit when it
+ *	  schedules a retry. It is a process of its own, so the launcher's work
+ *	  never delays a tick and a tick never delays the launcher.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "paperclip.h"
+#include "spi_util.h"
+
+/* Ticks are at least this far apart: overdue busy agents coalesce once a second at most. */
+#define MIN_TICK_SPACING_MS 1000
+#define LIVENESS_INTERVAL_MS 2000
+#define LIVENESS_BATCH 100
+#define LIVENESS_MAX_BATCHES 10
+#define RETENTION_INTERVAL_MS 60000
+#define RETENTION_BATCH 1000
+#define RETENTION_MAX_BATCHES 10
+#define RETRY_BATCH 1000
+#define RETRY_RECHECK_MS 1000
+#define IDLE_CHECK_MS 5000
+
+static MemoryContext loop_cxt = NULL;
+
+static PcPlan plan_extension_present = PC_PLAN(
+	"SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'paperclip'");
+
+/* $1 now: the next deadlines after it, and whether a due retry still waits */
+static PcPlan plan_deadlines = PC_PLAN(
+	"SELECT (SELECT min(timer_due_at) FROM paperclip.agents "
+	"        WHERE timer_due_at > $1) AS next_timer, "
+	"       (SELECT min(scheduled_retry_at) FROM paperclip.heartbeat_runs "
+	"        WHERE status = 'scheduled_retry' AND scheduled_retry_at > $1) AS next_retry, "
+	"       EXISTS (SELECT 1 FROM paperclip.heartbeat_runs "
+	"        WHERE status = 'scheduled_retry' AND scheduled_retry_at <= $1) AS retry_waiting",
+	TIMESTAMPTZOID);
+
+typedef struct Deadlines
+{
+	TimestampTz next_timer;		/* 0: none */
+	TimestampTz next_retry;		/* 0: none */
+	bool		retry_waiting;
+} Deadlines;
+
+/* ----------------------------------------------------------------------
+ * Units of work: each in its own transaction; an error is logged and the
+ * worker goes on with the next unit.
+ * ----------------------------------------------------------------------
+ */
+
+typedef void (*UnitFn) (void *arg);
+
+static bool
+run_unit(const char *activity, UnitFn fn, void *arg)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile bool ok = true;
+
+	PG_TRY();
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, activity);
+		fn(arg);
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		HOLD_INTERRUPTS();
+		MemoryContextSwitchTo(cxt);
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		RESUME_INTERRUPTS();
+		ok = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return ok;
+}
+
+static void
+unit_extension_present(void *arg)
+{
+	*(bool *) arg = pc_exec_row(&plan_extension_present, NULL, NULL);
+}
+
+static void
+unit_tick(void *arg)
+{
+	TickCounts	counts;
+
+	pc_tick_timers(TimestampTzGetDatum(GetCurrentTimestamp()), true, &counts);
+	if (counts.enqueued + counts.skipped + counts.failed > 0)
+		elog(DEBUG1, "paperclip scheduler: %d timer(s), %d enqueued, %d skipped, %d failed",
+			 counts.checked, counts.enqueued, counts.skipped, counts.failed);
+}
+
+static void
+unit_promote(void *arg)
+{
+	*(int *) arg = pc_promote_due_retries(TimestampTzGetDatum(GetCurrentTimestamp()),
+										  RETRY_BATCH);
+}
+
+static void
+unit_classify(void *arg)
+{
+	*(int *) arg = pc_classify_finished_runs(LIVENESS_BATCH, (double) pc_liveness_delay_s);
+}
+
+static void
+unit_prune(void *arg)
+{
+	pc_prune_expired(RETENTION_BATCH, (PruneCounts *) arg);
+}
+
+static void
+unit_deadlines(void *arg)
+{
+	Deadlines  *d = (Deadlines *) arg;
+	Datum		now = TimestampTzGetDatum(GetCurrentTimestamp());
+	bool		isnull;
+	Datum		v;
+
+	memset(d, 0, sizeof(*d));
+	pc_exec_row(&plan_deadlines, &now, NULL);
+	v = pc_getattr(0, "next_timer", &isnull);
+	if (!isnull && !TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(v)))
+		d->next_timer = DatumGetTimestampTz(v);
+	v = pc_getattr(0, "next_retry", &isnull);
+	if (!isnull && !TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(v)))
+		d->next_retry = DatumGetTimestampTz(v);
+	d->retry_waiting = DatumGetBool(pc_getattr(0, "retry_waiting", &isnull));
+}
+
+/* ----------------------------------------------------------------------
+ * The passes
+ * ----------------------------------------------------------------------
+ */
+
+static void
+classify_finished_runs(void)
+{
+	int			i;
+
+	for (i = 0; i < LIVENESS_MAX_BATCHES; i++)
+	{
+		int			n = 0;
+
+		if (!run_unit("paperclip scheduler: classifying run liveness", unit_classify, &n) ||
+			n < LIVENESS_BATCH || ShutdownRequestPending)
+			break;
+	}
+}
+
+static void
+prune_expired(void)
+{
+	int			i;
+
+	for (i = 0; i < RETENTION_MAX_BATCHES; i++)
+	{
+		PruneCounts counts = {0};
+
+		if (!run_unit("paperclip scheduler: pruning", unit_prune, &counts))
+			break;
+		if (counts.runs > 0 || counts.wakeup_requests > 0)
+			elog(DEBUG1, "paperclip scheduler: pruned %lld event(s) and %d log(s) of %d run(s), %lld wakeup request(s)",
+				 (long long) counts.events, counts.log_files, counts.runs,
+				 (long long) counts.wakeup_requests);
+		if ((counts.runs < RETENTION_BATCH && counts.wakeup_requests < RETENTION_BATCH) ||
+			ShutdownRequestPending)
+			break;
+	}
+}
+
+static TimestampTz
+earliest(TimestampTz a, TimestampTz b)
+{
+	if (a == 0)
+		return b;
+	if (b == 0)
+		return a;
+	return Min(a, b);
+}
+
+static void
+scheduler_shmem_exit(int code, Datum arg)
+{
+	if (pc_shared != NULL && pc_shared->scheduler_latch == MyLatch)
+		pc_shared->scheduler_latch = NULL;
+}
+
+static void
+sleep_until(TimestampTz wake_at)
+{
+	long		ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), wake_at);
+
+	if (ms > 0)
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 ms, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+}
+
+void
+paperclip_scheduler_main(Datum arg)
+{
+	TimestampTz next_tick = 0;
+	TimestampTz next_liveness = 0;
+	TimestampTz next_retention = 0;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(pc_database_name, NULL, 0);
+	pgstat_report_appname("paperclip scheduler");
+
+	before_shmem_exit(scheduler_shmem_exit, (Datum) 0);
+	pc_shared->scheduler_latch = MyLatch;
+	ereport(LOG, (errmsg("paperclip scheduler started in database \"%s\"", pc_database_name)));
+
+	loop_cxt = AllocSetContextCreate(TopMemoryContext, "paperclip scheduler loop",
+									 ALLOCSET_DEFAULT_SIZES);
+	while (!ShutdownRequestPending)
+	{
+		TimestampTz now;
+		TimestampTz wake_at;
+		Deadlines	d = {0};
+		bool		present = false;
+		int			promoted = 0;
+
+		MemoryContextSwitchTo(loop_cxt);
+		MemoryContextReset(loop_cxt);
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			next_tick = 0;		/* the interval may have changed */
+		}
+
+		if (!pc_scheduler_enabled ||
+			!run_unit("paperclip scheduler: looking for the extension",
+					  unit_extension_present, &present) || !present)
+		{
+			sleep_until(TimestampTzPlusMilliseconds(GetCurrentTimestamp(), IDLE_CHECK_MS));
+			continue;
+		}
+
+		now = GetCurrentTimestamp();
+		if (now >= next_tick)
+		{
+			run_unit("paperclip scheduler: ticking timers", unit_tick, NULL);
+			next_tick = TimestampTzPlusMilliseconds(now, pc_timer_interval_s * 1000L);
+		}
+		run_unit("paperclip scheduler: promoting due retries", unit_promote, &promoted);
+		if (now >= next_liveness)
+		{
+			classify_finished_runs();
+			next_liveness = TimestampTzPlusMilliseconds(now, LIVENESS_INTERVAL_MS);
+		}
+		if (now >= next_retention)
+		{
+			prune_expired();
+			next_retention = TimestampTzPlusMilliseconds(now, RETENTION_INTERVAL_MS);
+		}
+
+		/* sleep until the next deadline; ticks stay a second apart at least */
+		if (!run_unit("paperclip scheduler: reading deadlines", unit_deadlines, &d))
+			d.next_timer = d.next_retry = 0;
+		if (d.next_timer != 0)
+			next_tick = Min(next_tick,
+							Max(d.next_timer, TimestampTzPlusMilliseconds(now, MIN_TICK_SPACING_MS)));
+		wake_at = earliest(earliest(next_tick, next_liveness), next_retention);
+		wake_at = earliest(wake_at, d.next_retry);
+		if (d.retry_waiting)
+			wake_at = Min(wake_at, TimestampTzPlusMilliseconds(now, RETRY_RECHECK_MS));
+		sleep_until(wake_at);
+	}
+	ereport(LOG, (errmsg("paperclip scheduler shutting down")));
+	proc_exit(0);
+}
+
+void
+pc_register_scheduler(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 5;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "paperclip");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "paperclip_scheduler_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "paperclip scheduler");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "paperclip scheduler");
+	RegisterBackgroundWorker(&worker);
+}
