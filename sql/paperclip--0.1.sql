@@ -313,6 +313,8 @@ CREATE TABLE paperclip.issue_documents (
     key          text NOT NULL
 );
 CREATE INDEX issue_documents_issue_idx ON paperclip.issue_documents (issue_id);
+-- liveness evidence joins a run's document revisions to their issue documents
+CREATE INDEX issue_documents_document_idx ON paperclip.issue_documents (document_id);
 
 CREATE TABLE paperclip.document_revisions (
     id                 uuid PRIMARY KEY DEFAULT gen_random_uuid(),

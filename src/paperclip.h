@@ -101,12 +101,13 @@ extern bool pc_cancel_run(Datum run_id, const char *error);
 /* Timers (timers.c), retries (retries.c), liveness (liveness.c), retention (retention.c) */
 typedef struct TickCounts
 {
-	int			checked;
+	int			checked;		/* only when counted */
 	int			enqueued;
 	int			skipped;
 	int			failed;			/* enqueues that raised an error (isolated ticks only) */
 } TickCounts;
-extern void pc_tick_timers(Datum now, bool isolate_failures, TickCounts *counts);
+extern void pc_tick_timers(Datum now, bool count_checked, bool isolate_failures,
+						   TickCounts *counts);
 extern int	pc_promote_due_retries(Datum now, int limit);
 extern int	pc_classify_finished_runs(int batch_size, double min_age_s);
 typedef struct PruneCounts

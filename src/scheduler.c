@@ -120,10 +120,10 @@ unit_tick(void *arg)
 {
 	TickCounts	counts;
 
-	pc_tick_timers(TimestampTzGetDatum(GetCurrentTimestamp()), true, &counts);
+	pc_tick_timers(TimestampTzGetDatum(GetCurrentTimestamp()), false, true, &counts);
 	if (counts.enqueued + counts.skipped + counts.failed > 0)
-		elog(DEBUG1, "paperclip scheduler: %d timer(s), %d enqueued, %d skipped, %d failed",
-			 counts.checked, counts.enqueued, counts.skipped, counts.failed);
+		elog(DEBUG1, "paperclip scheduler: %d timer wakeup(s) enqueued, %d skipped, %d failed",
+			 counts.enqueued, counts.skipped, counts.failed);
 }
 
 static void
@@ -267,7 +267,8 @@ paperclip_scheduler_main(Datum arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
-			next_tick = 0;		/* the interval may have changed */
+			/* settings may have changed: every pass looks again now */
+			next_tick = next_liveness = next_retention = 0;
 		}
 
 		if (!pc_scheduler_enabled ||

@@ -5,6 +5,7 @@
 #      client round trips, and the floor: the two rows written by one bare
 #      SQL statement; at 1 and 2 clients (pgbench, prepared statements)
 #   2. the launcher: dispatch latency, run throughput, memory (launcher.sh)
+#   3. the scheduler: timer ticks by agents due, liveness backfill (scheduler.sh)
 # The cluster runs with synchronous_commit=off (and pg_virtualenv's fsync=off),
 # so that WAL flushes do not hide the CPU cost of what is compared.
 set -euo pipefail
@@ -60,3 +61,5 @@ echo
 dropdb "$db"
 
 ./launcher.sh
+echo
+./scheduler.sh
