@@ -27,7 +27,8 @@ OBJS = \
 	src/scheduler.o \
 	src/retries.o \
 	src/liveness.o \
-	src/retention.o
+	src/retention.o \
+	src/access.o
 
 DATA = sql/paperclip--$(EXTVERSION).sql
 

@@ -27,14 +27,14 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE;
 -- ---------------------------------------------------------------------------
 
 CREATE TABLE paperclip.companies (
-    id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    id          uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
     name        text NOT NULL,
-    created_at  timestamptz NOT NULL DEFAULT now(),
-    updated_at  timestamptz NOT NULL DEFAULT now()
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 
 CREATE TABLE paperclip.agents (
-    id                   uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    id                   uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
     company_id           uuid NOT NULL REFERENCES paperclip.companies (id),
     name                 text NOT NULL,
     role                 text,
@@ -56,8 +56,8 @@ CREATE TABLE paperclip.agents (
     -- derived: next interval-timer deadline; indexed so tick_timers reads only agents due
     timer_due_at         timestamptz
         GENERATED ALWAYS AS (paperclip.timer_due_at(status, runtime_config, last_heartbeat_at)) STORED,
-    created_at           timestamptz NOT NULL DEFAULT now(),
-    updated_at           timestamptz NOT NULL DEFAULT now()
+    created_at           timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at           timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 CREATE INDEX agents_company_idx ON paperclip.agents (company_id);
 CREATE INDEX agents_timer_due_idx ON paperclip.agents (timer_due_at)
@@ -76,12 +76,12 @@ CREATE TABLE paperclip.agent_runtime_state (
     total_cached_input_tokens bigint NOT NULL DEFAULT 0,
     total_cost_cents         numeric(20, 6) NOT NULL DEFAULT 0,
     last_error               text,
-    created_at               timestamptz NOT NULL DEFAULT now(),
-    updated_at               timestamptz NOT NULL DEFAULT now()
+    created_at               timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at               timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 
 CREATE TABLE paperclip.agent_wakeup_requests (
-    id                      uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    id                      uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
     company_id              uuid NOT NULL,
     agent_id                uuid NOT NULL REFERENCES paperclip.agents (id),
     source                  text NOT NULL
@@ -103,12 +103,12 @@ CREATE TABLE paperclip.agent_wakeup_requests (
     requested_by_actor_id   text,
     idempotency_key         text,
     run_id                  uuid,
-    requested_at            timestamptz NOT NULL DEFAULT now(),
+    requested_at            timestamptz NOT NULL DEFAULT pg_catalog.now(),
     claimed_at              timestamptz,
     finished_at             timestamptz,
     error                   text,
-    created_at              timestamptz NOT NULL DEFAULT now(),
-    updated_at              timestamptz NOT NULL DEFAULT now()
+    created_at              timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at              timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 CREATE INDEX agent_wakeup_requests_company_agent_status_idx
     ON paperclip.agent_wakeup_requests (company_id, agent_id, status);
@@ -125,7 +125,7 @@ CREATE UNIQUE INDEX agent_wakeup_requests_idempotency_idx
     WHERE idempotency_key IS NOT NULL;
 
 CREATE TABLE paperclip.heartbeat_runs (
-    id                      uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    id                      uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
     company_id              uuid NOT NULL,
     agent_id                uuid NOT NULL REFERENCES paperclip.agents (id),
     invocation_source       text NOT NULL DEFAULT 'on_demand'
@@ -180,8 +180,8 @@ CREATE TABLE paperclip.heartbeat_runs (
     finalized_at            timestamptz,
     -- set when retention removed the run's events and log (the row stays)
     pruned_at               timestamptz,
-    created_at              timestamptz NOT NULL DEFAULT now(),
-    updated_at              timestamptz NOT NULL DEFAULT now()
+    created_at              timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at              timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 -- At most one queued or running run per agent: a fact, not a hope.
 CREATE UNIQUE INDEX heartbeat_runs_one_active_per_agent_idx
@@ -231,14 +231,14 @@ CREATE TABLE paperclip.heartbeat_run_events (
     color       text,
     message     text,
     payload     jsonb,
-    created_at  timestamptz NOT NULL DEFAULT now(),
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
     CONSTRAINT heartbeat_run_events_run_seq_key UNIQUE (run_id, seq)
 );
 CREATE INDEX heartbeat_run_events_company_created_idx
     ON paperclip.heartbeat_run_events (company_id, created_at);
 
 CREATE TABLE paperclip.cost_events (
-    id             uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    id             uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
     company_id     uuid NOT NULL,
     agent_id       uuid NOT NULL REFERENCES paperclip.agents (id),
     run_id         uuid,
@@ -248,13 +248,13 @@ CREATE TABLE paperclip.cost_events (
     output_tokens  bigint NOT NULL DEFAULT 0,
     cost_cents     int NOT NULL,
     occurred_at    timestamptz NOT NULL,
-    created_at     timestamptz NOT NULL DEFAULT now()
+    created_at     timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 CREATE INDEX cost_events_company_occurred_idx ON paperclip.cost_events (company_id, occurred_at);
 CREATE INDEX cost_events_run_idx ON paperclip.cost_events (run_id);
 
 CREATE TABLE paperclip.activity_log (
-    id           uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    id           uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
     company_id   uuid NOT NULL,
     actor_type   text NOT NULL DEFAULT 'system'
         CONSTRAINT activity_log_actor_type_check
@@ -266,7 +266,7 @@ CREATE TABLE paperclip.activity_log (
     agent_id     uuid,
     run_id       uuid,
     details      jsonb,
-    created_at   timestamptz NOT NULL DEFAULT now()
+    created_at   timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 CREATE INDEX activity_log_company_created_idx ON paperclip.activity_log (company_id, created_at);
 CREATE INDEX activity_log_run_idx ON paperclip.activity_log (run_id);
@@ -277,7 +277,7 @@ CREATE INDEX activity_log_entity_idx ON paperclip.activity_log (entity_type, ent
 -- ---------------------------------------------------------------------------
 
 CREATE TABLE paperclip.issues (
-    id                 uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    id                 uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
     company_id         uuid NOT NULL,
     identifier         text,
     title              text NOT NULL,
@@ -289,24 +289,24 @@ CREATE TABLE paperclip.issues (
     priority           text,
     assignee_agent_id  uuid,
     hidden_at          timestamptz,
-    created_at         timestamptz NOT NULL DEFAULT now(),
-    updated_at         timestamptz NOT NULL DEFAULT now()
+    created_at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at         timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 CREATE INDEX issues_company_idx ON paperclip.issues (company_id);
 
 CREATE TABLE paperclip.issue_comments (
-    id                 uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    id                 uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
     company_id         uuid NOT NULL,
     issue_id           uuid NOT NULL REFERENCES paperclip.issues (id),
     author_agent_id    uuid,
     body               text NOT NULL,
     created_by_run_id  uuid,
-    created_at         timestamptz NOT NULL DEFAULT now()
+    created_at         timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 CREATE INDEX issue_comments_run_idx ON paperclip.issue_comments (created_by_run_id);
 
 CREATE TABLE paperclip.issue_documents (
-    id           uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    id           uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
     company_id   uuid NOT NULL,
     issue_id     uuid NOT NULL REFERENCES paperclip.issues (id),
     document_id  uuid NOT NULL,
@@ -317,28 +317,28 @@ CREATE INDEX issue_documents_issue_idx ON paperclip.issue_documents (issue_id);
 CREATE INDEX issue_documents_document_idx ON paperclip.issue_documents (document_id);
 
 CREATE TABLE paperclip.document_revisions (
-    id                 uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    id                 uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
     company_id         uuid NOT NULL,
     document_id        uuid NOT NULL,
     body               text,
     created_by_run_id  uuid,
-    created_at         timestamptz NOT NULL DEFAULT now()
+    created_at         timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 CREATE INDEX document_revisions_run_idx ON paperclip.document_revisions (created_by_run_id);
 
 CREATE TABLE paperclip.issue_work_products (
-    id                 uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    id                 uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
     company_id         uuid NOT NULL,
     issue_id           uuid NOT NULL REFERENCES paperclip.issues (id),
     kind               text,
     title              text,
     created_by_run_id  uuid,
-    created_at         timestamptz NOT NULL DEFAULT now()
+    created_at         timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 CREATE INDEX issue_work_products_run_idx ON paperclip.issue_work_products (created_by_run_id);
 
 CREATE TABLE paperclip.workspace_operations (
-    id                uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    id                uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
     company_id        uuid NOT NULL,
     heartbeat_run_id  uuid,
     kind              text,
@@ -379,7 +379,8 @@ CREATE FUNCTION paperclip.enqueue_wakeup(
     context_snapshot jsonb DEFAULT '{}')
 RETURNS paperclip.heartbeat_runs
 AS 'MODULE_PATHNAME', 'paperclip_enqueue_wakeup'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION paperclip.enqueue_wakeup(uuid, text, text, text, jsonb, text, text, text, jsonb)
     IS 'apply the heartbeat policy, then coalesce into the active run or queue a new one; NULL when skipped';
 
@@ -392,28 +393,32 @@ CREATE FUNCTION paperclip.invoke(
     actor_id text DEFAULT NULL)
 RETURNS paperclip.heartbeat_runs
 AS 'MODULE_PATHNAME', 'paperclip_invoke'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION paperclip.invoke(uuid, text, jsonb, text, text, text)
     IS 'enqueue_wakeup with the fields of a manual invocation';
 
-CREATE FUNCTION paperclip.tick_timers(now timestamptz DEFAULT now())
+CREATE FUNCTION paperclip.tick_timers(now timestamptz DEFAULT pg_catalog.now())
 RETURNS TABLE(checked int, enqueued int, skipped int)
 AS 'MODULE_PATHNAME', 'paperclip_tick_timers'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION paperclip.tick_timers(timestamptz)
     IS 'enqueue a timer wakeup for every agent whose interval elapsed at "now"';
 
-CREATE FUNCTION paperclip.promote_due_retries(now timestamptz DEFAULT now())
+CREATE FUNCTION paperclip.promote_due_retries(now timestamptz DEFAULT pg_catalog.now())
 RETURNS int
 AS 'MODULE_PATHNAME', 'paperclip_promote_due_retries'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION paperclip.promote_due_retries(timestamptz)
     IS 'queue the scheduled retries due at "now" whose agent has no active run; returns how many';
 
 CREATE FUNCTION paperclip.prune_expired(batch_size int DEFAULT 1000)
 RETURNS TABLE(runs int, events bigint, log_files int, wakeup_requests bigint)
 AS 'MODULE_PATHNAME', 'paperclip_prune_expired'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION paperclip.prune_expired(int)
     IS 'one retention batch: events and logs of runs finished longer than paperclip.run_retention ago, and finished wakeup requests as old';
 
@@ -424,39 +429,46 @@ COMMENT ON FUNCTION paperclip.prune_expired(int)
 CREATE FUNCTION paperclip.finalize_run(run_id uuid, result jsonb)
 RETURNS paperclip.heartbeat_runs
 AS 'MODULE_PATHNAME', 'paperclip_finalize_run'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION paperclip.finalize_run(uuid, jsonb)
     IS 'record an adapter result: outcome, usage and cost, session, runtime totals; idempotent';
 
 CREATE FUNCTION paperclip.cancel_run(run_id uuid)
 RETURNS paperclip.heartbeat_runs
 AS 'MODULE_PATHNAME', 'paperclip_cancel_run'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION paperclip.cancel_active_for_agent(agent_id uuid)
 RETURNS int
 AS 'MODULE_PATHNAME', 'paperclip_cancel_active_for_agent'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION paperclip.get_runtime_state(agent_id uuid)
 RETURNS paperclip.agent_runtime_state
 AS 'MODULE_PATHNAME', 'paperclip_get_runtime_state'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION paperclip.reset_runtime_session(agent_id uuid)
 RETURNS paperclip.agent_runtime_state
 AS 'MODULE_PATHNAME', 'paperclip_reset_runtime_session'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION paperclip.list_runs(company_id uuid, agent_id uuid DEFAULT NULL)
 RETURNS SETOF paperclip.heartbeat_runs
 AS 'MODULE_PATHNAME', 'paperclip_list_runs'
-LANGUAGE C STABLE;
+LANGUAGE C STABLE
+SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION paperclip.list_events(run_id uuid, after_seq int DEFAULT 0, "limit" int DEFAULT 200)
 RETURNS SETOF paperclip.heartbeat_run_events
 AS 'MODULE_PATHNAME', 'paperclip_list_events'
-LANGUAGE C STABLE;
+LANGUAGE C STABLE
+SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION paperclip.append_run_event(
     run_id uuid,
@@ -467,20 +479,23 @@ CREATE FUNCTION paperclip.append_run_event(
     level text DEFAULT 'info')
 RETURNS int
 AS 'MODULE_PATHNAME', 'paperclip_append_run_event'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION paperclip.read_log(run_id uuid, "offset" bigint DEFAULT 0,
                                    limit_bytes int DEFAULT 262144)
 RETURNS TABLE(run_id uuid, store text, log_ref text, content text, next_offset bigint)
 AS 'MODULE_PATHNAME', 'paperclip_read_log'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION paperclip.read_log(uuid, bigint, int)
     IS 'a page of a run log (JSON lines); next_offset is null at the end';
 
 CREATE FUNCTION paperclip.append_run_log(run_id uuid, stream text, chunk text)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'paperclip_append_run_log'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION paperclip.append_run_log(uuid, text, text)
     IS 'append a chunk to a run log (for external runners); returns the log bytes so far';
 
@@ -501,12 +516,14 @@ CREATE FUNCTION paperclip.list_activity(
     "limit" int DEFAULT NULL)
 RETURNS SETOF paperclip.activity_log
 AS 'MODULE_PATHNAME', 'paperclip_list_activity'
-LANGUAGE C STABLE;
+LANGUAGE C STABLE
+SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION paperclip.activity_for_issue(issue_id uuid)
 RETURNS SETOF paperclip.activity_log
 AS 'MODULE_PATHNAME', 'paperclip_activity_for_issue'
-LANGUAGE C STABLE;
+LANGUAGE C STABLE
+SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION paperclip.log_activity(
     company_id uuid,
@@ -520,7 +537,8 @@ CREATE FUNCTION paperclip.log_activity(
     details jsonb DEFAULT NULL)
 RETURNS paperclip.activity_log
 AS 'MODULE_PATHNAME', 'paperclip_log_activity'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION paperclip.runs_for_issue(company_id uuid, issue_id uuid)
 RETURNS TABLE(run_id uuid, status text, agent_id uuid, adapter_type text,
@@ -532,7 +550,8 @@ RETURNS TABLE(run_id uuid, status text, agent_id uuid, adapter_type text,
               last_useful_action_at timestamptz, next_action text,
               retry_exhausted_reason text)
 AS 'MODULE_PATHNAME', 'paperclip_runs_for_issue'
-LANGUAGE C STABLE;
+LANGUAGE C STABLE
+SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION paperclip.classify_run_liveness(input jsonb)
 RETURNS jsonb
@@ -544,48 +563,51 @@ COMMENT ON FUNCTION paperclip.classify_run_liveness(jsonb)
 CREATE FUNCTION paperclip.backfill_run_liveness(company_id uuid, issue_id uuid)
 RETURNS int
 AS 'MODULE_PATHNAME', 'paperclip_backfill_run_liveness'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION paperclip.backfill_run_liveness(uuid, uuid)
     IS 'classify up to 20 finished, unclassified runs of an issue; returns how many were updated';
 
 CREATE FUNCTION paperclip.classify_finished_runs(batch_size int DEFAULT 100)
 RETURNS int
 AS 'MODULE_PATHNAME', 'paperclip_classify_finished_runs'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION paperclip.classify_finished_runs(int)
     IS 'classify runs finished at least paperclip.liveness_delay ago, as the scheduler does; returns how many';
 
 CREATE FUNCTION paperclip.issues_for_run(run_id uuid)
 RETURNS TABLE(issue_id uuid, identifier text, title text, status text, priority text)
 AS 'MODULE_PATHNAME', 'paperclip_issues_for_run'
-LANGUAGE C STABLE;
+LANGUAGE C STABLE
+SET search_path = pg_catalog, pg_temp;
 
 -- ---------------------------------------------------------------------------
 -- Views for operators
 -- ---------------------------------------------------------------------------
 
-CREATE VIEW paperclip.active_runs AS
+CREATE VIEW paperclip.active_runs WITH (security_invoker = true) AS
 SELECT r.id AS run_id, r.company_id, r.agent_id, a.name AS agent_name, r.status,
        r.invocation_source, r.trigger_detail, r.created_at, r.started_at,
-       now() - coalesce(r.started_at, r.created_at) AS age,
+       pg_catalog.now() - coalesce(r.started_at, r.created_at) AS age,
        r.runner_pid
   FROM paperclip.heartbeat_runs r
   JOIN paperclip.agents a ON a.id = r.agent_id
  WHERE r.status IN ('queued', 'running');
 
-CREATE VIEW paperclip.agent_overview AS
+CREATE VIEW paperclip.agent_overview WITH (security_invoker = true) AS
 SELECT a.id AS agent_id, a.company_id, a.name, a.status, a.adapter_type,
        a.last_heartbeat_at,
-       CASE WHEN a.timer_due_at = '-infinity' THEN now() ELSE a.timer_due_at END AS next_timer_due_at,
+       CASE WHEN a.timer_due_at = '-infinity' THEN pg_catalog.now() ELSE a.timer_due_at END AS next_timer_due_at,
        (SELECT count(*) FROM paperclip.heartbeat_runs r
          WHERE r.company_id = a.company_id AND r.agent_id = a.id
-           AND r.created_at >= date_trunc('day', now())) AS runs_today,
+           AND r.created_at >= date_trunc('day', pg_catalog.now())) AS runs_today,
        a.spent_monthly_cents, a.budget_monthly_cents,
        rs.total_cost_cents, rs.session_id
   FROM paperclip.agents a
   LEFT JOIN paperclip.agent_runtime_state rs ON rs.agent_id = a.id;
 
-CREATE VIEW paperclip.run_stats AS
+CREATE VIEW paperclip.run_stats WITH (security_invoker = true) AS
 SELECT r.company_id, r.agent_id, r.status, count(*) AS runs,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM r.finished_at - r.started_at))
            AS p50_duration_sec,
@@ -594,3 +616,120 @@ SELECT r.company_id, r.agent_id, r.status, count(*) AS runs,
        sum(coalesce((r.usage_json ->> 'costUsd')::numeric, 0)) AS cost_usd
   FROM paperclip.heartbeat_runs r
  GROUP BY r.company_id, r.agent_id, r.status;
+
+-- ---------------------------------------------------------------------------
+-- Security: roles, grants, company isolation
+-- ---------------------------------------------------------------------------
+-- Three roles (created when absent; roles belong to the cluster, so DROP
+-- EXTENSION leaves them): paperclip_reader reads, paperclip_operator also
+-- enqueues, cancels and reports runs, paperclip_admin also configures
+-- companies, agents and adapters. PUBLIC gets nothing.
+--
+-- Writes go through the API functions, SECURITY DEFINER with a fixed
+-- search_path: they check the caller's company binding, then act as the
+-- extension owner. Reads run as the caller, under row-level security.
+
+DO $roles$
+DECLARE
+    r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['paperclip_reader', 'paperclip_operator', 'paperclip_admin'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+            EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+        END IF;
+    END LOOP;
+END
+$roles$;
+GRANT paperclip_reader TO paperclip_operator;
+GRANT paperclip_operator TO paperclip_admin;
+
+-- A role bound to companies sees and touches only their rows; a role bound
+-- to none (and every superuser) sees all companies.
+CREATE TABLE paperclip.company_roles (
+    role_name   name NOT NULL,
+    company_id  uuid NOT NULL REFERENCES paperclip.companies (id) ON DELETE CASCADE,
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (role_name, company_id)
+);
+COMMENT ON TABLE paperclip.company_roles
+    IS 'binds a role to the companies it may see and touch; a role with no row sees every company';
+SELECT pg_catalog.pg_extension_config_dump('paperclip.company_roles', '');
+
+-- The companies a role is bound to, or NULL when it is bound to none.
+CREATE FUNCTION paperclip.role_companies(role_name name)
+RETURNS uuid[]
+LANGUAGE sql STABLE PARALLEL SAFE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.array_agg(c.company_id) FROM paperclip.company_roles c
+     WHERE c.role_name = $1
+$$;
+COMMENT ON FUNCTION paperclip.role_companies(name)
+    IS 'the companies a role is bound to (paperclip.company_roles), NULL when it is bound to none';
+
+REVOKE ALL ON SCHEMA paperclip FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA paperclip FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA paperclip FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA paperclip FROM PUBLIC;
+
+GRANT USAGE ON SCHEMA paperclip TO paperclip_reader;
+GRANT SELECT ON ALL TABLES IN SCHEMA paperclip TO paperclip_reader;
+GRANT EXECUTE ON FUNCTION
+    paperclip.timer_due_at(text, jsonb, timestamptz),
+    paperclip.adapter_config_valid(text, jsonb),
+    paperclip.role_companies(name),
+    paperclip.list_runs(uuid, uuid),
+    paperclip.list_events(uuid, int, int),
+    paperclip.read_log(uuid, bigint, int),
+    paperclip.normalize_activity_limit(int),
+    paperclip.list_activity(uuid, uuid, text, text, int),
+    paperclip.activity_for_issue(uuid),
+    paperclip.runs_for_issue(uuid, uuid),
+    paperclip.issues_for_run(uuid),
+    paperclip.classify_run_liveness(jsonb)
+TO paperclip_reader;
+
+GRANT EXECUTE ON FUNCTION
+    paperclip.enqueue_wakeup(uuid, text, text, text, jsonb, text, text, text, jsonb),
+    paperclip.invoke(uuid, text, jsonb, text, text, text),
+    paperclip.tick_timers(timestamptz),
+    paperclip.finalize_run(uuid, jsonb),
+    paperclip.cancel_run(uuid),
+    paperclip.cancel_active_for_agent(uuid),
+    paperclip.get_runtime_state(uuid),
+    paperclip.reset_runtime_session(uuid),
+    paperclip.append_run_event(uuid, text, text, jsonb, text, text),
+    paperclip.append_run_log(uuid, text, text),
+    paperclip.log_activity(uuid, text, text, text, text, text, uuid, uuid, jsonb),
+    paperclip.backfill_run_liveness(uuid, uuid)
+TO paperclip_operator;
+
+GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA paperclip TO paperclip_admin;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA paperclip TO paperclip_admin;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA paperclip TO paperclip_admin;
+
+-- Row-level security by company, for every table that has one. The role's
+-- companies are read once per query (an InitPlan), not once per row.
+DO $rls$
+DECLARE
+    t text;
+    col text;
+BEGIN
+    FOR t, col IN VALUES
+        ('companies', 'id'), ('agents', 'company_id'), ('agent_runtime_state', 'company_id'),
+        ('agent_wakeup_requests', 'company_id'), ('heartbeat_runs', 'company_id'),
+        ('heartbeat_run_events', 'company_id'), ('cost_events', 'company_id'),
+        ('activity_log', 'company_id'), ('issues', 'company_id'), ('issue_comments', 'company_id'),
+        ('issue_documents', 'company_id'), ('document_revisions', 'company_id'),
+        ('issue_work_products', 'company_id'), ('workspace_operations', 'company_id'),
+        ('company_roles', 'company_id')
+    LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE paperclip.%I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE pg_catalog.format(
+            'CREATE POLICY company_isolation ON paperclip.%I '
+            'USING ((SELECT paperclip.role_companies(CURRENT_USER)) IS NULL '
+            '       OR %I OPERATOR(pg_catalog.=) ANY ((SELECT paperclip.role_companies(CURRENT_USER))::uuid[]))',
+            t, col);
+    END LOOP;
+END
+$rls$;

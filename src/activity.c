@@ -218,6 +218,7 @@ paperclip_log_activity(PG_FUNCTION_ARGS)
 	}
 
 	SPI_connect();
+	pc_check_company_access(v[0]);
 	pc_exec(&plan_log_activity, v, n, 0);
 	result = pc_return_row(fcinfo, 0);
 	SPI_finish();

@@ -328,6 +328,7 @@ paperclip_append_run_event(PG_FUNCTION_ARGS)
 				 errmsg("event_type must not be empty")));
 
 	SPI_connect();
+	pc_check_run_access(PG_GETARG_DATUM(0));
 	seq = pc_append_run_event(PG_GETARG_DATUM(0), event_type, stream, level,
 							  message, payload);
 	SPI_finish();

@@ -131,8 +131,9 @@ static PcPlan plan_claim = PC_PLAN(
 	"   WHERE w.id = r.wakeup_request_id), "
 	" 'logPath', $2 || '/' || r.company_id || '/' || r.id || '.ndjson', "
 	" 'spoolPath', $3 || '/' || r.id || '.json', "
-	" 'resultFilePath', $3 || '/' || r.id || '.result')::text AS spec",
-	INT4OID, TEXTOID, TEXTOID);
+	" 'resultFilePath', $3 || '/' || r.id || '.result', "
+	" 'allowedCommands', $4::jsonb, 'allowedHttpHosts', $5::jsonb)::text AS spec",
+	INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID);
 
 /*
  * Everything a claimed batch records once its runners are spawned, in one
@@ -577,7 +578,7 @@ static void
 claim_and_start(void)
 {
 	int			free = pc_max_concurrent_runs - runners_in_use();
-	Datum		v[3];
+	Datum		v[5];
 	int			n;
 	int			i;
 	SPITupleTable *tt;
@@ -598,6 +599,8 @@ claim_and_start(void)
 	v[0] = Int32GetDatum(free);
 	v[1] = CStringGetTextDatum(run_log_dir);
 	v[2] = CStringGetTextDatum(spool_dir);
+	v[3] = CStringGetTextDatum(pc_json_list_of_guc(pc_allowed_commands));
+	v[4] = CStringGetTextDatum(pc_json_list_of_guc(pc_allowed_http_hosts));
 	n = pc_exec(&plan_claim, v, NULL, 0);
 	tt = SPI_tuptable;
 
@@ -1067,6 +1070,7 @@ paperclip_launcher_main(Datum arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(pc_database_name, NULL, 0);
 	pgstat_report_appname("paperclip launcher");
+	pc_worker_safe_search_path();
 
 	before_shmem_exit(launcher_shmem_exit, (Datum) 0);
 	pc_shared->launcher_latch = MyLatch;

@@ -824,6 +824,7 @@ paperclip_backfill_run_liveness(PG_FUNCTION_ARGS)
 	args[1] = PG_GETARG_DATUM(1);
 
 	SPI_connect();
+	pc_check_company_access(args[0]);
 	pc_exec(&plan_backfill_evidence, args, NULL, 0);
 	updated = classify_and_record();
 	SPI_finish();
@@ -854,6 +855,7 @@ paperclip_classify_finished_runs(PG_FUNCTION_ARGS)
 
 	pc_check_not_null(fcinfo, 0, "batch_size");
 	SPI_connect();
+	pc_check_all_companies("classify_finished_runs");
 	updated = pc_classify_finished_runs(Max(1, Min(PG_GETARG_INT32(0), 10000)),
 										(double) pc_liveness_delay_s);
 	SPI_finish();

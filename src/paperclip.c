@@ -15,6 +15,8 @@
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/json.h"
+#include "utils/varlena.h"
 
 #include "paperclip.h"
 
@@ -35,6 +37,8 @@ int			pc_run_retention_s = 30 * 24 * 3600;
 int			pc_liveness_delay_s = 60;
 bool		pc_scheduler_enabled = true;
 bool		pc_live_events = true;
+char	   *pc_allowed_commands = NULL;
+char	   *pc_allowed_http_hosts = NULL;
 
 PaperclipShared *pc_shared = NULL;
 
@@ -108,6 +112,15 @@ pc_define_gucs(void)
 							 "Whether the scheduler ticks timers, promotes retries, classifies liveness and prunes.",
 							 NULL, &pc_scheduler_enabled, true,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("paperclip.allowed_commands",
+							   "Commands the process adapter may run: absolute paths of executables or directories (empty: any).",
+							   "Compared after symbolic links and \"..\" are resolved; a refused command fails its run with command_not_allowed.",
+							   &pc_allowed_commands, "",
+							   PGC_SIGHUP, GUC_LIST_INPUT, NULL, NULL, NULL);
+	DefineCustomStringVariable("paperclip.allowed_http_hosts",
+							   "Hosts the http adapter may reach, also after redirects (empty: any).",
+							   NULL, &pc_allowed_http_hosts, "",
+							   PGC_SIGHUP, GUC_LIST_INPUT, NULL, NULL, NULL);
 	DefineCustomBoolVariable("paperclip.live_events",
 							 "Whether live events are sent with NOTIFY paperclip_events.",
 							 "Off saves NOTIFY's commit-time queue lock where nobody listens.",
@@ -243,6 +256,38 @@ pc_log_ref_is_ours(const char *log_ref)
 
 	return strncmp(log_ref, dir, len) == 0 && log_ref[len] == '/' &&
 		!pc_path_has_parent_ref(log_ref);
+}
+
+/* A comma-separated list setting as a JSON array of strings. */
+char *
+pc_json_list_of_guc(const char *value)
+{
+	StringInfoData buf;
+	List	   *items = NIL;
+	ListCell   *lc;
+	char	   *raw = pstrdup(value ? value : "");
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '[');
+	if (SplitGUCList(raw, ',', &items))
+		foreach(lc, items)
+		{
+			if (buf.len > 1)
+				appendStringInfoChar(&buf, ',');
+			escape_json(&buf, (char *) lfirst(lc));
+		}
+	appendStringInfoChar(&buf, ']');
+	return buf.data;
+}
+
+/*
+ * The workers resolve names with pg_catalog first and nothing a user can
+ * create: their queries qualify everything of ours.
+ */
+void
+pc_worker_safe_search_path(void)
+{
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 }
 
 /* Absolute path of the run log directory. */

@@ -26,6 +26,8 @@ extern int	pc_run_retention_s;
 extern int	pc_liveness_delay_s;
 extern bool pc_scheduler_enabled;
 extern bool pc_live_events;
+extern char *pc_allowed_commands;
+extern char *pc_allowed_http_hosts;
 
 /* Shared state between backends and the workers (paperclip.c) */
 typedef struct PaperclipShared
@@ -40,6 +42,8 @@ extern PaperclipShared *pc_shared;
 extern void pc_wake_launcher_at_commit(void);
 extern void pc_wake_scheduler_at_commit(void);
 extern char *pc_run_log_dir(void);
+extern char *pc_json_list_of_guc(const char *value);
+extern void pc_worker_safe_search_path(void);
 extern bool pc_path_has_parent_ref(const char *path);
 extern bool pc_log_ref_is_ours(const char *log_ref);
 
@@ -118,6 +122,12 @@ typedef struct PruneCounts
 	int64		wakeup_requests;
 } PruneCounts;
 extern void pc_prune_expired(int batch_size, PruneCounts *counts);
+
+/* Company isolation in the SECURITY DEFINER entry points (access.c); need SPI */
+extern void pc_check_agent_access(Datum agent_id);
+extern void pc_check_run_access(Datum run_id);
+extern void pc_check_company_access(Datum company_id);
+extern void pc_check_all_companies(const char *function_name);
 
 /* Launcher (launcher.c) and scheduler (scheduler.c) */
 extern void pc_register_scheduler(void);

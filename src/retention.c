@@ -117,6 +117,7 @@ paperclip_prune_expired(PG_FUNCTION_ARGS)
 	pc_check_not_null(fcinfo, 0, "batch_size");
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
+	pc_check_all_companies("prune_expired");
 	pc_prune_expired(Max(1, Min(PG_GETARG_INT32(0), 100000)), &counts);
 	SPI_finish();
 

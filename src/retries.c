@@ -132,6 +132,7 @@ paperclip_promote_due_retries(PG_FUNCTION_ARGS)
 
 	pc_check_not_null(fcinfo, 0, "now");
 	SPI_connect();
+	pc_check_all_companies("promote_due_retries");
 	promoted = pc_promote_due_retries(PG_GETARG_DATUM(0), PROMOTE_BATCH);
 	SPI_finish();
 	PG_RETURN_INT32(promoted);

@@ -199,6 +199,7 @@ paperclip_append_run_log(PG_FUNCTION_ARGS)
 	chunk = text_to_cstring(PG_GETARG_TEXT_PP(2));
 
 	SPI_connect();
+	pc_check_run_access(run_id);
 	if (!pc_exec_row(&plan_lock_run_log, &run_id, NULL))
 		run_not_found();
 	company_id = pc_getattr_cstring(0, "company_id");

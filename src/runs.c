@@ -610,6 +610,7 @@ paperclip_finalize_run(PG_FUNCTION_ARGS)
 	pc_check_not_null(fcinfo, 1, "result");
 
 	SPI_connect();
+	pc_check_run_access(PG_GETARG_DATUM(0));
 	if (!pc_finalize_run(PG_GETARG_DATUM(0), PG_GETARG_JSONB_P(1)))
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
@@ -705,6 +706,7 @@ paperclip_cancel_run(PG_FUNCTION_ARGS)
 	pc_check_not_null(fcinfo, 0, "run_id");
 
 	SPI_connect();
+	pc_check_run_access(PG_GETARG_DATUM(0));
 	if (!pc_cancel_run(PG_GETARG_DATUM(0), CANCEL_ERROR))
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
@@ -733,6 +735,7 @@ paperclip_cancel_active_for_agent(PG_FUNCTION_ARGS)
 	agent_id = PG_GETARG_DATUM(0);
 
 	SPI_connect();
+	pc_check_agent_access(agent_id);
 	if (!pc_exec_row(&plan_agent_company, &agent_id, NULL))
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
@@ -789,6 +792,7 @@ runtime_state_result(FunctionCallInfo fcinfo, bool reset_session)
 	agent_id = PG_GETARG_DATUM(0);
 
 	SPI_connect();
+	pc_check_agent_access(agent_id);
 	ensure_runtime_state(agent_id);
 	if (reset_session)
 		pc_exec_row(&plan_reset_session, &agent_id, NULL);

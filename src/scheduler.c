@@ -246,6 +246,7 @@ paperclip_scheduler_main(Datum arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(pc_database_name, NULL, 0);
 	pgstat_report_appname("paperclip scheduler");
+	pc_worker_safe_search_path();
 
 	before_shmem_exit(scheduler_shmem_exit, (Datum) 0);
 	pc_shared->scheduler_latch = MyLatch;

@@ -196,6 +196,7 @@ paperclip_tick_timers(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 
 	SPI_connect();
+	pc_check_all_companies("tick_timers");
 	pc_tick_timers(PG_GETARG_DATUM(0), true, false, &counts);
 	SPI_finish();
 

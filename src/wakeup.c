@@ -335,6 +335,7 @@ enqueue_and_return(FunctionCallInfo fcinfo, WakeupRequest *req)
 	bool		found;
 
 	SPI_connect();
+	pc_check_agent_access(req->agent_id);
 	found = pc_enqueue_wakeup(req);
 	if (found)
 		result = pc_return_row(fcinfo, 0);

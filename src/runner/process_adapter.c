@@ -193,29 +193,41 @@ resolve_command(ProcessConfig *pc)
 	return NULL;
 }
 
-/* allowedCommands: empty or missing allows any; else an exact path or a directory prefix. */
+/*
+ * allowedCommands: empty or missing allows any; else the command, with
+ * symbolic links and ".." resolved, must be one of the entries (resolved
+ * the same way) or lie inside one of them. The resolved path is what runs.
+ */
 static cJSON *
-check_allowed(const RunSpec *spec, const ProcessConfig *pc)
+check_allowed(const RunSpec *spec, ProcessConfig *pc)
 {
 	cJSON	   *e;
+	char		real[PATH_MAX];
 
 	if (!cJSON_IsArray(spec->allowed_commands) || cJSON_GetArraySize(spec->allowed_commands) == 0)
 		return NULL;
+	if (realpath(pc->resolved, real) == NULL)
+		return make_error_result(PC_ERR_NOT_ALLOWED,
+								 "command is not in paperclip.allowed_commands: %s (%s)",
+								 pc->resolved, strerror(errno));
 	cJSON_ArrayForEach(e, spec->allowed_commands)
 	{
+		char		allowed[PATH_MAX];
 		size_t		len;
 
-		if (!cJSON_IsString(e) || e->valuestring[0] != '/')
+		if (!cJSON_IsString(e) || e->valuestring[0] != '/' ||
+			realpath(e->valuestring, allowed) == NULL)
 			continue;
-		len = strlen(e->valuestring);
-		if (strcmp(pc->resolved, e->valuestring) == 0)
+		len = strlen(allowed);
+		if (strcmp(real, allowed) == 0 ||
+			(strncmp(real, allowed, len) == 0 && (len == 1 || real[len] == '/')))
+		{
+			snprintf(pc->resolved, sizeof(pc->resolved), "%s", real);
 			return NULL;
-		if (strncmp(pc->resolved, e->valuestring, len) == 0 &&
-			(e->valuestring[len - 1] == '/' || pc->resolved[len] == '/'))
-			return NULL;
+		}
 	}
 	return make_error_result(PC_ERR_NOT_ALLOWED,
-							 "command is not in paperclip.allowed_commands: %s", pc->resolved);
+							 "command is not in paperclip.allowed_commands: %s", real);
 }
 
 /* ---------------------------------------------------------------------
