@@ -68,6 +68,9 @@
 #define PC_DEFAULT_MAX_LIVE_LOG (4 * 1024 * 1024)
 #define PC_RESULT_LINE_MAX (1024 * 1024)	/* longest stdout line read as a result */
 #define PC_DEFAULT_GRACE_SEC 15
+#define PC_HTTP_DEFAULT_TIMEOUT_SEC 30
+#define PC_HTTP_MAX_RESPONSE (1024 * 1024)	/* default cap of a response body */
+#define PC_HTTP_MAX_REDIRECTS 5
 
 /* error codes the runner reports */
 #define PC_ERR_SPAWN "adapter_spawn_failed"
@@ -75,5 +78,12 @@
 #define PC_ERR_BAD_RESULT "bad_result"
 #define PC_ERR_CANCELLED "cancelled"
 #define PC_ERR_NOT_ALLOWED "command_not_allowed"
+#define PC_ERR_HOST_NOT_ALLOWED "http_host_not_allowed"
+#define PC_ERR_HTTP_429 "http_429"
+#define PC_ERR_HTTP_5XX "http_5xx"
+#define PC_ERR_HTTP_4XX "http_4xx"
+#define PC_ERR_HTTP_CONNECT "http_connect"
+#define PC_ERR_HTTP_TOO_LARGE "http_response_too_large"
+#define PC_ERR_HTTP "http_error"
 
 #endif

@@ -610,44 +610,6 @@ claimed_result(const RunSpec *spec, RunState *rs)
 	return rs->claimed;
 }
 
-/* Copy the claimed keys the protocol takes, checking their types. */
-static const char *
-take_claimed(cJSON *result, cJSON *claimed)
-{
-	static const struct
-	{
-		const char *key;
-		int			type;
-	}			keys[] = {
-		{"usage", cJSON_Object}, {"costUsd", cJSON_Number}, {"sessionId", cJSON_String},
-		{"clearSession", cJSON_True | cJSON_False}, {"provider", cJSON_String},
-		{"model", cJSON_String}, {"resultJson", -1}, {"errorMessage", cJSON_String},
-		{"errorCode", cJSON_String}, {"transient", cJSON_True | cJSON_False},
-	};
-	static char why[128];
-	size_t		i;
-
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-	{
-		cJSON	   *v = cJSON_GetObjectItemCaseSensitive(claimed, keys[i].key);
-
-		if (v == NULL || cJSON_IsNull(v))
-			continue;
-		if (keys[i].type != -1 && !(v->type & keys[i].type))
-		{
-			snprintf(why, sizeof(why), "the agent's result has the wrong type for \"%s\"", keys[i].key);
-			return why;
-		}
-		if (keys[i].type == cJSON_Number && (!isfinite(v->valuedouble) || v->valuedouble < 0))
-		{
-			snprintf(why, sizeof(why), "the agent's result has a bad number for \"%s\"", keys[i].key);
-			return why;
-		}
-		cJSON_AddItemToObject(result, keys[i].key, cJSON_Duplicate(v, 1));
-	}
-	return NULL;
-}
-
 static cJSON *
 build_result(const RunSpec *spec, RunState *rs, const ProcessConfig *pc)
 {
@@ -671,7 +633,7 @@ build_result(const RunSpec *spec, RunState *rs, const ProcessConfig *pc)
 	if (cJSON_IsString(claimed))
 		bad = claimed->valuestring;
 	else if (claimed != NULL)
-		bad = take_claimed(result, claimed);
+		bad = result_take_claimed(result, claimed);
 
 	if (rs->cancelled)
 	{

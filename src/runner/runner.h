@@ -31,6 +31,7 @@ typedef struct RunSpec
 	const char *spool_path;
 	const char *result_file;
 	cJSON	   *allowed_commands;
+	cJSON	   *allowed_hosts;
 	long		max_live_log;
 } RunSpec;
 
@@ -86,8 +87,12 @@ extern char *utf8_sanitize(Utf8Carry *carry, const unsigned char *in, size_t n,
 						   bool final, size_t *out_len);
 extern void runlog_finish(RunLog *log, cJSON *result, StreamState *out, StreamState *err);
 
-/* process_adapter.c */
+/* process_adapter.c, http_adapter.c */
 extern cJSON *process_adapter_run(const RunSpec *spec, int sigfd);
+extern cJSON *http_adapter_run(const RunSpec *spec, int sigfd);
+
+/* result.c */
+extern const char *result_take_claimed(cJSON *result, cJSON *claimed);
 
 /* runner_main.c */
 extern cJSON *make_error_result(const char *code, const char *fmt,...)

@@ -107,6 +107,7 @@ parse_spec(const char *text, RunSpec *s)
 	s->spool_path = spec_string(s->json, PC_SPEC_SPOOL_PATH);
 	s->result_file = spec_string(s->json, PC_SPEC_RESULT_FILE);
 	s->allowed_commands = cJSON_GetObjectItemCaseSensitive(s->json, PC_SPEC_ALLOWED_COMMANDS);
+	s->allowed_hosts = cJSON_GetObjectItemCaseSensitive(s->json, PC_SPEC_ALLOWED_HOSTS);
 	max = cJSON_GetObjectItemCaseSensitive(s->json, PC_SPEC_MAX_LIVE_LOG);
 	s->max_live_log = cJSON_IsNumber(max) ? (long) max->valuedouble : PC_DEFAULT_MAX_LIVE_LOG;
 	return s->run_id && s->spool_path;
@@ -199,7 +200,7 @@ main(void)
 	if (spec.adapter_type && strcmp(spec.adapter_type, "process") == 0)
 		result = process_adapter_run(&spec, sigfd);
 	else if (spec.adapter_type && strcmp(spec.adapter_type, "http") == 0)
-		result = make_error_result(PC_ERR_CONFIG, "the http adapter is not available in this build");
+		result = http_adapter_run(&spec, sigfd);
 	else
 		result = make_error_result(PC_ERR_CONFIG, "unknown adapter type: %s",
 								   spec.adapter_type ? spec.adapter_type : "(none)");

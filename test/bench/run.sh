@@ -62,4 +62,6 @@ dropdb "$db"
 
 ./launcher.sh
 echo
+./http.sh
+echo
 ./scheduler.sh

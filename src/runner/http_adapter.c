@@ -1,0 +1,493 @@
+/*-------------------------------------------------------------------------
+ * http_adapter.c
+ *	  The http adapter: posts the run to the agent's url with libcurl and
+ *	  turns the answer into an adapter result.
+ *
+ *	  2xx succeeded (a JSON object body is read as an adapter result);
+ *	  202 {"async":true} keeps the run running until the agent calls
+ *	  paperclip.finalize_run (the launcher then stops us) or the timeout
+ *	  comes; 429, 5xx and connection errors fail with transient codes (the
+ *	  scheduler retries them); other 4xx fail for good; a timeout is
+ *	  timed_out. Only http and https, no signals from libcurl, the body
+ *	  capped, every host (also of a redirect) checked against
+ *	  paperclip.allowed_http_hosts before a connection is made. This runs in
+ *	  the runner, never in a backend: a slow agent blocks nobody.
+ *-------------------------------------------------------------------------
+ */
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "runner.h"
+
+typedef struct HttpConfig
+{
+	const char *url;
+	const char *method;
+	cJSON	   *headers;
+	double		timeout_sec;	/* 0: none */
+	long		max_response;
+} HttpConfig;
+
+typedef struct Transfer
+{
+	char	   *body;
+	size_t		len;
+	long		cap;
+	bool		too_large;
+	int			sigfd;
+	bool		cancelled;
+} Transfer;
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A cancel (SIGTERM, SIGINT) waiting on the signalfd. */
+static bool
+cancel_pending(int sigfd)
+{
+	struct signalfd_siginfo si;
+	bool		cancel = false;
+
+	while (read(sigfd, &si, sizeof(si)) == sizeof(si))
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+			cancel = true;
+	return cancel;
+}
+
+static cJSON *
+read_config(cJSON *config, HttpConfig *hc)
+{
+	cJSON	   *v;
+
+	memset(hc, 0, sizeof(*hc));
+	hc->method = "POST";
+	hc->timeout_sec = PC_HTTP_DEFAULT_TIMEOUT_SEC;
+	hc->max_response = PC_HTTP_MAX_RESPONSE;
+	if (!cJSON_IsObject(config))
+		return make_error_result(PC_ERR_CONFIG, "adapter_config must be an object");
+	v = cJSON_GetObjectItemCaseSensitive(config, "url");
+	if (!cJSON_IsString(v) || (strncasecmp(v->valuestring, "http://", 7) != 0 &&
+							   strncasecmp(v->valuestring, "https://", 8) != 0))
+		return make_error_result(PC_ERR_CONFIG, "url must be an http:// or https:// URL");
+	hc->url = v->valuestring;
+	v = cJSON_GetObjectItemCaseSensitive(config, "method");
+	if (cJSON_IsString(v))
+		hc->method = v->valuestring;
+	v = cJSON_GetObjectItemCaseSensitive(config, "headers");
+	if (v != NULL && !cJSON_IsNull(v))
+	{
+		cJSON	   *h;
+
+		if (!cJSON_IsObject(v))
+			return make_error_result(PC_ERR_CONFIG, "headers must be an object of strings");
+		cJSON_ArrayForEach(h, v)
+			if (!cJSON_IsString(h) || strpbrk(h->string, ":\r\n") != NULL ||
+			strpbrk(h->valuestring, "\r\n") != NULL)
+			return make_error_result(PC_ERR_CONFIG, "headers must be an object of strings");
+		hc->headers = v;
+	}
+	v = cJSON_GetObjectItemCaseSensitive(config, "timeoutSec");
+	if (cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble >= 0)
+		hc->timeout_sec = v->valuedouble;
+	v = cJSON_GetObjectItemCaseSensitive(config, "maxResponseBytes");
+	if (cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble <= 64.0 * 1024 * 1024)
+		hc->max_response = (long) v->valuedouble;
+	return NULL;
+}
+
+/* The request body: who the run is and what it is about. */
+static char *
+request_body(const RunSpec *spec)
+{
+	cJSON	   *b = cJSON_CreateObject();
+	char	   *text;
+
+	cJSON_AddStringToObject(b, "runId", spec->run_id ? spec->run_id : "");
+	cJSON_AddStringToObject(b, "agentId", spec->agent_id ? spec->agent_id : "");
+	cJSON_AddStringToObject(b, "companyId", spec->company_id ? spec->company_id : "");
+	cJSON_AddItemToObject(b, "context", spec->context ? cJSON_Duplicate(spec->context, 1)
+						  : cJSON_CreateObject());
+	if (spec->session_id)
+		cJSON_AddStringToObject(b, "sessionId", spec->session_id);
+	else
+		cJSON_AddNullToObject(b, "sessionId");
+	if (spec->wake_reason)
+		cJSON_AddStringToObject(b, "wakeReason", spec->wake_reason);
+	else
+		cJSON_AddNullToObject(b, "wakeReason");
+	text = cJSON_PrintUnformatted(b);
+	cJSON_Delete(b);
+	return text;
+}
+
+/* Whether host matches an allowlist entry: the same name, or "*.domain". */
+static bool
+host_matches(const char *host, const char *entry)
+{
+	size_t		hl = strlen(host);
+	size_t		el = strlen(entry);
+
+	if (strcasecmp(host, entry) == 0)
+		return true;
+	if (el > 2 && entry[0] == '*' && entry[1] == '.' && hl > el - 1 &&
+		strcasecmp(host + hl - (el - 1), entry + 1) == 0)
+		return true;
+	return false;
+}
+
+/*
+ * An http(s) URL whose host the allowlist admits, or an error result.
+ * Checked for the configured URL and for every redirect, before connecting.
+ */
+static cJSON *
+check_url(const RunSpec *spec, const char *url)
+{
+	CURLU	   *u = curl_url();
+	char	   *scheme = NULL;
+	char	   *host = NULL;
+	cJSON	   *err = NULL;
+	cJSON	   *e;
+	bool		allowed = false;
+
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+		curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+		curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		err = make_error_result(PC_ERR_CONFIG, "not a valid URL: %s", url);
+	else if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)
+		err = make_error_result(PC_ERR_HOST_NOT_ALLOWED, "only http and https are allowed, not %s", scheme);
+	else if (cJSON_IsArray(spec->allowed_hosts) && cJSON_GetArraySize(spec->allowed_hosts) > 0)
+	{
+		cJSON_ArrayForEach(e, spec->allowed_hosts)
+			if (cJSON_IsString(e) && host_matches(host, e->valuestring))
+			allowed = true;
+		if (!allowed)
+			err = make_error_result(PC_ERR_HOST_NOT_ALLOWED,
+									"host %s is not in paperclip.allowed_http_hosts", host);
+	}
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return err;
+}
+
+static size_t
+on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+	Transfer   *t = (Transfer *) arg;
+	size_t		n = size * nmemb;
+
+	if (t->len + n > (size_t) t->cap)
+	{
+		t->too_large = true;
+		return 0;				/* aborts the transfer */
+	}
+	t->body = realloc(t->body, t->len + n + 1);
+	memcpy(t->body + t->len, data, n);
+	t->len += n;
+	t->body[t->len] = '\0';
+	return n;
+}
+
+/* libcurl calls this often during a transfer: a cancel aborts it. */
+static int
+on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	Transfer   *t = (Transfer *) arg;
+
+	(void) dltotal, (void) dlnow, (void) ultotal, (void) ulnow;
+	if (!t->cancelled && cancel_pending(t->sigfd))
+		t->cancelled = true;
+	return t->cancelled ? 1 : 0;
+}
+
+static bool
+is_connect_error(CURLcode rc)
+{
+	return rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+		rc == CURLE_COULDNT_RESOLVE_PROXY || rc == CURLE_SEND_ERROR ||
+		rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING || rc == CURLE_SSL_CONNECT_ERROR ||
+		rc == CURLE_PARTIAL_FILE;
+}
+
+/* One request; its status in *status, or a curl error code. */
+static CURLcode
+perform(const HttpConfig *hc, const char *url, const char *method, const char *body,
+		long long deadline_ms, Transfer *t, long *status, char **redirect)
+{
+	CURL	   *c = curl_easy_init();
+	struct curl_slist *hdrs = NULL;
+	cJSON	   *h;
+	CURLcode	rc;
+	char	   *location = NULL;
+
+	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+	hdrs = curl_slist_append(hdrs, "Accept: application/json");
+	if (hc->headers)
+		cJSON_ArrayForEach(h, hc->headers)
+		{
+			char	   *line = malloc(strlen(h->string) + strlen(h->valuestring) + 3);
+
+			sprintf(line, "%s: %s", h->string, h->valuestring);
+			hdrs = curl_slist_append(hdrs, line);
+			free(line);
+		}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);	/* we follow, after checking */
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "paperclip_runner");
+	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) t->cap);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, t);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, t);
+	if (deadline_ms > 0)
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long) (deadline_ms > now_ms() ? deadline_ms - now_ms() : 1));
+	if (strcmp(method, "GET") == 0)
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	else
+	{
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	}
+
+	rc = curl_easy_perform(c);
+	*status = 0;
+	*redirect = NULL;
+	if (rc == CURLE_OK)
+	{
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+		if (*status >= 300 && *status < 400 &&
+			curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &location) == CURLE_OK && location)
+			*redirect = strdup(location);
+	}
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
+	return rc;
+}
+
+static void
+send_meta(const HttpConfig *hc)
+{
+	cJSON	   *f = cJSON_CreateObject();
+	cJSON	   *m = cJSON_AddObjectToObject(f, "meta");
+	cJSON	   *keys = cJSON_CreateArray();
+	cJSON	   *h;
+
+	cJSON_AddStringToObject(f, "type", PC_FRAME_META);
+	cJSON_AddStringToObject(m, "adapterType", "http");
+	cJSON_AddStringToObject(m, "url", hc->url);
+	cJSON_AddStringToObject(m, "method", hc->method);
+	if (hc->headers)
+		cJSON_ArrayForEach(h, hc->headers)
+			cJSON_AddItemToArray(keys, cJSON_CreateString(h->string));
+	cJSON_AddItemToObject(m, "headerKeys", keys);	/* names only, never values */
+	cJSON_AddNumberToObject(m, "timeoutSec", hc->timeout_sec);
+	frame_send(f, true);
+}
+
+/* The response body into the run log and the stdout excerpt. */
+static void
+log_body(RunLog *log, StreamState *out, const Transfer *t)
+{
+	size_t		len;
+	char	   *text;
+
+	if (t->len == 0)
+		return;
+	text = utf8_sanitize(&out->carry, (const unsigned char *) t->body, t->len, true, &len);
+	runlog_chunk(log, out, text, len);
+	free(text);
+}
+
+/*
+ * 202 {"async":true}: the agent finalizes the run itself. Wait for the
+ * launcher's SIGTERM (sent once the run is no longer running) or the
+ * timeout; no result reaches the database before one of them.
+ */
+static cJSON *
+await_async(int sigfd, long long deadline_ms)
+{
+	struct pollfd p = {.fd = sigfd,.events = POLLIN};
+
+	for (;;)
+	{
+		int			wait = -1;
+
+		if (deadline_ms > 0)
+		{
+			long long	left = deadline_ms - now_ms();
+
+			if (left <= 0)
+			{
+				cJSON	   *r = cJSON_CreateObject();
+
+				cJSON_AddBoolToObject(r, "timedOut", true);
+				cJSON_AddStringToObject(r, "errorMessage",
+										"Timed out waiting for the agent to finalize an asynchronous run");
+				return r;
+			}
+			wait = left > 60000 ? 60000 : (int) left;
+		}
+		if (poll(&p, 1, wait) > 0 && cancel_pending(sigfd))
+			return make_error_result(PC_ERR_CANCELLED, "Cancelled");
+	}
+}
+
+static bool
+is_async_accept(long status, const Transfer *t)
+{
+	cJSON	   *j;
+	bool		async;
+
+	if (status != 202 || t->body == NULL)
+		return false;
+	j = cJSON_Parse(t->body);
+	async = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "async"));
+	cJSON_Delete(j);
+	return async;
+}
+
+/* What the final status and body mean (see the header comment). */
+static cJSON *
+interpret(const char *url, long status, const Transfer *t)
+{
+	cJSON	   *result;
+	cJSON	   *j;
+	const char *bad;
+
+	if (status == 429)
+		return make_error_result(PC_ERR_HTTP_429, "HTTP 429 from %s", url);
+	if (status >= 500)
+		return make_error_result(PC_ERR_HTTP_5XX, "HTTP %ld from %s", status, url);
+	if (status >= 400)
+		return make_error_result(PC_ERR_HTTP_4XX, "HTTP %ld from %s", status, url);
+	if (status < 200 || status >= 300)
+		return make_error_result(PC_ERR_HTTP, "HTTP %ld from %s", status, url);
+
+	result = cJSON_CreateObject();
+	cJSON_AddNumberToObject(result, "exitCode", 0);
+	j = t->body ? cJSON_Parse(t->body) : NULL;
+	if (cJSON_IsObject(j) && (bad = result_take_claimed(result, j)) != NULL)
+	{
+		cJSON_Delete(result);
+		result = make_error_result(PC_ERR_BAD_RESULT, "%s", bad);
+	}
+	cJSON_Delete(j);
+	return result;
+}
+
+cJSON *
+http_adapter_run(const RunSpec *spec, int sigfd)
+{
+	HttpConfig	hc;
+	Transfer	t;
+	RunLog		log;
+	StreamState out = {.name = "stdout"};
+	StreamState err = {.name = "stderr"};
+	cJSON	   *result;
+	char	   *body;
+	char	   *url;
+	const char *method;
+	long long	deadline_ms;
+	long		status = 0;
+	CURLcode	rc = CURLE_OK;
+	int			hops;
+
+	if ((result = read_config(spec->config, &hc)) != NULL ||
+		(result = check_url(spec, hc.url)) != NULL)
+		return result;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+		return make_error_result(PC_ERR_HTTP, "libcurl could not be initialised");
+
+	deadline_ms = hc.timeout_sec > 0 ? now_ms() + (long long) (hc.timeout_sec * 1000) : 0;
+	body = request_body(spec);
+	url = strdup(hc.url);
+	method = hc.method;
+	runlog_open(&log, spec->log_path, spec->max_live_log);
+	send_meta(&hc);
+
+	memset(&t, 0, sizeof(t));
+	t.sigfd = sigfd;
+	t.cap = hc.max_response;
+	for (hops = 0;; hops++)
+	{
+		char	   *redirect = NULL;
+
+		free(t.body);
+		t.body = NULL;
+		t.len = 0;
+		rc = perform(&hc, url, method, body, deadline_ms, &t, &status, &redirect);
+		if (rc != CURLE_OK || redirect == NULL)
+			break;
+		if (hops >= PC_HTTP_MAX_REDIRECTS)
+		{
+			free(redirect);
+			result = make_error_result(PC_ERR_HTTP, "more than %d redirects from %s",
+									   PC_HTTP_MAX_REDIRECTS, hc.url);
+			break;
+		}
+		if ((result = check_url(spec, redirect)) != NULL)
+		{
+			free(redirect);
+			break;
+		}
+		/* 307 and 308 repeat the request; the others turn it into a GET */
+		if (status != 307 && status != 308)
+			method = "GET";
+		free(url);
+		url = redirect;
+	}
+
+	if (result == NULL)
+	{
+		if (t.cancelled)
+			result = make_error_result(PC_ERR_CANCELLED, "Cancelled");
+		else if (rc == CURLE_OPERATION_TIMEDOUT)
+		{
+			result = cJSON_CreateObject();
+			cJSON_AddBoolToObject(result, "timedOut", true);
+			cJSON_AddStringToObject(result, "errorMessage", "Timed out waiting for the agent's answer");
+		}
+		else if (t.too_large || rc == CURLE_FILESIZE_EXCEEDED)
+			result = make_error_result(PC_ERR_HTTP_TOO_LARGE,
+									   "the response body exceeds %ld bytes", t.cap);
+		else if (is_connect_error(rc))
+			result = make_error_result(PC_ERR_HTTP_CONNECT, "%s: %s", curl_easy_strerror(rc), url);
+		else if (rc != CURLE_OK)
+			result = make_error_result(PC_ERR_HTTP, "%s: %s", curl_easy_strerror(rc), url);
+		else
+		{
+			log_body(&log, &out, &t);
+			if (is_async_accept(status, &t))
+				result = await_async(sigfd, deadline_ms);
+			else
+				result = interpret(url, status, &t);
+		}
+	}
+	runlog_finish(&log, result, &out, &err);
+	free(t.body);
+	free(body);
+	free(url);
+	curl_global_cleanup();
+	return result;
+}
