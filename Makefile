@@ -57,7 +57,7 @@ endif
 RUNNER = paperclip_runner
 RUNNER_SRCS = $(sort $(wildcard src/runner/*.c))
 RUNNER_CFLAGS = -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Isrc -Isrc/runner
-RUNNER_LIBS = -lcjson -lcurl
+RUNNER_LIBS = -lcjson -ldl
 EXTRA_CLEAN = $(RUNNER)
 
 ifneq ($(PGXS),)

@@ -26,9 +26,70 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <dlfcn.h>
+
+/* no type-checking macros: the functions are called through pointers */
+#define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
 
 #include "runner.h"
+
+/*
+ * libcurl, loaded when an http run needs it: linking it would load its
+ * thirty-odd libraries into every runner, a few milliseconds more for each
+ * process run's dispatch.
+ */
+static struct
+{
+	__typeof__(curl_global_init) *global_init;
+	__typeof__(curl_global_cleanup) *global_cleanup;
+	__typeof__(curl_easy_init) *easy_init;
+	__typeof__(curl_easy_setopt) *easy_setopt;
+	__typeof__(curl_easy_perform) *easy_perform;
+	__typeof__(curl_easy_getinfo) *easy_getinfo;
+	__typeof__(curl_easy_cleanup) *easy_cleanup;
+	__typeof__(curl_easy_strerror) *easy_strerror;
+	__typeof__(curl_slist_append) *slist_append;
+	__typeof__(curl_slist_free_all) *slist_free_all;
+	__typeof__(curl_url) *url;
+	__typeof__(curl_url_set) *url_set;
+	__typeof__(curl_url_get) *url_get;
+	__typeof__(curl_url_cleanup) *url_cleanup;
+	__typeof__(curl_free) *free;
+}			lc;
+
+static bool
+load_libcurl(void)
+{
+	static const char *const names[] = {"libcurl.so.4", "libcurl-gnutls.so.4", NULL};
+	void	   *h = NULL;
+	int			i;
+
+	for (i = 0; names[i] != NULL && h == NULL; i++)
+		h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+	if (h == NULL)
+		return false;
+#define LOAD(field, symbol) \
+	if ((*(void **) &lc.field = dlsym(h, #symbol)) == NULL) \
+		return false
+	LOAD(global_init, curl_global_init);
+	LOAD(global_cleanup, curl_global_cleanup);
+	LOAD(easy_init, curl_easy_init);
+	LOAD(easy_setopt, curl_easy_setopt);
+	LOAD(easy_perform, curl_easy_perform);
+	LOAD(easy_getinfo, curl_easy_getinfo);
+	LOAD(easy_cleanup, curl_easy_cleanup);
+	LOAD(easy_strerror, curl_easy_strerror);
+	LOAD(slist_append, curl_slist_append);
+	LOAD(slist_free_all, curl_slist_free_all);
+	LOAD(url, curl_url);
+	LOAD(url_set, curl_url_set);
+	LOAD(url_get, curl_url_get);
+	LOAD(url_cleanup, curl_url_cleanup);
+	LOAD(free, curl_free);
+#undef LOAD
+	return true;
+}
 
 typedef struct HttpConfig
 {
@@ -159,16 +220,16 @@ host_matches(const char *host, const char *entry)
 static cJSON *
 check_url(const RunSpec *spec, const char *url)
 {
-	CURLU	   *u = curl_url();
+	CURLU	   *u = lc.url();
 	char	   *scheme = NULL;
 	char	   *host = NULL;
 	cJSON	   *err = NULL;
 	cJSON	   *e;
 	bool		allowed = false;
 
-	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-		curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-		curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+	if (lc.url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+		lc.url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+		lc.url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
 		err = make_error_result(PC_ERR_CONFIG, "not a valid URL: %s", url);
 	else if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)
 		err = make_error_result(PC_ERR_HOST_NOT_ALLOWED, "only http and https are allowed, not %s", scheme);
@@ -181,9 +242,9 @@ check_url(const RunSpec *spec, const char *url)
 			err = make_error_result(PC_ERR_HOST_NOT_ALLOWED,
 									"host %s is not in paperclip.allowed_http_hosts", host);
 	}
-	curl_free(scheme);
-	curl_free(host);
-	curl_url_cleanup(u);
+	lc.free(scheme);
+	lc.free(host);
+	lc.url_cleanup(u);
 	return err;
 }
 
@@ -231,57 +292,57 @@ static CURLcode
 perform(const HttpConfig *hc, const char *url, const char *method, const char *body,
 		long long deadline_ms, Transfer *t, long *status, char **redirect)
 {
-	CURL	   *c = curl_easy_init();
+	CURL	   *c = lc.easy_init();
 	struct curl_slist *hdrs = NULL;
 	cJSON	   *h;
 	CURLcode	rc;
 	char	   *location = NULL;
 
-	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-	hdrs = curl_slist_append(hdrs, "Accept: application/json");
+	hdrs = lc.slist_append(hdrs, "Content-Type: application/json");
+	hdrs = lc.slist_append(hdrs, "Accept: application/json");
 	if (hc->headers)
 		cJSON_ArrayForEach(h, hc->headers)
 		{
 			char	   *line = malloc(strlen(h->string) + strlen(h->valuestring) + 3);
 
 			sprintf(line, "%s: %s", h->string, h->valuestring);
-			hdrs = curl_slist_append(hdrs, line);
+			hdrs = lc.slist_append(hdrs, line);
 			free(line);
 		}
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);	/* we follow, after checking */
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "paperclip_runner");
-	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) t->cap);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, t);
-	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, t);
+	lc.easy_setopt(c, CURLOPT_URL, url);
+	lc.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	lc.easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);	/* we follow, after checking */
+	lc.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	lc.easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	lc.easy_setopt(c, CURLOPT_USERAGENT, "paperclip_runner");
+	lc.easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) t->cap);
+	lc.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	lc.easy_setopt(c, CURLOPT_WRITEDATA, t);
+	lc.easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	lc.easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	lc.easy_setopt(c, CURLOPT_XFERINFODATA, t);
 	if (deadline_ms > 0)
-		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long) (deadline_ms > now_ms() ? deadline_ms - now_ms() : 1));
+		lc.easy_setopt(c, CURLOPT_TIMEOUT_MS, (long) (deadline_ms > now_ms() ? deadline_ms - now_ms() : 1));
 	if (strcmp(method, "GET") == 0)
-		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+		lc.easy_setopt(c, CURLOPT_HTTPGET, 1L);
 	else
 	{
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		lc.easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+		lc.easy_setopt(c, CURLOPT_POSTFIELDS, body);
 	}
 
-	rc = curl_easy_perform(c);
+	rc = lc.easy_perform(c);
 	*status = 0;
 	*redirect = NULL;
 	if (rc == CURLE_OK)
 	{
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+		lc.easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
 		if (*status >= 300 && *status < 400 &&
-			curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &location) == CURLE_OK && location)
+			lc.easy_getinfo(c, CURLINFO_REDIRECT_URL, &location) == CURLE_OK && location)
 			*redirect = strdup(location);
 	}
-	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(c);
+	lc.slist_free_all(hdrs);
+	lc.easy_cleanup(c);
 	return rc;
 }
 
@@ -413,10 +474,13 @@ http_adapter_run(const RunSpec *spec, int sigfd)
 	CURLcode	rc = CURLE_OK;
 	int			hops;
 
-	if ((result = read_config(spec->config, &hc)) != NULL ||
-		(result = check_url(spec, hc.url)) != NULL)
+	if ((result = read_config(spec->config, &hc)) != NULL)
 		return result;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+	if (!load_libcurl())
+		return make_error_result(PC_ERR_HTTP, "libcurl is not installed (libcurl.so.4 could not be loaded)");
+	if ((result = check_url(spec, hc.url)) != NULL)
+		return result;
+	if (lc.global_init(CURL_GLOBAL_DEFAULT) != 0)
 		return make_error_result(PC_ERR_HTTP, "libcurl could not be initialised");
 
 	deadline_ms = hc.timeout_sec > 0 ? now_ms() + (long long) (hc.timeout_sec * 1000) : 0;
@@ -472,9 +536,9 @@ http_adapter_run(const RunSpec *spec, int sigfd)
 			result = make_error_result(PC_ERR_HTTP_TOO_LARGE,
 									   "the response body exceeds %ld bytes", t.cap);
 		else if (is_connect_error(rc))
-			result = make_error_result(PC_ERR_HTTP_CONNECT, "%s: %s", curl_easy_strerror(rc), url);
+			result = make_error_result(PC_ERR_HTTP_CONNECT, "%s: %s", lc.easy_strerror(rc), url);
 		else if (rc != CURLE_OK)
-			result = make_error_result(PC_ERR_HTTP, "%s: %s", curl_easy_strerror(rc), url);
+			result = make_error_result(PC_ERR_HTTP, "%s: %s", lc.easy_strerror(rc), url);
 		else
 		{
 			log_body(&log, &out, &t);
@@ -488,6 +552,6 @@ http_adapter_run(const RunSpec *spec, int sigfd)
 	free(t.body);
 	free(body);
 	free(url);
-	curl_global_cleanup();
+	lc.global_cleanup();
 	return result;
 }

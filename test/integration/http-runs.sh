@@ -78,6 +78,14 @@ is "$(field "$r" "status || ' ' || error_code") $(retries "$r")" "failed http_co
 a=$(http_agent slow /slow/5000 '"timeoutSec":1')
 r=$(run_of "$a")
 is "$(field "$r" "status || ' ' || error_code") $(retries "$r")" "timed_out timeout 0" "a slow answer: timed_out, no retry"
+a=$(http_agent slow_cancelled /slow/20000)
+r=$(enqueue "$a")
+ok $(wait_for 10 "SELECT count(*) > 0 FROM paperclip.heartbeat_run_events WHERE run_id = '$r' AND event_type = 'adapter.invoke'"; echo $?) "a slow request is under way"
+rpid=$(field "$r" runner_pid)
+q "SELECT paperclip.cancel_run('$r')" >/dev/null
+gone() { for _ in $(seq 200); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.05; done; return 1; }
+ok $(gone "$rpid"; echo $?) "cancel_run aborts the request: the runner is gone at once"
+is "$(field "$r" "status || ' ' || error_code")" "cancelled cancelled" "the run stays cancelled"
 a=$(http_agent huge /huge)
 r=$(run_of "$a")
 is "$(field "$r" "status || ' ' || error_code")" "failed http_response_too_large" "a 5 MB body hits the 1 MB cap"
@@ -94,7 +102,6 @@ rpid=$(field "$r" runner_pid)
 is "$(field "$r" status)" running "it stays running after the answer"
 is "$(q "SELECT status FROM paperclip.finalize_run('$r', '{\"usage\":{\"inputTokens\":7},\"resultJson\":{\"summary\":\"called back\"}}')")" succeeded \
 	"the agent's finalize_run completes it"
-gone() { for _ in $(seq 200); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.05; done; return 1; }
 ok $(gone "$rpid"; echo $?) "its runner is stopped (the launcher stops it once the run is no longer running)"
 is "$(field "$r" "status || ' ' || (usage_json->>'inputTokens') || ' ' || (result_json->>'summary')")" \
 	"succeeded 7 called back" "the callback's result stands"
