@@ -49,9 +49,29 @@ RESET enable_seqscan;
 -- now is required
 SELECT * FROM paperclip.tick_timers(NULL);
 
+-- "checked" comes from a count the agents' triggers keep: it follows new
+-- agents, timers given and taken away, pauses and deletes
+CREATE TEMP VIEW timer_count AS
+SELECT (SELECT agents FROM paperclip.timer_agents) AS kept,
+       (SELECT count(*) FROM paperclip.agents WHERE timer_due_at IS NOT NULL) AS counted;
+SELECT kept = counted AS consistent FROM timer_count;
+INSERT INTO paperclip.agents (id, company_id, name, runtime_config) VALUES
+  ('50000000-0000-0000-0000-0000000000b1', '50000000-0000-0000-0000-000000000001', 'new timer', '{"heartbeat":{"intervalSec":5}}'),
+  ('50000000-0000-0000-0000-0000000000b2', '50000000-0000-0000-0000-000000000001', 'new, no timer', '{}');
+SELECT kept = counted AS after_insert FROM timer_count;
+UPDATE paperclip.agents SET status = 'paused' WHERE id = '50000000-0000-0000-0000-0000000000b1';
+UPDATE paperclip.agents SET runtime_config = '{"heartbeat":{"intervalSec":5}}' WHERE id = '50000000-0000-0000-0000-0000000000b2';
+UPDATE paperclip.agents SET last_heartbeat_at = now() WHERE company_id = '50000000-0000-0000-0000-000000000001';
+SELECT kept = counted AS after_updates FROM timer_count;
+DELETE FROM paperclip.agents WHERE id IN ('50000000-0000-0000-0000-0000000000b1', '50000000-0000-0000-0000-0000000000b2');
+SELECT kept = counted AS after_delete FROM timer_count;
+SELECT checked = (SELECT counted FROM timer_count) AS tick_reports_it FROM paperclip.tick_timers('2026-01-01 00:00:00+00');
+
 DELETE FROM paperclip.heartbeat_run_events;
 DELETE FROM paperclip.heartbeat_runs;
 DELETE FROM paperclip.agent_wakeup_requests;
 DELETE FROM paperclip.agent_runtime_state;
 DELETE FROM paperclip.agents;
 DELETE FROM paperclip.companies;
+
+SELECT kept AS after_everything_deleted FROM timer_count;

@@ -344,6 +344,20 @@ make_result(const char *error_code, const char *message)
 	return pc_jsonb_from_cstring(buf.data);
 }
 
+typedef struct FinalizeArgs
+{
+	pg_uuid_t  *run_id;
+	Jsonb	   *result;
+} FinalizeArgs;
+
+static void
+finalize_one(void *arg)
+{
+	FinalizeArgs *a = (FinalizeArgs *) arg;
+
+	pc_finalize_run(uuid_datum(a->run_id), a->result);
+}
+
 /*
  * Finalize a run in a subtransaction, so a result the SQL path refuses
  * fails the run as bad_result instead of the launcher.
@@ -351,34 +365,14 @@ make_result(const char *error_code, const char *message)
 static void
 finalize_safely(pg_uuid_t *run_id, Jsonb *result)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
+	FinalizeArgs args = {run_id, result};
+	ErrorData  *edata = pc_try_subxact(finalize_one, &args);
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		pc_finalize_run(uuid_datum(run_id), result);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		ereport(LOG,
-				(errmsg("paperclip launcher: run result refused: %s", edata->message)));
-		pc_finalize_run(uuid_datum(run_id),
-						make_result(PC_ERR_BAD_RESULT, edata->message));
-	}
-	PG_END_TRY();
+	if (edata == NULL)
+		return;
+	ereport(LOG,
+			(errmsg("paperclip launcher: run result refused: %s", edata->message)));
+	pc_finalize_run(uuid_datum(run_id), make_result(PC_ERR_BAD_RESULT, edata->message));
 }
 
 /* ----------------------------------------------------------------------
@@ -1130,20 +1124,4 @@ paperclip_launcher_main(Datum arg)
 	ereport(LOG, (errmsg("paperclip launcher shutting down; %d run(s) continue in their runners",
 						 runners_in_use())));
 	proc_exit(0);
-}
-
-void
-pc_register_launcher(void)
-{
-	BackgroundWorker worker;
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = 1;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "paperclip");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "paperclip_launcher_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "paperclip launcher");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "paperclip launcher");
-	RegisterBackgroundWorker(&worker);
 }

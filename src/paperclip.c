@@ -10,6 +10,7 @@
 #include "access/xact.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "postmaster/bgworker.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
@@ -304,6 +305,23 @@ pc_run_log_dir(void)
 	return dir;
 }
 
+/* A background worker of this library, connected to paperclip.database_name. */
+static void
+register_worker(const char *name, const char *function, int restart_s)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = restart_s;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "paperclip");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "%s", function);
+	snprintf(worker.bgw_name, BGW_MAXLEN, "%s", name);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "%s", name);
+	RegisterBackgroundWorker(&worker);
+}
+
 void
 _PG_init(void)
 {
@@ -317,8 +335,8 @@ _PG_init(void)
 		shmem_request_hook = pc_shmem_request;
 		prev_shmem_startup_hook = shmem_startup_hook;
 		shmem_startup_hook = pc_shmem_startup;
-		pc_register_launcher();
-		pc_register_scheduler();
+		register_worker("paperclip launcher", "paperclip_launcher_main", 1);
+		register_worker("paperclip scheduler", "paperclip_scheduler_main", 5);
 	}
 
 	RegisterXactCallback(pc_xact_callback, NULL);

@@ -130,9 +130,7 @@ extern void pc_check_company_access(Datum company_id);
 extern void pc_check_all_companies(const char *function_name);
 
 /* Launcher (launcher.c) and scheduler (scheduler.c) */
-extern void pc_register_scheduler(void);
 extern PGDLLEXPORT void paperclip_scheduler_main(Datum arg);
-extern void pc_register_launcher(void);
 extern PGDLLEXPORT void paperclip_launcher_main(Datum arg);
 
 #endif

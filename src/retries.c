@@ -43,6 +43,24 @@ static PcPlan plan_due_ids = PC_PLAN(
 	"ORDER BY scheduled_retry_at LIMIT $2",
 	TIMESTAMPTZOID, INT4OID);
 
+typedef struct Promotion
+{
+	Datum	   *args;
+	const char *nulls;
+	int			promoted;
+} Promotion;
+
+static void
+promote(void *arg)
+{
+	Promotion  *p = (Promotion *) arg;
+	int			i;
+
+	p->promoted = pc_exec(&plan_promote, p->args, p->nulls, 0);
+	for (i = 0; i < p->promoted; i++)
+		pc_notify_run_status(i);
+}
+
 /*
  * Run the promotion in a subtransaction. A wakeup that queued a run for
  * the same agent meanwhile makes it fail on the one-active-run index:
@@ -51,40 +69,13 @@ static PcPlan plan_due_ids = PC_PLAN(
 static bool
 try_promote(Datum *args, const char *nulls, int *promoted)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	volatile bool ok = true;
+	Promotion	p = {args, nulls, 0};
+	ErrorData  *edata = pc_try_subxact(promote, &p);
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		int			i;
-
-		*promoted = pc_exec(&plan_promote, args, nulls, 0);
-		for (i = 0; i < *promoted; i++)
-			pc_notify_run_status(i);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		if (edata->sqlerrcode != ERRCODE_UNIQUE_VIOLATION)
-			PG_RE_THROW();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		*promoted = 0;
-		ok = false;
-	}
-	PG_END_TRY();
-	return ok;
+	*promoted = edata == NULL ? p.promoted : 0;
+	if (edata != NULL && edata->sqlerrcode != ERRCODE_UNIQUE_VIOLATION)
+		ReThrowError(edata);
+	return edata == NULL;
 }
 
 /*

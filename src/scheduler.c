@@ -313,19 +313,3 @@ paperclip_scheduler_main(Datum arg)
 	ereport(LOG, (errmsg("paperclip scheduler shutting down")));
 	proc_exit(0);
 }
-
-void
-pc_register_scheduler(void)
-{
-	BackgroundWorker worker;
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = 5;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "paperclip");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "paperclip_scheduler_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "paperclip scheduler");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "paperclip scheduler");
-	RegisterBackgroundWorker(&worker);
-}

@@ -10,6 +10,9 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+#include "utils/resowner.h"
+
 #include "access/htup_details.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
@@ -131,4 +134,37 @@ pc_return_rows(FunctionCallInfo fcinfo)
 
 	for (i = 0; i < SPI_processed; i++)
 		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[i]);
+}
+
+/*
+ * Run fn(arg) in an internal subtransaction. On success NULL; on error the
+ * subtransaction is rolled back and the error, copied into the caller's
+ * memory context, is returned for the caller to report or rethrow. SPI
+ * connections opened before stay usable.
+ */
+ErrorData *
+pc_try_subxact(PcSubxactFn fn, void *arg)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *volatile edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return edata;
 }

@@ -33,4 +33,8 @@ extern void pc_return_rows(FunctionCallInfo fcinfo);
 
 extern char pc_null(bool isnull);
 
+/* Run fn(arg) in a subtransaction: NULL, or its error (rolled back, flushed). */
+typedef void (*PcSubxactFn) (void *arg);
+extern ErrorData *pc_try_subxact(PcSubxactFn fn, void *arg);
+
 #endif

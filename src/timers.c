@@ -25,8 +25,9 @@
 PG_FUNCTION_INFO_V1(paperclip_timer_due_at);
 PG_FUNCTION_INFO_V1(paperclip_tick_timers);
 
+/* kept by triggers on agents: no need to read every timer */
 static PcPlan plan_count_timers = PC_PLAN(
-	"SELECT count(*)::int AS n FROM paperclip.agents WHERE timer_due_at IS NOT NULL");
+	"SELECT agents::int AS n FROM paperclip.timer_agents");
 
 static PcPlan plan_due_agents = PC_PLAN(
 	"SELECT id FROM paperclip.agents WHERE timer_due_at <= $1 ORDER BY timer_due_at",
@@ -75,6 +76,20 @@ paperclip_timer_due_at(PG_FUNCTION_ARGS)
 	PG_RETURN_TIMESTAMPTZ(last + (int64) (interval_sec * USECS_PER_SEC));
 }
 
+typedef struct TickOne
+{
+	WakeupRequest *req;
+	bool		run;
+} TickOne;
+
+static void
+enqueue_one(void *arg)
+{
+	TickOne    *t = (TickOne *) arg;
+
+	t->run = pc_enqueue_wakeup(t->req);
+}
+
 /*
  * One timer wakeup. With isolate_failures (the scheduler) it runs in a
  * subtransaction, so one agent's error costs that agent's wakeup, not the
@@ -83,41 +98,20 @@ paperclip_timer_due_at(PG_FUNCTION_ARGS)
 static bool
 tick_one(WakeupRequest *req, bool isolate_failures, TickCounts *counts)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	bool		run = false;
+	TickOne		t = {req, false};
+	ErrorData  *edata;
 
 	if (!isolate_failures)
 		return pc_enqueue_wakeup(req);
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		run = pc_enqueue_wakeup(req);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		ereport(WARNING,
-				(errmsg("paperclip scheduler: timer wakeup of agent %s failed: %s",
-						DatumGetCString(DirectFunctionCall1(uuid_out, req->agent_id)),
-						edata->message)));
-		counts->failed++;
-		return false;
-	}
-	PG_END_TRY();
-	return run;
+	edata = pc_try_subxact(enqueue_one, &t);
+	if (edata == NULL)
+		return t.run;
+	ereport(WARNING,
+			(errmsg("paperclip scheduler: timer wakeup of agent %s failed: %s",
+					DatumGetCString(DirectFunctionCall1(uuid_out, req->agent_id)),
+					edata->message)));
+	counts->failed++;
+	return false;
 }
 
 /*
