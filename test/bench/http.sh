@@ -16,7 +16,7 @@ url="http://127.0.0.1:$(cat "$work/port")/ok"
 export PGDATABASE=postgres
 q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"; }
 calc() { awk "BEGIN { print $1 }"; }
-q "CREATE EXTENSION IF NOT EXISTS paperclip"
+q "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS paperclip"
 company=$(q "INSERT INTO paperclip.companies (name) VALUES ('bench http') RETURNING id")
 q "INSERT INTO paperclip.agents (company_id, name, adapter_type, adapter_config)
    SELECT '$company', 'http-' || g, 'http', '{\"url\":\"$url\"}' FROM generate_series(1, 100) g"

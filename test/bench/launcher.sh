@@ -17,7 +17,7 @@ cc -O2 -o "$bin/spawn_loop" spawn_loop.c
 cc -O2 -I"$(pg_config --includedir)" -o "$bin/dispatch" dispatch.c -L"$(pg_config --libdir)" -lpq
 export PGDATABASE=postgres
 q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"; }
-q "CREATE EXTENSION IF NOT EXISTS paperclip"
+q "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS paperclip"
 company=$(q "INSERT INTO paperclip.companies (name) VALUES ('bench') RETURNING id")
 wait_done() {	# wait_done <company>: every run of the company finished
 	until [ "$(q "SELECT count(*) FROM paperclip.heartbeat_runs WHERE company_id = '$1' AND status IN ('queued', 'running')")" = 0 ]; do
