@@ -28,7 +28,8 @@ OBJS = \
 	src/retries.o \
 	src/liveness.o \
 	src/retention.o \
-	src/access.o
+	src/access.o \
+	src/claims.o
 
 DATA = sql/paperclip--$(EXTVERSION).sql
 
@@ -36,7 +37,7 @@ DATA = sql/paperclip--$(EXTVERSION).sql
 REGRESS = schema wakeup finalize cancel timers activity errors liveness retries retention
 REGRESS_OPTS = --load-extension=paperclip
 # isolation specs: test/specs/<name>.spec -> test/expected/<name>.out
-ISOLATION = enqueue-coalesce enqueue-cancel finalize-cancel
+ISOLATION = enqueue-coalesce enqueue-cancel finalize-cancel claim-race
 ISOLATION_OPTS = --inputdir=test --load-extension=paperclip
 
 PG_CPPFLAGS = -Isrc

@@ -481,6 +481,14 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION paperclip.finalize_run(uuid, jsonb)
     IS 'record an adapter result: outcome, usage and cost, session, runtime totals; idempotent';
 
+CREATE FUNCTION paperclip.claim_runs(max_runs int DEFAULT 1)
+RETURNS SETOF paperclip.heartbeat_runs
+AS 'MODULE_PATHNAME', 'paperclip_claim_runs'
+LANGUAGE C VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION paperclip.claim_runs(int)
+    IS 'for external runners: claim up to max_runs queued runs (SKIP LOCKED); they are running now';
+
 CREATE FUNCTION paperclip.cancel_run(run_id uuid)
 RETURNS paperclip.heartbeat_runs
 AS 'MODULE_PATHNAME', 'paperclip_cancel_run'
@@ -741,6 +749,7 @@ GRANT EXECUTE ON FUNCTION
     paperclip.invoke(uuid, text, jsonb, text, text, text),
     paperclip.tick_timers(timestamptz),
     paperclip.finalize_run(uuid, jsonb),
+    paperclip.claim_runs(int),
     paperclip.cancel_run(uuid),
     paperclip.cancel_active_for_agent(uuid),
     paperclip.get_runtime_state(uuid),

@@ -2,7 +2,7 @@
 -- security and in every API function, hostile search_path objects.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(47);
+SELECT plan(48);
 
 -- run a statement as a role; its single value, or "ERROR <sqlstate>: <message>"
 CREATE FUNCTION pg_temp.as_role(r text, q text) RETURNS text LANGUAGE plpgsql AS $$
@@ -55,8 +55,8 @@ SELECT is((SELECT count(*) FROM pg_class WHERE relnamespace = 'paperclip'::regna
 SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'paperclip'::regnamespace AND prosecdef
             AND NOT coalesce(proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)), 0::bigint,
           'every SECURITY DEFINER function pins search_path = pg_catalog, pg_temp');
-SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'paperclip'::regnamespace AND prosecdef), 17::bigint,
-          'SECURITY DEFINER only for the 15 writers, role_companies and the timer count trigger');
+SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'paperclip'::regnamespace AND prosecdef), 18::bigint,
+          'SECURITY DEFINER only for the 16 writers, role_companies and the timer count trigger');
 
 -- a role without a paperclip role sees nothing
 SELECT matches(pg_temp.as_role('tap_nobody', 'SELECT count(*) FROM paperclip.heartbeat_runs'), '^ERROR 42501', 'no grant: no reading');
@@ -115,6 +115,8 @@ SELECT matches(pg_temp.as_role('tap_a_operator', $$SELECT (paperclip.log_activit
                '^ERROR 42501', 'A cannot log activity for B');
 SELECT matches(pg_temp.as_role('tap_a_operator', $$SELECT count(*) FROM paperclip.tick_timers()$$),
                '^ERROR 42501: permission denied for function tick_timers', 'a bound role cannot tick every company''s timers');
+SELECT is(pg_temp.as_role('tap_a_operator', $$SELECT string_agg(company_id::text, ',') FROM paperclip.claim_runs(10)$$),
+          'c0000000-0000-0000-0000-00000000000a', 'claim_runs takes only A''s queued runs');
 SELECT is(pg_temp.as_role('tap_a_operator', $$SELECT (paperclip.cancel_run('c0000000-0000-0000-0000-0000000000fa')).status$$), 'cancelled', 'A cancels its own run');
 SELECT is(pg_temp.as_role('tap_a_admin', $$WITH u AS (UPDATE paperclip.agents SET name = 'renamed' RETURNING company_id) SELECT count(*) FROM u$$),
           '2', 'an admin bound to A updates only A''s agents');

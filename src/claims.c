@@ -1,0 +1,74 @@
+/*-------------------------------------------------------------------------
+ * claims.c
+ *	  Owns paperclip.claim_runs, the claim of external runners (with
+ *	  paperclip.launcher_enabled off, or next to the launcher): queued runs
+ *	  of invokable agents within budget, oldest first, locked with SKIP
+ *	  LOCKED so that racing claims never take one run twice nor wait on
+ *	  each other; each claimed run is running, its wakeup claimed, its agent
+ *	  running, with a "run started" event, in one statement.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+
+#include "paperclip.h"
+#include "spi_util.h"
+
+PG_FUNCTION_INFO_V1(paperclip_claim_runs);
+
+#define MAX_CLAIM 1000
+
+/* $1 how many, $2 the caller's role: a bound role claims only its companies' runs */
+static PcPlan plan_claim = PC_PLAN(
+	"WITH companies AS (SELECT paperclip.role_companies($2) AS c), "
+	"picked AS (SELECT r.id FROM paperclip.heartbeat_runs r "
+	"  JOIN paperclip.agents a ON a.id = r.agent_id, companies "
+	"  WHERE r.status = 'queued' AND a.status NOT IN ('paused', 'terminated') "
+	"  AND NOT (a.budget_monthly_cents > 0 AND a.spent_monthly_cents >= a.budget_monthly_cents) "
+	"  AND (companies.c IS NULL OR r.company_id = ANY (companies.c)) "
+	"  ORDER BY r.created_at LIMIT $1 FOR UPDATE OF r SKIP LOCKED), "
+	"run AS (UPDATE paperclip.heartbeat_runs r SET status = 'running', started_at = now(), "
+	"  updated_at = now(), event_seq = r.event_seq + 1, "
+	"  session_id_before = coalesce((SELECT s.session_id FROM paperclip.agent_runtime_state s "
+	"    WHERE s.agent_id = r.agent_id), r.session_id_before) "
+	"  FROM picked WHERE r.id = picked.id RETURNING r.*), "
+	"w AS (UPDATE paperclip.agent_wakeup_requests q SET status = 'claimed', claimed_at = now(), "
+	"  updated_at = now() FROM run WHERE q.id = run.wakeup_request_id), "
+	"e AS (INSERT INTO paperclip.heartbeat_run_events "
+	"  (company_id, run_id, agent_id, seq, event_type, stream, level, message) "
+	"  SELECT company_id, id, agent_id, event_seq, 'lifecycle', 'system', 'info', 'run started' FROM run), "
+	"g AS (UPDATE paperclip.agents a SET status = 'running', updated_at = now() FROM run "
+	"  WHERE a.id = run.agent_id AND a.status NOT IN ('paused', 'terminated')) "
+	"SELECT * FROM run ORDER BY created_at",
+	INT4OID, NAMEOID);
+
+/*
+ * paperclip.claim_runs(max_runs DEFAULT 1) RETURNS SETOF heartbeat_runs:
+ * the runs this caller now runs; it reports them with append_run_log,
+ * append_run_event and finalize_run.
+ */
+Datum
+paperclip_claim_runs(PG_FUNCTION_ARGS)
+{
+	Datum		v[2];
+	int			n;
+	int			i;
+
+	pc_check_not_null(fcinfo, 0, "max_runs");
+	v[0] = Int32GetDatum(Max(0, Min(PG_GETARG_INT32(0), MAX_CLAIM)));
+	v[1] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetOuterUserId(), false)));
+	InitMaterializedSRF(fcinfo, 0);
+
+	SPI_connect();
+	n = pc_exec(&plan_claim, v, NULL, 0);
+	for (i = 0; i < n; i++)
+		pc_notify_run_status(i);
+	pc_return_rows(fcinfo);
+	SPI_finish();
+	return (Datum) 0;
+}
