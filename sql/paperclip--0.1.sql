@@ -778,8 +778,7 @@ BEGIN
         ('heartbeat_run_events', 'company_id'), ('cost_events', 'company_id'),
         ('activity_log', 'company_id'), ('issues', 'company_id'), ('issue_comments', 'company_id'),
         ('issue_documents', 'company_id'), ('document_revisions', 'company_id'),
-        ('issue_work_products', 'company_id'), ('workspace_operations', 'company_id'),
-        ('company_roles', 'company_id')
+        ('issue_work_products', 'company_id'), ('workspace_operations', 'company_id')
     LOOP
         EXECUTE pg_catalog.format('ALTER TABLE paperclip.%I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE pg_catalog.format(
@@ -790,6 +789,16 @@ BEGIN
     END LOOP;
 END
 $rls$;
+-- A bound role sees its own bindings but changes none: else an admin bound
+-- to a company could delete its binding and see every company.
+ALTER TABLE paperclip.company_roles ENABLE ROW LEVEL SECURITY;
+CREATE POLICY company_isolation ON paperclip.company_roles FOR SELECT
+    USING ((SELECT paperclip.role_companies(CURRENT_USER)) IS NULL
+           OR company_id OPERATOR(pg_catalog.=) ANY ((SELECT paperclip.role_companies(CURRENT_USER))::uuid[]));
+CREATE POLICY unbound_roles_bind ON paperclip.company_roles
+    USING ((SELECT paperclip.role_companies(CURRENT_USER)) IS NULL)
+    WITH CHECK ((SELECT paperclip.role_companies(CURRENT_USER)) IS NULL);
+
 -- a count over every company, no company's data
 ALTER TABLE paperclip.timer_agents ENABLE ROW LEVEL SECURITY;
 CREATE POLICY everyone_reads ON paperclip.timer_agents FOR SELECT USING (true);

@@ -2,7 +2,7 @@
 -- security and in every API function, hostile search_path objects.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(48);
+SELECT plan(51);
 
 -- run a statement as a role; its single value, or "ERROR <sqlstate>: <message>"
 CREATE FUNCTION pg_temp.as_role(r text, q text) RETURNS text LANGUAGE plpgsql AS $$
@@ -122,6 +122,12 @@ SELECT is(pg_temp.as_role('tap_a_admin', $$WITH u AS (UPDATE paperclip.agents SE
           '2', 'an admin bound to A updates only A''s agents');
 SELECT matches(pg_temp.as_role('tap_a_admin', $$INSERT INTO paperclip.agents (company_id, name) VALUES ('c0000000-0000-0000-0000-00000000000b', 'intruder') RETURNING 1$$),
                '^ERROR 42501: new row violates row-level security policy', 'an admin bound to A cannot create agents in B');
+SELECT is(pg_temp.as_role('tap_a_admin', $$WITH d AS (DELETE FROM paperclip.company_roles WHERE role_name = 'tap_a_admin' RETURNING 1) SELECT count(*) FROM d$$),
+          '0', 'an admin bound to A cannot unbind itself');
+SELECT matches(pg_temp.as_role('tap_a_admin', $$INSERT INTO paperclip.company_roles VALUES ('tap_admin', 'c0000000-0000-0000-0000-00000000000a') RETURNING 1$$),
+               '^ERROR 42501', 'nor bind other roles');
+SELECT is(pg_temp.as_role('tap_admin', $$WITH i AS (INSERT INTO paperclip.company_roles VALUES ('tap_reader', 'c0000000-0000-0000-0000-00000000000b') RETURNING 1) SELECT count(*) FROM i$$),
+          '1', 'an unbound admin binds roles');
 
 -- hostile search_path: its objects are never called, by the API or by the install script
 CREATE SCHEMA evil;
