@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages the build and the test suites need, when missing.
 set -euo pipefail
 pkgs=(postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
-      libtap-parser-sourcehandler-pgtap-perl libcurl4-openssl-dev libcjson-dev build-essential procps curl
+      libtap-parser-sourcehandler-pgtap-perl libcurl4-openssl-dev libcjson-dev build-essential procps curl perl
       postgresql-contrib)
 missing=()
 for p in "${pkgs[@]}"; do

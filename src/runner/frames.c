@@ -124,3 +124,13 @@ iso_now(char *buf, size_t size)
 	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(buf, size, "%s.%03dZ", base, (int) (tv.tv_usec / 1000));
 }
+
+/* Milliseconds on the monotonic clock, for deadlines. */
+long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

@@ -110,15 +110,6 @@ typedef struct Transfer
 	bool		cancelled;
 } Transfer;
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A cancel (SIGTERM, SIGINT) waiting on the signalfd. */
 static bool
 cancel_pending(int sigfd)

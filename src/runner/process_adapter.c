@@ -61,15 +61,6 @@ typedef struct RunState
 	cJSON	   *claimed;		/* the last result line seen */
 } RunState;
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---------------------------------------------------------------------
  * Configuration and command resolution
  * ---------------------------------------------------------------------

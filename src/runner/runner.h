@@ -53,6 +53,7 @@ extern bool frames_launcher_gone(void);
 extern void frame_send(cJSON *frame, bool must_deliver);
 extern void frame_log(const char *stream, const char *chunk, size_t len);
 extern void iso_now(char *buf, size_t size);
+extern long long now_ms(void);
 
 /* runlog.c: the run log, excerpts, UTF-8 sanitising */
 typedef struct Utf8Carry
