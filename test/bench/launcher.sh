@@ -19,10 +19,16 @@ export PGDATABASE=postgres
 q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"; }
 q "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS paperclip"
 company=$(q "INSERT INTO paperclip.companies (name) VALUES ('bench') RETURNING id")
-wait_done() {	# wait_done <company>: every run of the company finished
-	until [ "$(q "SELECT count(*) FROM paperclip.heartbeat_runs WHERE company_id = '$1' AND status IN ('queued', 'running')")" = 0 ]; do
-		sleep 0.05
-	done
+# wait_done <company>: every run of the company finished. One session polls
+# (each statement sees the latest commits): a new psql every few ms would eat
+# the CPU the launcher and the runners are measured on.
+wait_done() {
+	q "DO \$\$ BEGIN
+	     WHILE EXISTS (SELECT 1 FROM paperclip.heartbeat_runs WHERE company_id = '$1'
+	                   AND status IN ('queued', 'running')) LOOP
+	       PERFORM pg_sleep(0.005);
+	     END LOOP;
+	   END \$\$"
 }
 
 echo "== dispatch latency (enqueue commit -> agent started), $N_DISPATCH sequential runs"
