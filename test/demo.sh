@@ -52,3 +52,29 @@ psql -X -x -c "SELECT a.name, a.status, a.spent_monthly_cents, s.session_id, s.l
   FROM paperclip.agents a JOIN paperclip.agent_runtime_state s ON s.agent_id = a.id
   WHERE a.id = '22222222-2222-2222-2222-222222222222'"
 [ "$status" = succeeded ]
+
+echo "== its liveness (the scheduler classifies finished runs; here at once)"
+psql -X -c "SET paperclip.liveness_delay = 0" -c "SELECT paperclip.classify_finished_runs() AS classified" \
+	-c "SELECT liveness_state, liveness_reason, next_action FROM paperclip.heartbeat_runs WHERE id = '$run_id'"
+
+echo "== an http agent: the runner posts the run to a local endpoint (test/http/server.pl)"
+perl test/http/server.pl "$agent_dir/port" "$agent_dir/requests.log" &
+server=$!
+trap 'kill $server 2>/dev/null; rm -rf "$agent_dir"' EXIT
+for _ in $(seq 100); do [ -s "$agent_dir/port" ] && break; sleep 0.05; done
+http_run=$(psql -X -q -A -t -v ON_ERROR_STOP=1 <<SQL
+INSERT INTO paperclip.agents (id, company_id, name, adapter_type, adapter_config)
+VALUES ('33333333-3333-3333-3333-333333333333', '11111111-1111-1111-1111-111111111111', 'http-agent', 'http',
+        '{"url": "http://127.0.0.1:$(cat "$agent_dir/port")/ok", "timeoutSec": 10}')
+  ON CONFLICT (id) DO UPDATE SET adapter_config = excluded.adapter_config, status = 'idle';
+SELECT id FROM paperclip.invoke('33333333-3333-3333-3333-333333333333');
+SQL
+)
+deadline=$((SECONDS + 30))
+until [ "$(psql -X -A -t -c "SELECT status NOT IN ('queued', 'running') FROM paperclip.heartbeat_runs WHERE id = '$http_run'")" = t ]; do
+	if [ $SECONDS -ge $deadline ]; then echo "the http run did not finish in 30 s" >&2; exit 1; fi
+	sleep 0.1
+done
+psql -X -x -c "SELECT status, finished_at - started_at AS duration, usage_json, result_json, session_id_after
+  FROM paperclip.heartbeat_runs WHERE id = '$http_run'"
+[ "$(psql -X -A -t -c "SELECT status FROM paperclip.heartbeat_runs WHERE id = '$http_run'")" = succeeded ]
