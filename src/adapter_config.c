@@ -69,6 +69,23 @@ seconds_key(JsonbContainer *obj, const char *key)
 		bad_config(key, "must be between 0 and 604800 seconds");
 }
 
+/* A whole number of bytes, from 1 to 64 MiB. */
+static void
+bytes_key(JsonbContainer *obj, const char *key)
+{
+	JsonbValue	buf;
+	JsonbValue *v = get(obj, key, &buf);
+	double		d;
+
+	if (v == NULL)
+		return;
+	if (v->type != jbvNumeric)
+		bad_config(key, "must be a number of bytes");
+	d = pc_numeric_to_double(v->val.numeric);
+	if (!isfinite(d) || d < 1 || d > 64.0 * 1024 * 1024 || d != floor(d))
+		bad_config(key, "must be a whole number of bytes from 1 to 67108864");
+}
+
 /* An array of strings, or an object of string values. */
 static void
 strings_key(JsonbContainer *obj, const char *key, bool object)
@@ -122,6 +139,7 @@ check_http(JsonbContainer *obj)
 	strings_key(obj, "headers", true);
 	seconds_key(obj, "timeoutSec");
 	seconds_key(obj, "graceSec");
+	bytes_key(obj, "maxResponseBytes");
 }
 
 /*

@@ -1,6 +1,6 @@
 -- SQLSTATEs and messages of sql-api.md, with throws_ok; failed calls write nothing.
 BEGIN;
-SELECT plan(40);
+SELECT plan(42);
 
 INSERT INTO paperclip.companies (id, name) VALUES ('a0000000-0000-0000-0000-000000000001', 'tap');
 INSERT INTO paperclip.agents (id, company_id, name, status) VALUES
@@ -41,6 +41,10 @@ SELECT throws_ok($$INSERT INTO paperclip.agents (company_id, name, adapter_confi
   '22023', 'invalid adapter_config: "command" is required', 'an adapter_config without command');
 SELECT throws_ok($$INSERT INTO paperclip.agents (company_id, name, adapter_type, adapter_config) VALUES ('a0000000-0000-0000-0000-000000000001', 'x', 'http', '{"url":"file:///etc/passwd"}')$$,
   '22023', 'invalid adapter_config: "url" must be an http:// or https:// URL', 'a URL with another scheme');
+SELECT throws_ok($$INSERT INTO paperclip.agents (company_id, name, adapter_type, adapter_config) VALUES ('a0000000-0000-0000-0000-000000000001', 'x', 'http', '{"url":"http://h/","maxResponseBytes":"1MB"}')$$,
+  '22023', 'invalid adapter_config: "maxResponseBytes" must be a number of bytes', 'a response cap that is not a number');
+SELECT throws_ok($$INSERT INTO paperclip.agents (company_id, name, adapter_type, adapter_config) VALUES ('a0000000-0000-0000-0000-000000000001', 'x', 'http', '{"url":"http://h/","headers":{"X-N":1}}')$$,
+  '22023', 'invalid adapter_config: "headers" must have string values', 'a header value that is not a string');
 
 SELECT throws_ok($$SELECT paperclip.enqueue_wakeup(NULL)$$, '22004', 'agent_id must not be null');
 SELECT throws_ok($$SELECT paperclip.finalize_run((SELECT id FROM tap_run), NULL)$$, '22004', 'result must not be null');
