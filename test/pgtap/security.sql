@@ -2,7 +2,7 @@
 -- security and in every API function, hostile search_path objects.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(51);
+SELECT plan(53);
 
 -- run a statement as a role; its single value, or "ERROR <sqlstate>: <message>"
 CREATE FUNCTION pg_temp.as_role(r text, q text) RETURNS text LANGUAGE plpgsql AS $$
@@ -91,6 +91,12 @@ SELECT matches(pg_temp.as_role('tap_operator', 'SELECT runs FROM paperclip.prune
 SELECT is(pg_temp.as_role('tap_admin', $$UPDATE paperclip.agents SET adapter_config = '{"command":"/bin/true"}' WHERE name = 'a1' RETURNING adapter_config->>'command'$$),
           '/bin/true', 'an admin changes an adapter config');
 SELECT is(pg_temp.as_role('tap_admin', $$SELECT count(*) FROM paperclip.heartbeat_runs$$), '3', 'an unbound admin sees every company');
+SELECT is(pg_temp.as_role('tap_admin', $$WITH i AS (INSERT INTO paperclip.agents (company_id, name, runtime_config)
+            VALUES ('c0000000-0000-0000-0000-00000000000b', 'ticker', '{"heartbeat":{"intervalSec":60}}') RETURNING 1)
+          SELECT count(*) FROM i$$) || ' ' || (SELECT agents = (SELECT count(*) FROM paperclip.agents WHERE timer_due_at IS NOT NULL) FROM paperclip.timer_agents),
+          '1 true', 'an admin creates an agent with a timer; the timer count follows');
+SELECT matches(pg_temp.as_role('tap_admin', $$UPDATE paperclip.timer_agents SET agents = 0 RETURNING 1$$),
+               '^ERROR 42501', 'nobody writes the timer count but its triggers');
 
 -- a role bound to company A: sees and touches only A, also through the API
 SELECT is(pg_temp.as_role('tap_a_operator', 'SELECT count(DISTINCT company_id) || '' '' || min(company_id::text) FROM paperclip.heartbeat_runs'),
