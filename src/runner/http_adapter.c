@@ -142,6 +142,9 @@ read_config(cJSON *config, HttpConfig *hc)
 	v = cJSON_GetObjectItemCaseSensitive(config, "method");
 	if (cJSON_IsString(v))
 		hc->method = v->valuestring;
+	if (strcmp(hc->method, "POST") != 0 && strcmp(hc->method, "PUT") != 0 &&
+		strcmp(hc->method, "PATCH") != 0 && strcmp(hc->method, "GET") != 0)
+		return make_error_result(PC_ERR_CONFIG, "method must be one of POST, PUT, PATCH, GET");
 	v = cJSON_GetObjectItemCaseSensitive(config, "headers");
 	if (v != NULL && !cJSON_IsNull(v))
 	{
@@ -218,10 +221,12 @@ check_url(const RunSpec *spec, const char *url)
 	cJSON	   *e;
 	bool		allowed = false;
 
+	if (u == NULL)
+		return make_error_result(PC_ERR_HTTP, "out of memory");
 	if (lc.url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
 		lc.url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 		lc.url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
-		err = make_error_result(PC_ERR_CONFIG, "not a valid URL: %s", url);
+		err = make_error_result(PC_ERR_CONFIG, "not a valid URL");
 	else if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)
 		err = make_error_result(PC_ERR_HOST_NOT_ALLOWED, "only http and https are allowed, not %s", scheme);
 	else if (cJSON_IsArray(spec->allowed_hosts) && cJSON_GetArraySize(spec->allowed_hosts) > 0)
@@ -239,6 +244,57 @@ check_url(const RunSpec *spec, const char *url)
 	return err;
 }
 
+/*
+ * The URL as logs and messages show it: without user, password or query,
+ * where secrets travel. Freed by the caller.
+ */
+static char *
+shown_url(const char *url)
+{
+	CURLU	   *u = lc.url();
+	char	   *out = NULL;
+	char	   *copy;
+
+	if (u != NULL && lc.url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+		lc.url_set(u, CURLUPART_USER, NULL, 0) == CURLUE_OK &&
+		lc.url_set(u, CURLUPART_PASSWORD, NULL, 0) == CURLUE_OK &&
+		lc.url_set(u, CURLUPART_QUERY, NULL, 0) == CURLUE_OK)
+		lc.url_get(u, CURLUPART_URL, &out, 0);
+	copy = strdup(out ? out : "(unparsable URL)");
+	lc.free(out);
+	if (u != NULL)
+		lc.url_cleanup(u);
+	return copy;
+}
+
+/* "scheme://host:port" of a URL, to tell where headers may go. Freed by the caller. */
+static char *
+origin_of(const char *url)
+{
+	CURLU	   *u = lc.url();
+	char	   *scheme = NULL;
+	char	   *host = NULL;
+	char	   *port = NULL;
+	char	   *origin;
+
+	if (u != NULL && lc.url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK)
+	{
+		lc.url_get(u, CURLUPART_SCHEME, &scheme, 0);
+		lc.url_get(u, CURLUPART_HOST, &host, 0);
+		lc.url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
+	}
+	origin = malloc(strlen(scheme ? scheme : "") + strlen(host ? host : "") +
+					strlen(port ? port : "") + 5);
+	if (origin != NULL)
+		sprintf(origin, "%s://%s:%s", scheme ? scheme : "", host ? host : "", port ? port : "");
+	lc.free(scheme);
+	lc.free(host);
+	lc.free(port);
+	if (u != NULL)
+		lc.url_cleanup(u);
+	return origin;
+}
+
 static size_t
 on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
@@ -250,7 +306,13 @@ on_body(char *data, size_t size, size_t nmemb, void *arg)
 		t->too_large = true;
 		return 0;				/* aborts the transfer */
 	}
-	t->body = realloc(t->body, t->len + n + 1);
+	{
+		char	   *grown = realloc(t->body, t->len + n + 1);
+
+		if (grown == NULL)
+			return 0;			/* aborts the transfer */
+		t->body = grown;
+	}
 	memcpy(t->body + t->len, data, n);
 	t->len += n;
 	t->body[t->len] = '\0';
@@ -281,7 +343,7 @@ is_connect_error(CURLcode rc)
 /* One request; its status in *status, or a curl error code. */
 static CURLcode
 perform(const HttpConfig *hc, const char *url, const char *method, const char *body,
-		long long deadline_ms, Transfer *t, long *status, char **redirect)
+		bool send_headers, long long deadline_ms, Transfer *t, long *status, char **redirect)
 {
 	CURL	   *c = lc.easy_init();
 	struct curl_slist *hdrs = NULL;
@@ -289,13 +351,20 @@ perform(const HttpConfig *hc, const char *url, const char *method, const char *b
 	CURLcode	rc;
 	char	   *location = NULL;
 
+	*status = 0;
+	*redirect = NULL;
+	if (c == NULL)
+		return CURLE_OUT_OF_MEMORY;
 	hdrs = lc.slist_append(hdrs, "Content-Type: application/json");
 	hdrs = lc.slist_append(hdrs, "Accept: application/json");
-	if (hc->headers)
+	/* the configured headers (credentials, often) go to the configured origin only */
+	if (hc->headers && send_headers)
 		cJSON_ArrayForEach(h, hc->headers)
 		{
 			char	   *line = malloc(strlen(h->string) + strlen(h->valuestring) + 3);
 
+			if (line == NULL)
+				continue;
 			sprintf(line, "%s: %s", h->string, h->valuestring);
 			hdrs = lc.slist_append(hdrs, line);
 			free(line);
@@ -323,8 +392,6 @@ perform(const HttpConfig *hc, const char *url, const char *method, const char *b
 	}
 
 	rc = lc.easy_perform(c);
-	*status = 0;
-	*redirect = NULL;
 	if (rc == CURLE_OK)
 	{
 		lc.easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
@@ -338,7 +405,7 @@ perform(const HttpConfig *hc, const char *url, const char *method, const char *b
 }
 
 static void
-send_meta(const HttpConfig *hc)
+send_meta(const HttpConfig *hc, const char *url_shown)
 {
 	cJSON	   *f = cJSON_CreateObject();
 	cJSON	   *m = cJSON_AddObjectToObject(f, "meta");
@@ -347,7 +414,7 @@ send_meta(const HttpConfig *hc)
 
 	cJSON_AddStringToObject(f, "type", PC_FRAME_META);
 	cJSON_AddStringToObject(m, "adapterType", "http");
-	cJSON_AddStringToObject(m, "url", hc->url);
+	cJSON_AddStringToObject(m, "url", url_shown);
 	cJSON_AddStringToObject(m, "method", hc->method);
 	if (hc->headers)
 		cJSON_ArrayForEach(h, hc->headers)
@@ -459,6 +526,9 @@ http_adapter_run(const RunSpec *spec, int sigfd)
 	cJSON	   *result;
 	char	   *body;
 	char	   *url;
+	char	   *shown;			/* url without credentials or query */
+	char	   *origin;
+	bool		same_origin = true;
 	const char *method;
 	long long	deadline_ms;
 	long		status = 0;
@@ -477,9 +547,11 @@ http_adapter_run(const RunSpec *spec, int sigfd)
 	deadline_ms = hc.timeout_sec > 0 ? now_ms() + (long long) (hc.timeout_sec * 1000) : 0;
 	body = request_body(spec);
 	url = strdup(hc.url);
+	origin = origin_of(hc.url);
 	method = hc.method;
 	runlog_open(&log, spec->log_path, spec->max_live_log);
-	send_meta(&hc);
+	shown = shown_url(hc.url);
+	send_meta(&hc, shown);
 
 	memset(&t, 0, sizeof(t));
 	t.sigfd = sigfd;
@@ -487,18 +559,19 @@ http_adapter_run(const RunSpec *spec, int sigfd)
 	for (hops = 0;; hops++)
 	{
 		char	   *redirect = NULL;
+		char	   *next_origin;
 
 		free(t.body);
 		t.body = NULL;
 		t.len = 0;
-		rc = perform(&hc, url, method, body, deadline_ms, &t, &status, &redirect);
+		rc = perform(&hc, url, method, body, same_origin, deadline_ms, &t, &status, &redirect);
 		if (rc != CURLE_OK || redirect == NULL)
 			break;
 		if (hops >= PC_HTTP_MAX_REDIRECTS)
 		{
 			free(redirect);
 			result = make_error_result(PC_ERR_HTTP, "more than %d redirects from %s",
-									   PC_HTTP_MAX_REDIRECTS, hc.url);
+									   PC_HTTP_MAX_REDIRECTS, shown);
 			break;
 		}
 		if ((result = check_url(spec, redirect)) != NULL)
@@ -506,11 +579,25 @@ http_adapter_run(const RunSpec *spec, int sigfd)
 			free(redirect);
 			break;
 		}
-		/* 307 and 308 repeat the request; the others turn it into a GET */
-		if (status != 307 && status != 308)
+		if (strncasecmp(url, "https:", 6) == 0 && strncasecmp(redirect, "https:", 6) != 0)
+		{
+			free(redirect);
+			result = make_error_result(PC_ERR_HOST_NOT_ALLOWED,
+									   "a redirect from https to http is refused");
+			break;
+		}
+		/* headers go on only while the origin stays the configured one */
+		next_origin = origin_of(redirect);
+		if (origin == NULL || next_origin == NULL || strcasecmp(origin, next_origin) != 0)
+			same_origin = false;
+		free(next_origin);
+		/* as browsers and curl do: 303 turns into a GET, 301/302 a POST into a GET */
+		if (status == 303 || ((status == 301 || status == 302) && strcmp(method, "POST") == 0))
 			method = "GET";
 		free(url);
 		url = redirect;
+		free(shown);
+		shown = shown_url(url);
 	}
 
 	if (result == NULL)
@@ -527,22 +614,24 @@ http_adapter_run(const RunSpec *spec, int sigfd)
 			result = make_error_result(PC_ERR_HTTP_TOO_LARGE,
 									   "the response body exceeds %ld bytes", t.cap);
 		else if (is_connect_error(rc))
-			result = make_error_result(PC_ERR_HTTP_CONNECT, "%s: %s", lc.easy_strerror(rc), url);
+			result = make_error_result(PC_ERR_HTTP_CONNECT, "%s: %s", lc.easy_strerror(rc), shown);
 		else if (rc != CURLE_OK)
-			result = make_error_result(PC_ERR_HTTP, "%s: %s", lc.easy_strerror(rc), url);
+			result = make_error_result(PC_ERR_HTTP, "%s: %s", lc.easy_strerror(rc), shown);
 		else
 		{
 			log_body(&log, &out, &t);
 			if (is_async_accept(status, &t))
 				result = await_async(sigfd, deadline_ms);
 			else
-				result = interpret(url, status, &t);
+				result = interpret(shown, status, &t);
 		}
 	}
 	runlog_finish(&log, result, &out, &err);
 	free(t.body);
 	free(body);
 	free(url);
+	free(shown);
+	free(origin);
 	lc.global_cleanup();
 	return result;
 }

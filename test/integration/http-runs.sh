@@ -53,6 +53,18 @@ is "$(field "$r" "result_json->'headers'->>'x-token'")" "s3cret-value" "configur
 is "$(field "$r" "result_json->'headers'->>'content-type'")" "application/json" "with Content-Type: application/json"
 is "$(q "SELECT count(*) FROM paperclip.heartbeat_run_events WHERE run_id = '$r' AND (payload::text LIKE '%s3cret%' OR message LIKE '%s3cret%')")" 0 \
 	"header values never reach the run's events"
+a=$(http_agent echo_same "/redirect/307?to=$base/echo" '"headers":{"X-Token":"s3cret-value"}')
+r=$(run_of "$a")
+is "$(field "$r" "result_json->'headers'->>'x-token'")" "s3cret-value" "a redirect within the origin keeps the configured headers"
+a=$(http_agent echo_away "/redirect/307?to=http://localhost:$port/echo" '"headers":{"X-Token":"s3cret-value"}')
+r=$(run_of "$a")
+is "$(field "$r" "status || ' ' || coalesce(result_json->'headers'->>'x-token', 'no token')")" "succeeded no token" \
+	"a redirect to another origin gets no configured header"
+a=$(http_agent secret_query "/status/404?token=s3cret-query")
+r=$(run_of "$a")
+is "$(field "$r" error)" "HTTP 404 from $base/status/404" "the error shows the URL without its query"
+is "$(q "SELECT count(*) FROM paperclip.heartbeat_run_events WHERE run_id = '$r' AND (payload::text LIKE '%s3cret%' OR message LIKE '%s3cret%')")" 0 \
+	"nor does any event"
 a=$(http_agent text /text)
 r=$(run_of "$a")
 is "$(field "$r" status)" succeeded "a body that is not JSON still succeeds"
