@@ -699,28 +699,44 @@ GRANT paperclip_reader TO paperclip_operator;
 GRANT paperclip_operator TO paperclip_admin;
 
 -- A role bound to companies sees and touches only their rows; a role bound
--- to none (and every superuser) sees all companies.
+-- to none (and every superuser) sees all companies. Kept by OID: renaming a
+-- role keeps its binding, a new role of an old name does not inherit it.
 CREATE TABLE paperclip.company_roles (
-    role_name   name NOT NULL,
+    role_id     regrole NOT NULL,
     company_id  uuid NOT NULL REFERENCES paperclip.companies (id) ON DELETE CASCADE,
     created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    PRIMARY KEY (role_name, company_id)
+    PRIMARY KEY (role_id, company_id)
 );
 COMMENT ON TABLE paperclip.company_roles
     IS 'binds a role to the companies it may see and touch; a role with no row sees every company';
 SELECT pg_catalog.pg_extension_config_dump('paperclip.company_roles', '');
 
--- The companies a role is bound to, or NULL when it is bound to none.
-CREATE FUNCTION paperclip.role_companies(role_name name)
+-- The companies a role may see in this session, or NULL for all. Both the
+-- role and the session's login role count: a login bound to a company stays
+-- bound after SET ROLE to an unbound role (both bound: what both may see).
+-- A role this session cannot become sees nothing, and learns nothing of
+-- another role's bindings.
+CREATE FUNCTION paperclip.visible_companies(role_name name)
 RETURNS uuid[]
 LANGUAGE sql STABLE PARALLEL SAFE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT pg_catalog.array_agg(c.company_id) FROM paperclip.company_roles c
-     WHERE c.role_name = $1
+    SELECT CASE
+             WHEN NOT pg_catalog.pg_has_role(SESSION_USER, $1, 'MEMBER') THEN '{}'::uuid[]
+             WHEN role_bound.c IS NULL THEN session_bound.c
+             WHEN session_bound.c IS NULL THEN role_bound.c
+             ELSE ARRAY(SELECT pg_catalog.unnest(role_bound.c)
+                        INTERSECT SELECT pg_catalog.unnest(session_bound.c))
+           END
+      FROM (SELECT pg_catalog.array_agg(b.company_id) AS c
+              FROM paperclip.company_roles b JOIN pg_catalog.pg_roles r ON r.oid = b.role_id
+             WHERE r.rolname = $1) role_bound,
+           (SELECT pg_catalog.array_agg(b.company_id) AS c
+              FROM paperclip.company_roles b JOIN pg_catalog.pg_roles r ON r.oid = b.role_id
+             WHERE r.rolname = SESSION_USER) session_bound
 $$;
-COMMENT ON FUNCTION paperclip.role_companies(name)
-    IS 'the companies a role is bound to (paperclip.company_roles), NULL when it is bound to none';
+COMMENT ON FUNCTION paperclip.visible_companies(name)
+    IS 'the companies a role may see in this session (paperclip.company_roles, its own and the login''s), NULL for all';
 
 REVOKE ALL ON SCHEMA paperclip FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA paperclip FROM PUBLIC;
@@ -732,7 +748,7 @@ GRANT SELECT ON ALL TABLES IN SCHEMA paperclip TO paperclip_reader;
 GRANT EXECUTE ON FUNCTION
     paperclip.timer_due_at(text, jsonb, timestamptz),
     paperclip.adapter_config_valid(text, jsonb),
-    paperclip.role_companies(name),
+    paperclip.visible_companies(name),
     paperclip.list_runs(uuid, uuid),
     paperclip.list_events(uuid, int, int),
     paperclip.read_log(uuid, bigint, int),
@@ -783,8 +799,8 @@ BEGIN
         EXECUTE pg_catalog.format('ALTER TABLE paperclip.%I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE pg_catalog.format(
             'CREATE POLICY company_isolation ON paperclip.%I '
-            'USING ((SELECT paperclip.role_companies(CURRENT_USER)) IS NULL '
-            '       OR %I OPERATOR(pg_catalog.=) ANY ((SELECT paperclip.role_companies(CURRENT_USER))::uuid[]))',
+            'USING ((SELECT paperclip.visible_companies(CURRENT_USER)) IS NULL '
+            '       OR %I OPERATOR(pg_catalog.=) ANY ((SELECT paperclip.visible_companies(CURRENT_USER))::uuid[]))',
             t, col);
     END LOOP;
 END
@@ -793,11 +809,11 @@ $rls$;
 -- to a company could delete its binding and see every company.
 ALTER TABLE paperclip.company_roles ENABLE ROW LEVEL SECURITY;
 CREATE POLICY company_isolation ON paperclip.company_roles FOR SELECT
-    USING ((SELECT paperclip.role_companies(CURRENT_USER)) IS NULL
-           OR company_id OPERATOR(pg_catalog.=) ANY ((SELECT paperclip.role_companies(CURRENT_USER))::uuid[]));
+    USING ((SELECT paperclip.visible_companies(CURRENT_USER)) IS NULL
+           OR company_id OPERATOR(pg_catalog.=) ANY ((SELECT paperclip.visible_companies(CURRENT_USER))::uuid[]));
 CREATE POLICY unbound_roles_bind ON paperclip.company_roles
-    USING ((SELECT paperclip.role_companies(CURRENT_USER)) IS NULL)
-    WITH CHECK ((SELECT paperclip.role_companies(CURRENT_USER)) IS NULL);
+    USING ((SELECT paperclip.visible_companies(CURRENT_USER)) IS NULL)
+    WITH CHECK ((SELECT paperclip.visible_companies(CURRENT_USER)) IS NULL);
 
 -- a count over every company, no company's data
 ALTER TABLE paperclip.timer_agents ENABLE ROW LEVEL SECURITY;

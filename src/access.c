@@ -23,23 +23,23 @@
 /* $1 agent, $2 role: a row only when the role is bound, "denied" when not to the agent's company */
 static PcPlan plan_agent_denied = PC_PLAN(
 	"SELECT NOT (a.company_id OPERATOR(pg_catalog.=) ANY (r.c)) AS denied, a.company_id "
-	"FROM paperclip.agents a, (SELECT paperclip.role_companies($2) AS c) r "
+	"FROM paperclip.agents a, (SELECT paperclip.visible_companies($2) AS c) r "
 	"WHERE a.id OPERATOR(pg_catalog.=) $1 AND r.c IS NOT NULL",
 	UUIDOID, NAMEOID);
 
 static PcPlan plan_run_denied = PC_PLAN(
 	"SELECT NOT (h.company_id OPERATOR(pg_catalog.=) ANY (r.c)) AS denied, h.company_id "
-	"FROM paperclip.heartbeat_runs h, (SELECT paperclip.role_companies($2) AS c) r "
+	"FROM paperclip.heartbeat_runs h, (SELECT paperclip.visible_companies($2) AS c) r "
 	"WHERE h.id OPERATOR(pg_catalog.=) $1 AND r.c IS NOT NULL",
 	UUIDOID, NAMEOID);
 
 static PcPlan plan_company_denied = PC_PLAN(
 	"SELECT NOT ($1 OPERATOR(pg_catalog.=) ANY (r.c)) AS denied, $1 AS company_id "
-	"FROM (SELECT paperclip.role_companies($2) AS c) r WHERE r.c IS NOT NULL",
+	"FROM (SELECT paperclip.visible_companies($2) AS c) r WHERE r.c IS NOT NULL",
 	UUIDOID, NAMEOID);
 
 static PcPlan plan_role_bound = PC_PLAN(
-	"SELECT paperclip.role_companies($1) IS NOT NULL AS bound",
+	"SELECT paperclip.visible_companies($1) IS NOT NULL AS bound",
 	NAMEOID);
 
 /* The calling role's name, or NULL for a superuser (who touches everything). */

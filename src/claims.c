@@ -25,7 +25,7 @@ PG_FUNCTION_INFO_V1(paperclip_claim_runs);
 
 /* $1 how many, $2 the caller's role: a bound role claims only its companies' runs */
 static PcPlan plan_claim = PC_PLAN(
-	"WITH companies AS (SELECT paperclip.role_companies($2) AS c), "
+	"WITH companies AS (SELECT paperclip.visible_companies($2) AS c), "
 	"picked AS (SELECT r.id FROM paperclip.heartbeat_runs r "
 	"  JOIN paperclip.agents a ON a.id = r.agent_id, companies "
 	"  WHERE r.status = 'queued' AND a.status NOT IN ('paused', 'terminated') "

@@ -2,7 +2,7 @@
 -- security and in every API function, hostile search_path objects.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(53);
+SELECT plan(56);
 
 -- run a statement as a role; its single value, or "ERROR <sqlstate>: <message>"
 CREATE FUNCTION pg_temp.as_role(r text, q text) RETURNS text LANGUAGE plpgsql AS $$
@@ -19,7 +19,25 @@ BEGIN
     RETURN out;
 END $$;
 
+-- the same, logged in as one role (SET SESSION AUTHORIZATION) then SET ROLE to another
+CREATE FUNCTION pg_temp.as_login(login text, r text, q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    out text;
+BEGIN
+    EXECUTE format('SET LOCAL SESSION AUTHORIZATION %I', login);
+    EXECUTE format('SET LOCAL ROLE %I', r);
+    BEGIN
+        EXECUTE q INTO out;
+    EXCEPTION WHEN OTHERS THEN
+        out := 'ERROR ' || SQLSTATE || ': ' || SQLERRM;
+    END;
+    RESET ROLE;
+    RESET SESSION AUTHORIZATION;
+    RETURN out;
+END $$;
+
 CREATE ROLE tap_nobody;
+CREATE ROLE tap_alice IN ROLE paperclip_operator;
 CREATE ROLE tap_reader IN ROLE paperclip_reader;
 CREATE ROLE tap_operator IN ROLE paperclip_operator;
 CREATE ROLE tap_admin IN ROLE paperclip_admin;
@@ -28,8 +46,9 @@ CREATE ROLE tap_a_admin IN ROLE paperclip_admin;
 
 INSERT INTO paperclip.companies (id, name) VALUES
   ('c0000000-0000-0000-0000-00000000000a', 'company A'), ('c0000000-0000-0000-0000-00000000000b', 'company B');
-INSERT INTO paperclip.company_roles (role_name, company_id) VALUES
-  ('tap_a_operator', 'c0000000-0000-0000-0000-00000000000a'), ('tap_a_admin', 'c0000000-0000-0000-0000-00000000000a');
+INSERT INTO paperclip.company_roles (role_id, company_id) VALUES
+  ('tap_a_operator', 'c0000000-0000-0000-0000-00000000000a'), ('tap_a_admin', 'c0000000-0000-0000-0000-00000000000a'),
+  ('tap_alice', 'c0000000-0000-0000-0000-00000000000a');
 INSERT INTO paperclip.agents (id, company_id, name) VALUES
   ('c0000000-0000-0000-0000-0000000000a1', 'c0000000-0000-0000-0000-00000000000a', 'a1'),
   ('c0000000-0000-0000-0000-0000000000a2', 'c0000000-0000-0000-0000-00000000000a', 'a2'),
@@ -56,7 +75,7 @@ SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'paperclip'::regnam
             AND NOT coalesce(proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)), 0::bigint,
           'every SECURITY DEFINER function pins search_path = pg_catalog, pg_temp');
 SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'paperclip'::regnamespace AND prosecdef), 18::bigint,
-          'SECURITY DEFINER only for the 16 writers, role_companies and the timer count trigger');
+          'SECURITY DEFINER only for the 16 writers, visible_companies and the timer count trigger');
 
 -- a role without a paperclip role sees nothing
 SELECT matches(pg_temp.as_role('tap_nobody', 'SELECT count(*) FROM paperclip.heartbeat_runs'), '^ERROR 42501', 'no grant: no reading');
@@ -121,6 +140,12 @@ SELECT matches(pg_temp.as_role('tap_a_operator', $$SELECT (paperclip.log_activit
                '^ERROR 42501', 'A cannot log activity for B');
 SELECT matches(pg_temp.as_role('tap_a_operator', $$SELECT count(*) FROM paperclip.tick_timers()$$),
                '^ERROR 42501: permission denied for function tick_timers', 'a bound role cannot tick every company''s timers');
+SELECT is(pg_temp.as_login('tap_alice', 'paperclip_operator', $$SELECT count(DISTINCT company_id) FROM paperclip.heartbeat_runs$$),
+          '1', 'a login bound to A stays bound after SET ROLE to an unbound role');
+SELECT matches(pg_temp.as_login('tap_alice', 'paperclip_operator', $$SELECT (paperclip.cancel_run('c0000000-0000-0000-0000-0000000000fb')).status$$),
+               '^ERROR 42501', 'and cannot cancel B''s run through the API either');
+SELECT is(pg_temp.as_login('tap_reader', 'tap_reader', $$SELECT paperclip.visible_companies('tap_a_operator')::text$$),
+          '{}', 'nobody learns another role''s bindings');
 SELECT is(pg_temp.as_role('tap_a_operator', $$SELECT string_agg(company_id::text, ',') FROM paperclip.claim_runs(10)$$),
           'c0000000-0000-0000-0000-00000000000a', 'claim_runs takes only A''s queued runs');
 SELECT is(pg_temp.as_role('tap_a_operator', $$SELECT (paperclip.cancel_run('c0000000-0000-0000-0000-0000000000fa')).status$$), 'cancelled', 'A cancels its own run');
@@ -128,7 +153,7 @@ SELECT is(pg_temp.as_role('tap_a_admin', $$WITH u AS (UPDATE paperclip.agents SE
           '2', 'an admin bound to A updates only A''s agents');
 SELECT matches(pg_temp.as_role('tap_a_admin', $$INSERT INTO paperclip.agents (company_id, name) VALUES ('c0000000-0000-0000-0000-00000000000b', 'intruder') RETURNING 1$$),
                '^ERROR 42501: new row violates row-level security policy', 'an admin bound to A cannot create agents in B');
-SELECT is(pg_temp.as_role('tap_a_admin', $$WITH d AS (DELETE FROM paperclip.company_roles WHERE role_name = 'tap_a_admin' RETURNING 1) SELECT count(*) FROM d$$),
+SELECT is(pg_temp.as_role('tap_a_admin', $$WITH d AS (DELETE FROM paperclip.company_roles WHERE role_id = 'tap_a_admin'::regrole RETURNING 1) SELECT count(*) FROM d$$),
           '0', 'an admin bound to A cannot unbind itself');
 SELECT matches(pg_temp.as_role('tap_a_admin', $$INSERT INTO paperclip.company_roles VALUES ('tap_admin', 'c0000000-0000-0000-0000-00000000000a') RETURNING 1$$),
                '^ERROR 42501', 'nor bind other roles');
