@@ -53,37 +53,29 @@ string_key(JsonbContainer *obj, const char *key, bool required)
 	return pnstrdup(v->val.string.val, v->val.string.len);
 }
 
+/* A number from min to max (whole when asked), else 22023 saying so. */
+static void
+number_key(JsonbContainer *obj, const char *key, double min, double max, bool whole,
+		   const char *what, const char *range)
+{
+	JsonbValue	buf;
+	JsonbValue *v = get(obj, key, &buf);
+	double		d;
+
+	if (v == NULL)
+		return;
+	if (v->type != jbvNumeric)
+		bad_config(key, what);
+	d = pc_numeric_to_double(v->val.numeric);
+	if (!isfinite(d) || d < min || d > max || (whole && d != floor(d)))
+		bad_config(key, range);
+}
+
 static void
 seconds_key(JsonbContainer *obj, const char *key)
 {
-	JsonbValue	buf;
-	JsonbValue *v = get(obj, key, &buf);
-	double		d;
-
-	if (v == NULL)
-		return;
-	if (v->type != jbvNumeric)
-		bad_config(key, "must be a number of seconds");
-	d = pc_numeric_to_double(v->val.numeric);
-	if (!isfinite(d) || d < 0 || d > 7 * 86400)
-		bad_config(key, "must be between 0 and 604800 seconds");
-}
-
-/* A whole number of bytes, from 1 to 64 MiB. */
-static void
-bytes_key(JsonbContainer *obj, const char *key)
-{
-	JsonbValue	buf;
-	JsonbValue *v = get(obj, key, &buf);
-	double		d;
-
-	if (v == NULL)
-		return;
-	if (v->type != jbvNumeric)
-		bad_config(key, "must be a number of bytes");
-	d = pc_numeric_to_double(v->val.numeric);
-	if (!isfinite(d) || d < 1 || d > 64.0 * 1024 * 1024 || d != floor(d))
-		bad_config(key, "must be a whole number of bytes from 1 to 67108864");
+	number_key(obj, key, 0, 7 * 86400, false, "must be a number of seconds",
+			   "must be between 0 and 604800 seconds");
 }
 
 /* An array of strings, or an object of string values. */
@@ -139,7 +131,8 @@ check_http(JsonbContainer *obj)
 	strings_key(obj, "headers", true);
 	seconds_key(obj, "timeoutSec");
 	seconds_key(obj, "graceSec");
-	bytes_key(obj, "maxResponseBytes");
+	number_key(obj, "maxResponseBytes", 1, 64.0 * 1024 * 1024, true, "must be a number of bytes",
+			   "must be a whole number of bytes from 1 to 67108864");
 }
 
 /*

@@ -4,27 +4,15 @@ BEGIN;
 SET LOCAL client_min_messages = warning;
 SELECT plan(56);
 
--- run a statement as a role; its single value, or "ERROR <sqlstate>: <message>"
-CREATE FUNCTION pg_temp.as_role(r text, q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    out text;
-BEGIN
-    EXECUTE format('SET LOCAL ROLE %I', r);
-    BEGIN
-        EXECUTE q INTO out;
-    EXCEPTION WHEN OTHERS THEN
-        out := 'ERROR ' || SQLSTATE || ': ' || SQLERRM;
-    END;
-    RESET ROLE;
-    RETURN out;
-END $$;
-
--- the same, logged in as one role (SET SESSION AUTHORIZATION) then SET ROLE to another
+-- run a statement as a role (logged in as another first, when login is given);
+-- its single value, or "ERROR <sqlstate>: <message>"
 CREATE FUNCTION pg_temp.as_login(login text, r text, q text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     out text;
 BEGIN
-    EXECUTE format('SET LOCAL SESSION AUTHORIZATION %I', login);
+    IF login IS NOT NULL THEN
+        EXECUTE format('SET LOCAL SESSION AUTHORIZATION %I', login);
+    END IF;
     EXECUTE format('SET LOCAL ROLE %I', r);
     BEGIN
         EXECUTE q INTO out;
@@ -35,6 +23,8 @@ BEGIN
     RESET SESSION AUTHORIZATION;
     RETURN out;
 END $$;
+CREATE FUNCTION pg_temp.as_role(r text, q text) RETURNS text LANGUAGE sql AS
+  $$ SELECT pg_temp.as_login(NULL, r, q) $$;
 
 CREATE ROLE tap_nobody;
 CREATE ROLE tap_alice IN ROLE paperclip_operator;
