@@ -33,6 +33,22 @@ is "$(q "SELECT DISTINCT reason || ' ' || requested_by_actor_type || ' ' || requ
 	"heartbeat_timer system heartbeat_scheduler true" "requested by the heartbeat scheduler"
 q "UPDATE paperclip.agents SET runtime_config = '{}' WHERE id = '$a'" >/dev/null
 
+# --- one agent whose timer wakeup fails costs only its own wakeup, not the tick
+cmd=$(script tick2.sh 'exit 0')
+bad=$(agent failing "{\"command\":\"$cmd\"}")
+good=$(agent healthy "{\"command\":\"$cmd\"}")
+q "CREATE FUNCTION public.paperclip_test_refuse() RETURNS trigger LANGUAGE plpgsql AS
+   \$\$BEGIN IF NEW.agent_id = '$bad' THEN RAISE EXCEPTION 'refused for the test'; END IF; RETURN NEW; END\$\$;
+   CREATE TRIGGER paperclip_test_refuse BEFORE INSERT ON paperclip.agent_wakeup_requests
+     FOR EACH ROW EXECUTE FUNCTION public.paperclip_test_refuse()" >/dev/null
+q "UPDATE paperclip.agents SET runtime_config = '{\"heartbeat\":{\"intervalSec\":1}}' WHERE id IN ('$bad', '$good')" >/dev/null
+ok $(wait_for 20 "SELECT count(*) >= 2 FROM paperclip.heartbeat_runs WHERE agent_id = '$good' AND status = 'succeeded'"; echo $?) \
+	"a healthy agent keeps ticking next to one whose wakeup fails"
+is "$(q "SELECT count(*) FROM paperclip.heartbeat_runs WHERE agent_id = '$bad'")" 0 "the failing agent has no run"
+q "UPDATE paperclip.agents SET runtime_config = '{}' WHERE id IN ('$bad', '$good');
+   DROP TRIGGER paperclip_test_refuse ON paperclip.agent_wakeup_requests;
+   DROP FUNCTION public.paperclip_test_refuse()" >/dev/null
+
 # --- liveness: finished runs are classified by the worker
 ok $(wait_for 15 "SELECT bool_and(liveness_state IS NOT NULL) FROM paperclip.heartbeat_runs
                   WHERE agent_id = '$a' AND status = 'succeeded'"; echo $?) "the worker classifies finished runs"
