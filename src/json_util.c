@@ -40,6 +40,18 @@ pc_json_get_object(JsonbContainer *obj, const char *key)
 	return v->val.binary.data;
 }
 
+/* The string under key (a copy), or NULL when missing or not a string. */
+char *
+pc_json_string(JsonbContainer *obj, const char *key)
+{
+	JsonbValue	buf;
+	JsonbValue *v = pc_json_get(obj, key, &buf);
+
+	if (v == NULL || v->type != jbvString)
+		return NULL;
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
 bool
 pc_json_bool_or(JsonbContainer *obj, const char *key, bool dflt)
 {

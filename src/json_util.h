@@ -16,6 +16,7 @@ extern JsonbValue *pc_json_get(JsonbContainer *obj, const char *key, JsonbValue 
 extern JsonbContainer *pc_json_get_object(JsonbContainer *obj, const char *key);
 
 /* Lenient reads: a value of another JSON type reads as the default. */
+extern char *pc_json_string(JsonbContainer *obj, const char *key);
 extern bool pc_json_bool_or(JsonbContainer *obj, const char *key, bool dflt);
 extern double pc_json_number_or(JsonbContainer *obj, const char *key, double dflt);
 

@@ -95,6 +95,8 @@ static int	orphans_cap = 0;
 static char run_log_dir[MAXPGPATH];
 static char spool_dir[MAXPGPATH];
 static char runner_path[MAXPGPATH];
+static char *allowed_commands_json = NULL;	/* the allowlists as JSON arrays, */
+static char *allowed_hosts_json = NULL; /* read with the settings */
 static bool slot_freed = false;	/* a runner finished: claim again */
 static MemoryContext loop_cxt = NULL;	/* reset every loop iteration */
 
@@ -284,6 +286,14 @@ resolve_paths(void)
 		snprintf(runner_path, MAXPGPATH, "%s/%s", pkglib_path, PC_RUNNER_NAME);
 	make_dirs(run_log_dir);
 	make_dirs(spool_dir);
+	if (allowed_commands_json)
+		pfree(allowed_commands_json);
+	if (allowed_hosts_json)
+		pfree(allowed_hosts_json);
+	allowed_commands_json = MemoryContextStrdup(TopMemoryContext,
+												pc_json_list_of_guc(pc_allowed_commands));
+	allowed_hosts_json = MemoryContextStrdup(TopMemoryContext,
+											 pc_json_list_of_guc(pc_allowed_http_hosts));
 }
 
 static char *
@@ -593,8 +603,8 @@ claim_and_start(void)
 	v[0] = Int32GetDatum(free);
 	v[1] = CStringGetTextDatum(run_log_dir);
 	v[2] = CStringGetTextDatum(spool_dir);
-	v[3] = CStringGetTextDatum(pc_json_list_of_guc(pc_allowed_commands));
-	v[4] = CStringGetTextDatum(pc_json_list_of_guc(pc_allowed_http_hosts));
+	v[3] = CStringGetTextDatum(allowed_commands_json);
+	v[4] = CStringGetTextDatum(allowed_hosts_json);
 	n = pc_exec(&plan_claim, v, NULL, 0);
 	tt = SPI_tuptable;
 
@@ -688,12 +698,7 @@ claim_and_start(void)
 static char *
 frame_string(Jsonb *frame, const char *key)
 {
-	JsonbValue	buf;
-	JsonbValue *v = pc_json_get(&frame->root, key, &buf);
-
-	if (v == NULL || v->type != jbvString)
-		return NULL;
-	return pnstrdup(v->val.string.val, v->val.string.len);
+	return pc_json_string(&frame->root, key);
 }
 
 static Jsonb *
@@ -1064,7 +1069,7 @@ paperclip_launcher_main(Datum arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(pc_database_name, NULL, 0);
 	pgstat_report_appname("paperclip launcher");
-	pc_worker_safe_search_path();
+	pc_worker_session_settings();
 
 	before_shmem_exit(launcher_shmem_exit, (Datum) 0);
 	pc_shared->launcher_latch = MyLatch;

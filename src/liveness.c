@@ -243,15 +243,7 @@ append_text(StringInfo buf, const char *s)
 static const char *
 result_string(Jsonb *result_json, const char *key)
 {
-	JsonbValue	buf;
-	JsonbValue *v;
-
-	if (result_json == NULL || !pc_jsonb_is_object(result_json))
-		return NULL;
-	v = pc_json_get(&result_json->root, key, &buf);
-	if (v == NULL || v->type != jbvString)
-		return NULL;
-	return pnstrdup(v->val.string.val, v->val.string.len);
+	return result_json ? pc_json_string(&result_json->root, key) : NULL;
 }
 
 /* The result's own words: its next action, summary, result, message, error. */
@@ -507,17 +499,6 @@ classify(const LivenessInput *in)
  * ----------------------------------------------------------------------
  */
 
-static const char *
-json_string(JsonbContainer *obj, const char *key)
-{
-	JsonbValue	buf;
-	JsonbValue *v;
-
-	if (obj == NULL || (v = pc_json_get(obj, key, &buf)) == NULL || v->type != jbvString)
-		return NULL;
-	return pnstrdup(v->val.string.val, v->val.string.len);
-}
-
 /* Missing, negative or not a number: 0. */
 static int64
 json_count(JsonbContainer *obj, const char *key)
@@ -565,15 +546,15 @@ paperclip_classify_run_liveness(PG_FUNCTION_ARGS)
 	issue = pc_json_get_object(root, "issue");
 	evidence = pc_json_get_object(root, "evidence");
 
-	in.run_status = json_string(root, "runStatus");
+	in.run_status = pc_json_string(root, "runStatus");
 	if (in.run_status == NULL)
 		in.run_status = "unknown";
-	in.error_code = json_string(root, "errorCode");
-	in.issue_status = json_string(issue, "status");
+	in.error_code = pc_json_string(root, "errorCode");
+	in.issue_status = pc_json_string(issue, "status");
 	in.result_json = json_object_or_null(root, "resultJson");
-	in.stdout_excerpt = json_string(root, "stdoutExcerpt");
-	in.stderr_excerpt = json_string(root, "stderrExcerpt");
-	in.error = json_string(root, "error");
+	in.stdout_excerpt = pc_json_string(root, "stdoutExcerpt");
+	in.stderr_excerpt = pc_json_string(root, "stderrExcerpt");
+	in.error = pc_json_string(root, "error");
 	in.continuation_attempt = (int) json_count(root, "continuationAttempt");
 	in.ev.comments = json_count(evidence, "issueCommentsCreated");
 	in.ev.doc_revisions = json_count(evidence, "documentRevisionsCreated");
@@ -582,7 +563,7 @@ paperclip_classify_run_liveness(PG_FUNCTION_ARGS)
 	in.ev.workspace_ops = json_count(evidence, "workspaceOperationsCreated");
 	in.ev.activity = json_count(evidence, "activityEventsCreated");
 	in.ev.tool_events = json_count(evidence, "toolOrActionEventsCreated");
-	latest = json_string(evidence, "latestEvidenceAt");
+	latest = pc_json_string(evidence, "latestEvidenceAt");
 
 	l = classify(&in);
 

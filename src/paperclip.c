@@ -282,11 +282,12 @@ pc_json_list_of_guc(const char *value)
 }
 
 /*
- * The workers resolve names with pg_catalog first and nothing a user can
- * create: their queries qualify everything of ours.
+ * Session settings of the workers. They resolve names with pg_catalog
+ * first and nothing a user can create: their queries qualify everything of
+ * ours.
  */
 void
-pc_worker_safe_search_path(void)
+pc_worker_session_settings(void)
 {
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 

@@ -43,7 +43,7 @@ extern void pc_wake_launcher_at_commit(void);
 extern void pc_wake_scheduler_at_commit(void);
 extern char *pc_run_log_dir(void);
 extern char *pc_json_list_of_guc(const char *value);
-extern void pc_worker_safe_search_path(void);
+extern void pc_worker_session_settings(void);
 extern bool pc_path_has_parent_ref(const char *path);
 extern bool pc_log_ref_is_ours(const char *log_ref);
 
@@ -105,13 +105,12 @@ extern bool pc_cancel_run(Datum run_id, const char *error);
 /* Timers (timers.c), retries (retries.c), liveness (liveness.c), retention (retention.c) */
 typedef struct TickCounts
 {
-	int			checked;		/* only when counted */
+	int			checked;
 	int			enqueued;
 	int			skipped;
 	int			failed;			/* enqueues that raised an error (isolated ticks only) */
 } TickCounts;
-extern void pc_tick_timers(Datum now, bool count_checked, bool isolate_failures,
-						   TickCounts *counts);
+extern void pc_tick_timers(Datum now, bool isolate_failures, TickCounts *counts);
 extern int	pc_promote_due_retries(Datum now, int limit);
 extern int	pc_classify_finished_runs(int batch_size, double min_age_s);
 typedef struct PruneCounts

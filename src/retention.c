@@ -84,19 +84,25 @@ pc_prune_expired(int batch_size, PruneCounts *counts)
 	if (n > 0)
 	{
 		Datum	   *ids = palloc(sizeof(Datum) * n);
+		char	  **stores = palloc(sizeof(char *) * n);
+		char	  **refs = palloc(sizeof(char *) * n);
 		Datum		arr;
 		bool		isnull;
 
 		for (i = 0; i < n; i++)
 		{
 			ids[i] = pc_getattr(i, "id", &isnull);
-			if (remove_log(pc_getattr_cstring(i, "log_store"), pc_getattr_cstring(i, "log_ref")))
-				counts->log_files++;
+			stores[i] = pc_getattr_cstring(i, "log_store");
+			refs[i] = pc_getattr_cstring(i, "log_ref");
 		}
 		arr = PointerGetDatum(construct_array(ids, n, UUIDOID, 16, false, TYPALIGN_CHAR));
 		counts->events = pc_exec(&plan_delete_events, &arr, NULL, 0);
 		pc_exec(&plan_mark_pruned, &arr, NULL, 0);
 		counts->runs = n;
+		/* files last: they cannot roll back, a later pass finds them gone */
+		for (i = 0; i < n; i++)
+			if (remove_log(stores[i], refs[i]))
+				counts->log_files++;
 	}
 	counts->wakeup_requests = pc_exec(&plan_delete_requests, args, NULL, 0);
 }

@@ -120,7 +120,7 @@ unit_tick(void *arg)
 {
 	TickCounts	counts;
 
-	pc_tick_timers(TimestampTzGetDatum(GetCurrentTimestamp()), false, true, &counts);
+	pc_tick_timers(TimestampTzGetDatum(GetCurrentTimestamp()), true, &counts);
 	if (counts.enqueued + counts.skipped + counts.failed > 0)
 		elog(DEBUG1, "paperclip scheduler: %d timer wakeup(s) enqueued, %d skipped, %d failed",
 			 counts.enqueued, counts.skipped, counts.failed);
@@ -246,7 +246,7 @@ paperclip_scheduler_main(Datum arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(pc_database_name, NULL, 0);
 	pgstat_report_appname("paperclip scheduler");
-	pc_worker_safe_search_path();
+	pc_worker_session_settings();
 
 	before_shmem_exit(scheduler_shmem_exit, (Datum) 0);
 	pc_shared->scheduler_latch = MyLatch;

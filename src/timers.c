@@ -7,14 +7,12 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
-#include "utils/resowner.h"
 #include "utils/uuid.h"
 #include "utils/timestamp.h"
 
@@ -91,37 +89,40 @@ enqueue_one(void *arg)
 }
 
 /*
- * One timer wakeup. With isolate_failures (the scheduler) it runs in a
- * subtransaction, so one agent's error costs that agent's wakeup, not the
- * tick: it is logged and counted as failed.
+ * One timer wakeup, counted. With isolate_failures (the scheduler) it runs
+ * in a subtransaction, so one agent's error costs that agent's wakeup, not
+ * the tick: it is logged and counted as failed.
  */
-static bool
+static void
 tick_one(WakeupRequest *req, bool isolate_failures, TickCounts *counts)
 {
 	TickOne		t = {req, false};
-	ErrorData  *edata;
+	ErrorData  *edata = NULL;
 
 	if (!isolate_failures)
-		return pc_enqueue_wakeup(req);
-	edata = pc_try_subxact(enqueue_one, &t);
-	if (edata == NULL)
-		return t.run;
-	ereport(WARNING,
-			(errmsg("paperclip scheduler: timer wakeup of agent %s failed: %s",
-					DatumGetCString(DirectFunctionCall1(uuid_out, req->agent_id)),
-					edata->message)));
-	counts->failed++;
-	return false;
+		t.run = pc_enqueue_wakeup(req);
+	else if ((edata = pc_try_subxact(enqueue_one, &t)) != NULL)
+	{
+		ereport(WARNING,
+				(errmsg("paperclip scheduler: timer wakeup of agent %s failed: %s",
+						DatumGetCString(DirectFunctionCall1(uuid_out, req->agent_id)),
+						edata->message)));
+		counts->failed++;
+		return;
+	}
+	if (t.run)
+		counts->enqueued++;
+	else
+		counts->skipped++;
 }
 
 /*
  * A timer wakeup for every agent due at "now". Needs SPI. Reads the due
- * agents through the timer_due_at index: the cost grows with agents due.
- * Only count_checked (the SQL function's "checked") reads every timer's
- * index entry: the scheduler does without it.
+ * agents through the timer_due_at index and "checked" from the count the
+ * agents' triggers keep: the cost grows with agents due.
  */
 void
-pc_tick_timers(Datum now, bool count_checked, bool isolate_failures, TickCounts *counts)
+pc_tick_timers(Datum now, bool isolate_failures, TickCounts *counts)
 {
 	int			ndue;
 	Datum	   *due;
@@ -132,11 +133,8 @@ pc_tick_timers(Datum now, bool count_checked, bool isolate_failures, TickCounts 
 	int			i;
 
 	memset(counts, 0, sizeof(*counts));
-	if (count_checked)
-	{
-		pc_exec_row(&plan_count_timers, NULL, NULL);
-		counts->checked = DatumGetInt32(pc_getattr(0, "n", &isnull));
-	}
+	pc_exec_row(&plan_count_timers, NULL, NULL);
+	counts->checked = DatumGetInt32(pc_getattr(0, "n", &isnull));
 
 	pc_exec_row(&plan_timer_context, &now, NULL);
 	context = pc_getattr(0, "ctx", &isnull);
@@ -151,7 +149,6 @@ pc_tick_timers(Datum now, bool count_checked, bool isolate_failures, TickCounts 
 	for (i = 0; i < ndue; i++)
 	{
 		WakeupRequest req = {0};
-		int			failed = counts->failed;
 
 		old = MemoryContextSwitchTo(tick_cxt);
 		req.agent_id = due[i];
@@ -164,10 +161,7 @@ pc_tick_timers(Datum now, bool count_checked, bool isolate_failures, TickCounts 
 		req.actor_id = CStringGetTextDatum("heartbeat_scheduler");
 		req.context_snapshot = context;
 		req.quiet_if_not_invokable = true;
-		if (tick_one(&req, isolate_failures, counts))
-			counts->enqueued++;
-		else if (counts->failed == failed)
-			counts->skipped++;
+		tick_one(&req, isolate_failures, counts);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(tick_cxt);
 	}
@@ -191,7 +185,7 @@ paperclip_tick_timers(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	pc_check_all_companies("tick_timers");
-	pc_tick_timers(PG_GETARG_DATUM(0), true, false, &counts);
+	pc_tick_timers(PG_GETARG_DATUM(0), false, &counts);
 	SPI_finish();
 
 	out[0] = Int32GetDatum(counts.checked);

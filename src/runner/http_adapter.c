@@ -207,6 +207,20 @@ host_matches(const char *host, const char *entry)
 	return false;
 }
 
+/* A URL parsed by libcurl, or NULL when it does not parse (or memory ran out). */
+static CURLU *
+parse_url(const char *url)
+{
+	CURLU	   *u = lc.url();
+
+	if (u != NULL && lc.url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
+	{
+		lc.url_cleanup(u);
+		u = NULL;
+	}
+	return u;
+}
+
 /*
  * An http(s) URL whose host the allowlist admits, or an error result.
  * Checked for the configured URL and for every redirect, before connecting.
@@ -214,7 +228,7 @@ host_matches(const char *host, const char *entry)
 static cJSON *
 check_url(const RunSpec *spec, const char *url)
 {
-	CURLU	   *u = lc.url();
+	CURLU	   *u = parse_url(url);
 	char	   *scheme = NULL;
 	char	   *host = NULL;
 	cJSON	   *err = NULL;
@@ -222,9 +236,8 @@ check_url(const RunSpec *spec, const char *url)
 	bool		allowed = false;
 
 	if (u == NULL)
-		return make_error_result(PC_ERR_HTTP, "out of memory");
-	if (lc.url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-		lc.url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+		return make_error_result(PC_ERR_CONFIG, "not a valid URL");
+	if (lc.url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 		lc.url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
 		err = make_error_result(PC_ERR_CONFIG, "not a valid URL");
 	else if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)
@@ -251,11 +264,11 @@ check_url(const RunSpec *spec, const char *url)
 static char *
 shown_url(const char *url)
 {
-	CURLU	   *u = lc.url();
+	CURLU	   *u = parse_url(url);
 	char	   *out = NULL;
 	char	   *copy;
 
-	if (u != NULL && lc.url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	if (u != NULL &&
 		lc.url_set(u, CURLUPART_USER, NULL, 0) == CURLUE_OK &&
 		lc.url_set(u, CURLUPART_PASSWORD, NULL, 0) == CURLUE_OK &&
 		lc.url_set(u, CURLUPART_QUERY, NULL, 0) == CURLUE_OK)
@@ -271,13 +284,13 @@ shown_url(const char *url)
 static char *
 origin_of(const char *url)
 {
-	CURLU	   *u = lc.url();
+	CURLU	   *u = parse_url(url);
 	char	   *scheme = NULL;
 	char	   *host = NULL;
 	char	   *port = NULL;
 	char	   *origin;
 
-	if (u != NULL && lc.url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK)
+	if (u != NULL)
 	{
 		lc.url_get(u, CURLUPART_SCHEME, &scheme, 0);
 		lc.url_get(u, CURLUPART_HOST, &host, 0);
