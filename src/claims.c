@@ -4,8 +4,8 @@
  *	  paperclip.launcher_enabled off, or next to the launcher): queued runs
  *	  of invokable agents within budget, oldest first, locked with SKIP
  *	  LOCKED so that racing claims never take one run twice nor wait on
- *	  each other; each claimed run is running, its wakeup claimed, its agent
- *	  running, with a "run started" event, in one statement.
+ *	  each other. The claimed runs are then recorded as started the way
+ *	  the launcher records its own (pc_mark_runs_started).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -14,7 +14,9 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/uuid.h"
 
 #include "paperclip.h"
 #include "spi_util.h"
@@ -31,20 +33,12 @@ static PcPlan plan_claim = PC_PLAN(
 	"  WHERE r.status = 'queued' AND a.status NOT IN ('paused', 'terminated') "
 	"  AND NOT (a.budget_monthly_cents > 0 AND a.spent_monthly_cents >= a.budget_monthly_cents) "
 	"  AND (companies.c IS NULL OR r.company_id = ANY (companies.c)) "
-	"  ORDER BY r.created_at LIMIT $1 FOR UPDATE OF r SKIP LOCKED), "
-	"run AS (UPDATE paperclip.heartbeat_runs r SET status = 'running', started_at = now(), "
+	"  ORDER BY r.created_at LIMIT $1 FOR UPDATE OF r SKIP LOCKED) "
+	"UPDATE paperclip.heartbeat_runs r SET status = 'running', started_at = now(), "
 	"  updated_at = now(), event_seq = r.event_seq + 1, "
 	"  session_id_before = coalesce((SELECT s.session_id FROM paperclip.agent_runtime_state s "
 	"    WHERE s.agent_id = r.agent_id), r.session_id_before) "
-	"  FROM picked WHERE r.id = picked.id RETURNING r.*), "
-	"w AS (UPDATE paperclip.agent_wakeup_requests q SET status = 'claimed', claimed_at = now(), "
-	"  updated_at = now() FROM run WHERE q.id = run.wakeup_request_id), "
-	"e AS (INSERT INTO paperclip.heartbeat_run_events "
-	"  (company_id, run_id, agent_id, seq, event_type, stream, level, message) "
-	"  SELECT company_id, id, agent_id, event_seq, 'lifecycle', 'system', 'info', 'run started' FROM run), "
-	"g AS (UPDATE paperclip.agents a SET status = 'running', updated_at = now() FROM run "
-	"  WHERE a.id = run.agent_id AND a.status NOT IN ('paused', 'terminated')) "
-	"SELECT * FROM run ORDER BY created_at",
+	"FROM picked WHERE r.id = picked.id RETURNING r.*",
 	INT4OID, NAMEOID);
 
 /*
@@ -58,6 +52,7 @@ paperclip_claim_runs(PG_FUNCTION_ARGS)
 	Datum		v[2];
 	int			n;
 	int			i;
+	SPITupleTable *claimed;
 
 	pc_check_not_null(fcinfo, 0, "max_runs");
 	v[0] = Int32GetDatum(Max(0, Min(PG_GETARG_INT32(0), MAX_CLAIM)));
@@ -66,8 +61,23 @@ paperclip_claim_runs(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	n = pc_exec(&plan_claim, v, NULL, 0);
-	for (i = 0; i < n; i++)
-		pc_notify_run_status(i);
+	claimed = SPI_tuptable;
+	if (n > 0)
+	{
+		Datum	   *ids = palloc(sizeof(Datum) * n);
+		Datum		started[3] = {0, 0, 0};
+		bool		isnull;
+
+		for (i = 0; i < n; i++)
+		{
+			ids[i] = pc_getattr(i, "id", &isnull);
+			pc_notify_run_status(i);
+		}
+		started[0] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+		pc_mark_runs_started(started, " nn");
+	}
+	SPI_tuptable = claimed;
+	SPI_processed = n;
 	pc_return_rows(fcinfo);
 	SPI_finish();
 	return (Datum) 0;

@@ -137,27 +137,6 @@ static PcPlan plan_claim = PC_PLAN(
 	" 'allowedCommands', $4::jsonb, 'allowedHttpHosts', $5::jsonb)::text AS spec",
 	INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID);
 
-/*
- * Everything a claimed batch records once its runners are spawned, in one
- * statement: runner pids and start times, wakeups claimed, "run started"
- * events (their seq was taken by the claim), agents running.
- */
-static PcPlan plan_started = PC_PLAN(
-	"WITH s AS (SELECT * FROM unnest($1::uuid[], $2::int[], $3::timestamptz[]) "
-	"  AS s(run_id, pid, started)), "
-	"r AS (UPDATE paperclip.heartbeat_runs h SET runner_pid = s.pid, process_started_at = s.started "
-	"  FROM s WHERE h.id = s.run_id "
-	"  RETURNING h.id, h.company_id, h.agent_id, h.event_seq, h.wakeup_request_id), "
-	"w AS (UPDATE paperclip.agent_wakeup_requests q SET status = 'claimed', claimed_at = now(), "
-	"  updated_at = now() FROM r WHERE q.id = r.wakeup_request_id), "
-	"e AS (INSERT INTO paperclip.heartbeat_run_events "
-	"  (company_id, run_id, agent_id, seq, event_type, stream, level, message) "
-	"  SELECT company_id, id, agent_id, event_seq, 'lifecycle', 'system', 'info', 'run started' FROM r) "
-	"UPDATE paperclip.agents a SET status = 'running', updated_at = now() FROM r "
-	"WHERE a.id = r.agent_id AND a.status NOT IN ('paused', 'terminated') "
-	"RETURNING a.id, a.company_id, a.status, a.last_heartbeat_at",
-	UUIDARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID);
-
 static PcPlan plan_record_agent = PC_PLAN(
 	"UPDATE paperclip.heartbeat_runs SET agent_pid = $2 WHERE id = $1",
 	UUIDOID, INT4OID);
@@ -669,15 +648,11 @@ claim_and_start(void)
 	if (nstarted > 0)
 	{
 		Datum		v[3];
-		int			k;
-		int			nagents;
 
 		v[0] = PointerGetDatum(construct_array(run_ids, nstarted, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
 		v[1] = PointerGetDatum(construct_array(pids, nstarted, INT4OID, 4, true, TYPALIGN_INT));
 		v[2] = PointerGetDatum(construct_array(starts, nstarted, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-		nagents = pc_exec(&plan_started, v, NULL, 0);
-		for (k = 0; k < nagents; k++)
-			pc_notify_agent_status(k, "running");
+		pc_mark_runs_started(v, "   ");
 	}
 	commit_tx();
 

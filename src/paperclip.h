@@ -101,6 +101,7 @@ extern bool pc_enqueue_wakeup(const WakeupRequest *req);
 extern bool pc_is_transient_error(const char *error_code);
 extern bool pc_finalize_run(Datum run_id, Jsonb *result);
 extern bool pc_cancel_run(Datum run_id, const char *error);
+extern void pc_mark_runs_started(Datum *v, const char *nulls);
 
 /* Timers (timers.c), retries (retries.c), liveness (liveness.c), retention (retention.c) */
 typedef struct TickCounts

@@ -443,6 +443,44 @@ update_runtime_state(Datum agent_id, Datum run_id, const Outcome *o, const Adapt
 }
 
 /*
+ * Everything runs record once they start, in one statement: the runner's
+ * pid and start time (when a launcher's runner runs them), wakeups claimed,
+ * "run started" events (their seq was taken by the claim), agents running.
+ * $1 runs, $2 runner pids, $3 runner start times (both null for external
+ * runners).
+ */
+static PcPlan plan_started = PC_PLAN(
+	"WITH s AS (SELECT * FROM unnest($1::uuid[], $2::int[], $3::timestamptz[]) "
+	"  AS s(run_id, pid, started)), "
+	"r AS (UPDATE paperclip.heartbeat_runs h SET runner_pid = coalesce(s.pid, h.runner_pid), "
+	"  process_started_at = coalesce(s.started, h.process_started_at) "
+	"  FROM s WHERE h.id = s.run_id "
+	"  RETURNING h.id, h.company_id, h.agent_id, h.event_seq, h.wakeup_request_id), "
+	"w AS (UPDATE paperclip.agent_wakeup_requests q SET status = 'claimed', claimed_at = now(), "
+	"  updated_at = now() FROM r WHERE q.id = r.wakeup_request_id), "
+	"e AS (INSERT INTO paperclip.heartbeat_run_events "
+	"  (company_id, run_id, agent_id, seq, event_type, stream, level, message) "
+	"  SELECT company_id, id, agent_id, event_seq, 'lifecycle', 'system', 'info', 'run started' FROM r) "
+	"UPDATE paperclip.agents a SET status = 'running', updated_at = now() FROM r "
+	"WHERE a.id = r.agent_id AND a.status NOT IN ('paused', 'terminated') "
+	"RETURNING a.id, a.company_id, a.status, a.last_heartbeat_at",
+	UUIDARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID);
+
+/*
+ * Record claimed runs as started (see plan_started) and announce their
+ * agents running. v: run ids, runner pids, runner start times (arrays).
+ */
+void
+pc_mark_runs_started(Datum *v, const char *nulls)
+{
+	int			n = pc_exec(&plan_started, v, nulls, 0);
+	int			i;
+
+	for (i = 0; i < n; i++)
+		pc_notify_agent_status(i, "running");
+}
+
+/*
  * A failed run with a transient error gets a scheduled retry, until the
  * attempts are used up.
  */
