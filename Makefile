@@ -9,7 +9,7 @@
 
 EXTENSION  = paperclip
 MODULE_big = paperclip
-EXTVERSION = 0.1
+EXTVERSION = 0.2
 PG_MAJOR  ?= 15
 
 OBJS = \
@@ -31,7 +31,9 @@ OBJS = \
 	src/access.o \
 	src/claims.o
 
-DATA = sql/paperclip--$(EXTVERSION).sql
+# paperclip--0.1.sql is the base install script; every later version is an
+# upgrade script, so a fresh install and an upgraded one are the same schema
+DATA = sql/paperclip--0.1.sql $(wildcard sql/paperclip--*--*.sql)
 
 # pg_regress: sql/<area>.sql -> expected/<area>.out
 REGRESS = schema wakeup finalize cancel timers activity errors liveness retries retention
@@ -73,7 +75,7 @@ $(RUNNER): $(RUNNER_SRCS) $(wildcard src/runner/*.h) src/protocol.h
 install-runner: $(RUNNER)
 	$(INSTALL_PROGRAM) $(RUNNER) '$(DESTDIR)$(pkglibdir)/$(RUNNER)'
 
-.PHONY: deps test demo bench
+.PHONY: deps test demo bench test-installed test-cassert test-pg17 test-pg18
 
 # Install what a fresh Debian 12 machine lacks (as root); a no-op when all is there.
 deps:
@@ -85,6 +87,23 @@ test: deps
 	$(MAKE) -s all
 	$(MAKE) -s install
 	pg_virtualenv -t -v $(PG_MAJOR) -o shared_preload_libraries=paperclip ./test/run-all.sh
+
+# Every suite against servers built from Debian's source packages (cached in
+# /var/cache/pg_paperclip; the first build takes minutes): PostgreSQL 15 with
+# assertions (freed memory clobbered), and the other supported majors.
+# Every suite against a throwaway cluster of the installation PG_CONFIG names
+# (after make install PG_CONFIG=...): for servers built by test/pgbuild.sh.
+test-installed:
+	PG_CONFIG=$(PG_CONFIG) ./test/with-cluster.sh ./test/run-all.sh
+
+test-cassert: deps
+	./test/test-against.sh 15-cassert
+
+test-pg17: deps
+	./test/test-against.sh 17
+
+test-pg18: deps
+	./test/test-against.sh 18
 
 demo: deps
 	$(MAKE) -s all

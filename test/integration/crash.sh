@@ -4,7 +4,6 @@
 # ended in exactly one run, totals match the runs, and no process is left.
 . "$(dirname "$0")/lib.bash"
 launcher_db
-cluster="${PG_CLUSTER_VERSION:-15} regress"
 
 launcher_pid() { q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'paperclip launcher'"; }
 wait_running() {	# wait_running <run>: running with its agent invoked
@@ -69,10 +68,8 @@ cmd=$(script survivor2.sh "sleep 3; echo '{\"type\":\"paperclip.result\",\"usage
 a2=$(agent survivor2 "{\"command\":\"$cmd\"}")
 r2=$(enqueue "$a2"); wait_running "$r2"
 groups+=("$(agent_group "$r2")")
-# shellcheck disable=SC2086
-pg_ctlcluster $cluster stop -m immediate
-# shellcheck disable=SC2086
-pg_ctlcluster $cluster start
+server_stop_immediate
+server_start
 wait_server; wait_launcher
 ok $(wait_finished "$r2" 30; echo $?) "after an immediate shutdown and restart the run is finalized"
 is "$(run_status "$r2")" succeeded "with the result its runner spooled"

@@ -72,3 +72,14 @@ group_gone() {
 		sleep 0.05
 	done
 }
+
+# Stop the server at once (no shutdown checkpoint) and start it again: the
+# cluster of test/with-cluster.sh (PC_PG_CTL) or of pg_virtualenv.
+server_stop_immediate() {
+	if [ -n "${PC_PG_CTL:-}" ]; then $PC_PG_CTL -m immediate stop >/dev/null
+	else pg_ctlcluster "${PG_CLUSTER_VERSION:-$PGVERSION}" regress stop -m immediate; fi
+}
+server_start() {
+	if [ -n "${PC_PG_CTL:-}" ]; then $PC_PG_CTL start >/dev/null
+	else pg_ctlcluster "${PG_CLUSTER_VERSION:-$PGVERSION}" regress start; fi
+}
