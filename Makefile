@@ -75,7 +75,7 @@ $(RUNNER): $(RUNNER_SRCS) $(wildcard src/runner/*.h) src/protocol.h
 install-runner: $(RUNNER)
 	$(INSTALL_PROGRAM) $(RUNNER) '$(DESTDIR)$(pkglibdir)/$(RUNNER)'
 
-.PHONY: deps test demo bench test-installed test-cassert test-pg17 test-pg18
+.PHONY: deps test demo bench test-installed bench-installed test-cassert test-pg17 test-pg18
 
 # Install what a fresh Debian 12 machine lacks (as root); a no-op when all is there.
 deps:
@@ -95,6 +95,10 @@ test: deps
 # (after make install PG_CONFIG=...): for servers built by test/pgbuild.sh.
 test-installed:
 	PG_CONFIG=$(PG_CONFIG) ./test/with-cluster.sh ./test/run-all.sh
+
+# The benchmarks against the installation PG_CONFIG names (as test-installed).
+bench-installed:
+	PG_CONFIG=$(PG_CONFIG) ./test/with-cluster.sh -o synchronous_commit=off ./test/bench/run.sh
 
 test-cassert: deps
 	./test/test-against.sh 15-cassert
