@@ -29,6 +29,7 @@ OBJS = \
 	src/access.o \
 	src/claims.o \
 	src/bgworkers/common.o \
+	src/bgworkers/registry.o \
 	src/bgworkers/launcher.o \
 	src/bgworkers/runner_io.o \
 	src/bgworkers/reconcile.o \

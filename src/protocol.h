@@ -15,8 +15,16 @@
  *	    {"type":"log","stream":"stdout"|"stderr","ts":ISO-8601,"chunk":text}
  *	    {"type":"log_capped","bytes":N}   live log stopped; the file has all
  *	    {"type":"meta","meta":{...}}      what was invoked (no secret values)
- *	    {"type":"spawned","pid":N}        the agent started; N is its pid and
- *	                                      process group, killed if the runner is lost
+ *	    {"type":"spawned","pid":N,"startTicks":T}
+ *	                                      the agent started; N is its pid and
+ *	                                      process group as the host sees it, T
+ *	                                      field 22 of /proc/N/stat (its start
+ *	                                      time in clock ticks since boot): the
+ *	                                      launcher kills the group (its runner
+ *	                                      lost) only while /proc still shows
+ *	                                      that start time and N in its
+ *	                                      runner's session (the runner leads
+ *	                                      one)
  *	    {"type":"result","result":{...}}  the adapter result, last frame
  *	  Chunks are valid UTF-8 without NUL (bad bytes become U+FFFD).
  *
@@ -71,6 +79,7 @@
 #define PC_HTTP_DEFAULT_TIMEOUT_SEC 30
 #define PC_HTTP_MAX_RESPONSE (1024 * 1024)	/* default cap of a response body */
 #define PC_HTTP_MAX_REDIRECTS 5
+#define PC_HTTP_MAX_HEADER_BYTES (64 * 1024)	/* response headers read at most */
 
 /* error codes the runner reports */
 #define PC_ERR_SPAWN "adapter_spawn_failed"
@@ -85,5 +94,12 @@
 #define PC_ERR_HTTP_CONNECT "http_connect"
 #define PC_ERR_HTTP_TOO_LARGE "http_response_too_large"
 #define PC_ERR_HTTP "http_error"
+#define PC_ERR_HTTP_REDIRECT_REFUSED "http_redirect_refused"
+
+/* error codes the launcher records for a run (no runner reported them) */
+#define PC_ERR_PROCESS_LOST "process_lost"
+#define PC_ERR_RUNNER_SPAWN "runner_spawn_failed"
+#define PC_ERR_FINALIZE "finalize_error"
+#define PC_ERR_BUDGET_BLOCKED "budget_blocked"
 
 #endif

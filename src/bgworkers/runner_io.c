@@ -2,13 +2,22 @@
  * runner_io.c
  *	  The launcher's side of its runners: slots, spawning a
  *	  paperclip_runner (posix_spawn, its stdin and stdout as non-blocking
- *	  pipes), writing to it, and turning the frames it sends into live
- *	  events, run events and the run's finalization (see protocol.h).
+ *	  pipes that count against max_files_per_process), writing to it,
+ *	  reading its frames and handling them (see protocol.h) as units of
+ *	  work: live events, run events, the agent's identity, then the run's
+ *	  finalization.
+ *
+ *	  Frames stay in the runner's buffer until the unit that handled them
+ *	  has committed; a unit that fails is tried again, a frame at a time
+ *	  once a unit of several failed, and a frame that keeps failing (query
+ *	  cancels aside) is dropped with a warning. The result frame is never
+ *	  dropped: it starts the run's finalization (launcher.c).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -17,22 +26,28 @@
 #include "catalog/pg_type.h"
 #include "common/jsonapi.h"
 #include "mb/pg_wchar.h"
+#include "storage/fd.h"
 #include "utils/memutils.h"
 
 #include "json_util.h"
 #include "paperclip.h"
 #include "protocol.h"
 #include "spi_util.h"
+#include "bgworkers/bgworkers.h"
 #include "bgworkers/launcher.h"
+
+/* The launcher's descriptors of one runner: its stdin and its stdout. */
+#define FDS_PER_RUNNER 2
 
 bool		slot_freed = false;	/* a runner finished: claim again */
 
+/* $3 null when the runner did not say when the agent started */
 static PcPlan plan_record_agent = PC_PLAN(
-	"UPDATE paperclip.heartbeat_runs SET agent_pid = $2 WHERE id = $1",
-	UUIDOID, INT4OID);
+	"UPDATE paperclip.heartbeat_runs SET agent_pid = $2, agent_start_ticks = $3 WHERE id = $1",
+	UUIDOID, INT4OID, INT8OID);
 
 /* ----------------------------------------------------------------------
- * Runner slots
+ * Runner slots and descriptors
  * ----------------------------------------------------------------------
  */
 
@@ -80,31 +95,73 @@ ensure_slots(int n)
 	MemoryContextSwitchTo(old);
 }
 
-static void
-release_slot(Runner *r)
+/*
+ * How many runners the descriptors fd.c lets this process hold allow:
+ * external descriptors are limited to a third of max_safe_fds, shared by
+ * the runners' pipes (two each, four while one is spawned) and the wait
+ * event set.
+ */
+int
+runner_fd_capacity(void)
 {
-	int			status;
-
-	if (r->out_fd >= 0)
-		close(r->out_fd);
-	if (r->in_fd >= 0)
-		close(r->in_fd);
-	r->out_fd = r->in_fd = -1;
-	/* reap; a runner that has not exited yet is reaped by reap_children() */
-	(void) waitpid(r->pid, &status, WNOHANG);
-	resetStringInfo(&r->pending);
-	resetStringInfo(&r->frames);
-	r->in_use = false;
-	slot_freed = true;
+	return Max(1, (max_safe_fds / 3 - 2 * FDS_PER_RUNNER - 1) / FDS_PER_RUNNER);
 }
 
+static void
+close_fd(int *fd)
+{
+	if (*fd >= 0)
+	{
+		close(*fd);
+		ReleaseExternalFD();
+		*fd = -1;
+	}
+}
+
+/* Reap exited children; a reaped runner's pid may be reused: mark it. */
 void
 reap_children(void)
 {
+	pid_t		pid;
 	int			status;
+	int			i;
 
-	while (waitpid(-1, &status, WNOHANG) > 0)
-		;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		for (i = 0; i < nrunners; i++)
+			if (runners[i].in_use && runners[i].runner.pid == pid)
+				runners[i].reaped = true;
+}
+
+static void
+reset_runner(Runner *r)
+{
+	close_fd(&r->out_fd);
+	close_fd(&r->in_fd);
+	if (!r->reaped && r->runner.pid > 0)
+		(void) waitpid(r->runner.pid, NULL, WNOHANG);
+	resetStringInfo(&r->pending);
+	resetStringInfo(&r->frames);
+	finalize_forget(&r->fin);
+	r->in_use = false;
+}
+
+/* The runner is done: its slot is free, its spool (if it wrote one) goes. */
+static void
+release_slot(Runner *r)
+{
+	remove_spool(r->run_id_str);
+	reset_runner(r);
+	slot_freed = true;
+}
+
+/*
+ * A runner spawned by a claim that did not commit: closing its stdin
+ * before "start" makes it exit without running anything.
+ */
+void
+abandon_runner(Runner *r)
+{
+	reset_runner(r);
 }
 
 /* Write what is pending to the runner's stdin without blocking. */
@@ -119,9 +176,8 @@ flush_pending(Runner *r)
 		{
 			if (errno == EAGAIN || errno == EINTR)
 				return;
-			/* the runner is gone; its pipe EOF handles the rest */
-			close(r->in_fd);
-			r->in_fd = -1;
+			/* the runner is gone; its pipe's EOF handles the rest */
+			close_fd(&r->in_fd);
 			resetStringInfo(&r->pending);
 			return;
 		}
@@ -131,11 +187,51 @@ flush_pending(Runner *r)
 	}
 }
 
+void
+send_line(Runner *r, const char *line)
+{
+	if (r->in_fd < 0)
+		return;
+	appendStringInfoString(&r->pending, line);
+	appendStringInfoChar(&r->pending, '\n');
+	flush_pending(r);
+}
+
 /* ----------------------------------------------------------------------
  * Starting runners
  * ----------------------------------------------------------------------
  */
 
+/* n external descriptors from fd.c, all or none */
+static bool
+acquire_fds(int n)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (!AcquireExternalFD())
+		{
+			while (i-- > 0)
+				ReleaseExternalFD();
+			return false;
+		}
+	return true;
+}
+
+static void
+close_pipe(int p[2])
+{
+	close(p[0]);
+	close(p[1]);
+	ReleaseExternalFD();
+	ReleaseExternalFD();
+}
+
+/*
+ * Start a runner with its stdin and stdout as pipes to us; its start time
+ * from /proc (it is our child: the pid is ours until we reap it). On
+ * failure *error says why and nothing is left open.
+ */
 bool
 spawn_runner(Runner *r, char **error)
 {
@@ -151,25 +247,45 @@ spawn_runner(Runner *r, char **error)
 	int			rc;
 
 	r->in_fd = r->out_fd = -1;
-	r->pid = 0;
+	r->runner.pid = 0;
+	r->runner.start_ticks = 0;
+	r->reaped = false;
+	if (!acquire_fds(2 * FDS_PER_RUNNER))
+	{
+		*error = psprintf("too many open files in the launcher (max_files_per_process %d)",
+						  max_files_per_process);
+		return false;
+	}
 	if (pipe2(in_pipe, O_CLOEXEC) != 0)
 	{
 		*error = psprintf("could not create pipe: %m");
+		ReleaseExternalFD();
+		ReleaseExternalFD();
+		ReleaseExternalFD();
+		ReleaseExternalFD();
 		return false;
 	}
 	if (pipe2(out_pipe, O_CLOEXEC) != 0)
 	{
 		*error = psprintf("could not create pipe: %m");
-		close(in_pipe[0]);
-		close(in_pipe[1]);
+		close_pipe(in_pipe);
+		ReleaseExternalFD();
+		ReleaseExternalFD();
 		return false;
 	}
 
-	posix_spawn_file_actions_init(&fa);
+	if ((rc = posix_spawn_file_actions_init(&fa)) != 0 ||
+		(rc = posix_spawnattr_init(&attr)) != 0)
+	{
+		errno = rc;
+		*error = psprintf("could not prepare the runner's start: %m");
+		close_pipe(in_pipe);
+		close_pipe(out_pipe);
+		return false;
+	}
 	posix_spawn_file_actions_adddup2(&fa, in_pipe[0], 0);
 	posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
 	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-	posix_spawnattr_init(&attr);
 	sigemptyset(&none);
 	sigfillset(&dflt);
 	posix_spawnattr_setsigmask(&attr, &none);
@@ -179,27 +295,131 @@ spawn_runner(Runner *r, char **error)
 	rc = posix_spawn(&pid, runner_path, &fa, &attr, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
+	/* the runner's ends */
 	close(in_pipe[0]);
 	close(out_pipe[1]);
+	ReleaseExternalFD();
+	ReleaseExternalFD();
 	if (rc != 0)
 	{
 		errno = rc;
 		*error = psprintf("could not start runner \"%s\": %m", runner_path);
 		close(in_pipe[1]);
 		close(out_pipe[0]);
+		ReleaseExternalFD();
+		ReleaseExternalFD();
 		return false;
 	}
 
-	fcntl(in_pipe[1], F_SETFL, O_NONBLOCK);
-	fcntl(out_pipe[0], F_SETFL, O_NONBLOCK);
-	r->pid = pid;
+	r->runner.pid = pid;
 	r->in_fd = in_pipe[1];
 	r->out_fd = out_pipe[0];
+	if (!pc_proc_start_ticks(pid, &r->runner.start_ticks))
+	{
+		*error = psprintf("runner %d has no /proc entry", (int) pid);
+		abandon_runner(r);
+		return false;
+	}
+	if (fcntl(r->in_fd, F_SETFL, O_NONBLOCK) != 0 ||
+		fcntl(r->out_fd, F_SETFL, O_NONBLOCK) != 0)
+	{
+		*error = psprintf("could not make the runner's pipes non-blocking: %m");
+		abandon_runner(r);
+		return false;
+	}
 	return true;
 }
 
+/* Ask the runner to cancel (SIGTERM), once, if /proc still shows it. */
+bool
+cancel_runner(Runner *r)
+{
+	if (r->cancel_sent)
+		return false;
+	r->cancel_sent = true;
+	if (r->reaped)
+		return false;
+	return signal_proven_runner(&r->runner, SIGTERM);
+}
+
 /* ----------------------------------------------------------------------
- * Frames from runners
+ * Reading frames
+ * ----------------------------------------------------------------------
+ */
+
+/*
+ * Read what a runner wrote, up to READ_AHEAD bytes of frames waiting to
+ * be handled; true at EOF. A frame longer than FRAME_MAX is dropped; what
+ * follows a result frame is of no use and dropped.
+ */
+bool
+read_runner(Runner *r)
+{
+	char		buf[65536];
+
+	while (r->frames.len < READ_AHEAD)
+	{
+		ssize_t		n = read(r->out_fd, buf, sizeof(buf));
+		char	   *data = buf;
+		char	   *last_nl;
+
+		if (n == 0)
+			return true;
+		if (n < 0)
+			return !(errno == EAGAIN || errno == EINTR);
+		if (r->fin.mode != FIN_NONE || r->fin.done)
+			continue;
+		if (r->skipping)
+		{
+			char	   *nl = memchr(buf, '\n', n);
+
+			if (nl == NULL)
+				continue;
+			r->skipping = false;
+			n -= nl + 1 - buf;
+			data = nl + 1;
+		}
+		appendBinaryStringInfo(&r->frames, data, n);
+		/* the partial frame at the end: dropped once it is too long */
+		last_nl = memrchr(r->frames.data, '\n', r->frames.len);
+		if (r->frames.len - (last_nl ? last_nl + 1 - r->frames.data : 0) > FRAME_MAX)
+		{
+			r->frames.len = last_nl ? last_nl + 1 - r->frames.data : 0;
+			r->frames.data[r->frames.len] = '\0';
+			r->skipping = true;
+			ereport(LOG,
+					(errmsg("paperclip launcher: run %s: dropping a frame longer than %d bytes",
+							r->run_id_str, FRAME_MAX)));
+		}
+	}
+	return false;
+}
+
+/* The runner closed its stdout: it has exited (or is about to). */
+void
+runner_closed(Runner *r)
+{
+	close_fd(&r->out_fd);
+	r->eof = true;
+}
+
+static bool
+has_frame(Runner *r)
+{
+	return r->frames.len > 0 && memchr(r->frames.data, '\n', r->frames.len) != NULL;
+}
+
+/* Drop the first n bytes of the frames read. */
+static void
+consume(Runner *r, int n)
+{
+	memmove(r->frames.data, r->frames.data + n, r->frames.len - n);
+	r->frames.len -= n;
+	r->frames.data[r->frames.len] = '\0';
+}
+
+/* ----------------------------------------------------------------------
+ * Handling frames
  * ----------------------------------------------------------------------
  */
 
@@ -220,10 +440,47 @@ frame_object(Jsonb *frame, const char *key)
 	return JsonbValueToJsonb(v);
 }
 
-static void
-handle_frame(Runner *r, char *line, int len)
+/* A non-negative integer of a frame, or -1. */
+static int64
+frame_integer(Jsonb *frame, const char *key)
 {
-	JsonLexContext *lex = makeJsonLexContextCstringLen(line, len, PG_UTF8, true);
+	JsonbValue	buf;
+	JsonbValue *v = pc_json_get(&frame->root, key, &buf);
+	double		d;
+
+	if (v == NULL || v->type != jbvNumeric)
+		return -1;
+	d = pc_numeric_to_double(v->val.numeric);
+	if (!(d >= 0 && d <= (double) PG_INT64_MAX) || d != floor(d))
+		return -1;
+	return (int64) d;
+}
+
+/* The agent started: who it is, in memory (for signals) and on the run. */
+static void
+record_agent(Runner *r, Jsonb *frame)
+{
+	int64		pid = frame_integer(frame, "pid");
+	int64		ticks = frame_integer(frame, "startTicks");
+	Datum		v[3];
+	char		n[3] = {' ', ' ', ' '};
+
+	if (pid <= 1 || pid > INT_MAX)
+		return;
+	r->agent.pid = (pid_t) pid;
+	r->agent.start_ticks = ticks > 0 ? (uint64) ticks : 0;
+	v[0] = uuid_datum(&r->run_id);
+	v[1] = Int32GetDatum((int32) pid);
+	v[2] = Int64GetDatum(ticks);
+	n[2] = pc_null(ticks <= 0);
+	pc_exec(&plan_record_agent, v, n, 0);
+}
+
+/* Handle one frame; false (and nothing done) when it is the result frame. */
+static bool
+handle_frame(Runner *r, const char *line, int len)
+{
+	JsonLexContext *lex = makeJsonLexContextCstringLen((char *) line, len, PG_UTF8, true);
 	Jsonb	   *frame;
 	char	   *type;
 
@@ -231,13 +488,15 @@ handle_frame(Runner *r, char *line, int len)
 	{
 		ereport(LOG, (errmsg("paperclip launcher: run %s: unreadable frame from runner",
 							 r->run_id_str)));
-		return;
+		return true;
 	}
 	frame = pc_jsonb_from_cstring(line);
 	type = frame_string(frame, "type");
 	if (type == NULL)
-		return;
+		return true;
 
+	if (strcmp(type, PC_FRAME_RESULT) == 0)
+		return false;
 	if (strcmp(type, PC_FRAME_LOG) == 0)
 	{
 		char	   *stream = frame_string(frame, "stream");
@@ -251,93 +510,117 @@ handle_frame(Runner *r, char *line, int len)
 		pc_append_run_event(uuid_datum(&r->run_id), "log", "system", "warn",
 							"live log capped; the run log keeps all output", NULL);
 	else if (strcmp(type, PC_FRAME_SPAWNED) == 0)
-	{
-		JsonbValue	buf;
-		JsonbValue *pid = pc_json_get(&frame->root, "pid", &buf);
-
-		if (pid != NULL && pid->type == jbvNumeric)
-		{
-			Datum		v[2];
-
-			r->agent_pid = (pid_t) pc_numeric_to_double(pid->val.numeric);
-			v[0] = uuid_datum(&r->run_id);
-			v[1] = Int32GetDatum(r->agent_pid);
-			pc_exec(&plan_record_agent, v, NULL, 0);
-		}
-	}
+		record_agent(r, frame);
 	else if (strcmp(type, PC_FRAME_META) == 0)
 		pc_append_run_event(uuid_datum(&r->run_id), "adapter.invoke", "system", "info",
 							"adapter invocation", frame_object(frame, "meta"));
-	else if (strcmp(type, PC_FRAME_RESULT) == 0 && !r->finalized)
-	{
-		Jsonb	   *result = frame_object(frame, "result");
-
-		finalize_safely(&r->run_id, result ? result :
-						make_result(PC_ERR_BAD_RESULT, "runner sent a result that is not an object"));
-		r->finalized = true;
-		r->ack_pending = true;
-	}
+	return true;
 }
 
-/* Read what a runner wrote; handle whole frames; true at EOF. */
-bool
-read_runner(Runner *r)
+typedef struct FrameUnit
 {
-	char		buf[65536];
+	Runner	   *r;
+	int			max;			/* frames to handle at most */
+	int			count;			/* frames handled */
+	int			end;			/* bytes of r->frames they take */
+	int			result_len;		/* > 0: the next frame is the result, this long */
+} FrameUnit;
 
-	for (;;)
+static void
+frames_unit(void *arg)
+{
+	FrameUnit  *u = (FrameUnit *) arg;
+	Runner	   *r = u->r;
+
+	u->count = u->end = u->result_len = 0;
+	while (u->count < u->max)
 	{
-		ssize_t		n = read(r->out_fd, buf, sizeof(buf));
-		int			start;
-		int			i;
+		char	   *start = r->frames.data + u->end;
+		char	   *nl = memchr(start, '\n', r->frames.len - u->end);
+		int			len;
 
-		if (n == 0)
-			return true;
-		if (n < 0)
-			return !(errno == EAGAIN || errno == EINTR);
-
-		start = 0;
-		for (i = 0; i < n; i++)
+		if (nl == NULL)
+			break;
+		len = nl - start;
+		/* a copy: the buffer must stay as it is should the unit fail */
+		if (!handle_frame(r, pnstrdup(start, len), len))
 		{
-			if (buf[i] != '\n')
-				continue;
-			if (!r->skipping)
-			{
-				appendBinaryStringInfo(&r->frames, buf + start, i - start);
-				handle_frame(r, r->frames.data, r->frames.len);
-			}
-			resetStringInfo(&r->frames);
-			r->skipping = false;
-			start = i + 1;
+			u->result_len = len;
+			break;
 		}
-		if (!r->skipping && n > start)
-		{
-			if (r->frames.len + (n - start) > FRAME_MAX)
-			{
-				resetStringInfo(&r->frames);
-				r->skipping = true;
-			}
-			else
-				appendBinaryStringInfo(&r->frames, buf + start, n - start);
-		}
+		u->count++;
+		u->end += len + 1;
 	}
 }
 
-/* A runner closed its stdout: it has exited, with or without a result. */
+/* Handle the frames read so far, up to the result frame. */
+static void
+serve_frames(Runner *r)
+{
+	while (r->fin.mode == FIN_NONE && !r->fin.done && has_frame(r))
+	{
+		FrameUnit	u = {r, r->one_frame_units ? 1 : FRAMES_PER_UNIT};
+		ErrorData  *edata;
+
+		if (launcher_unit("paperclip launcher: handling a runner's frames", frames_unit, &u, &edata))
+		{
+			consume(r, u.end);
+			r->frame_failures = 0;
+			if (!has_frame(r))
+				r->one_frame_units = false;
+			if (u.result_len > 0)
+			{
+				finalize_begin(&r->fin, SRC_FRAME, pnstrdup(r->frames.data, u.result_len), NULL);
+				consume(r, u.result_len + 1);
+			}
+			continue;
+		}
+		if (edata->sqlerrcode != ERRCODE_QUERY_CANCELED)
+		{
+			if (u.max > 1)
+				r->one_frame_units = true;	/* find the frame that fails */
+			else if (++r->frame_failures >= FRAME_MAX_FAILURES)
+			{
+				char	   *nl = memchr(r->frames.data, '\n', r->frames.len);
+
+				ereport(WARNING,
+						(errmsg("paperclip launcher: run %s: dropping a frame that failed %d times",
+								r->run_id_str, r->frame_failures)));
+				consume(r, nl + 1 - r->frames.data);
+				r->frame_failures = 0;
+			}
+		}
+		FreeErrorData(edata);
+		break;					/* the next pass tries again */
+	}
+}
+
+/*
+ * Everything a runner needs now: its frames handled, its finalization
+ * begun (from its result, else its spool, else as lost) and tried when
+ * due, the ack once it committed, the slot freed once it is gone.
+ */
 void
-runner_gone(Runner *r)
+serve_runner(Runner *r)
 {
-	if (!r->finalized)
+	serve_frames(r);
+	if (r->eof && r->fin.mode == FIN_NONE && !r->fin.done && !has_frame(r))
 	{
-		Jsonb	   *spooled = read_spool(r->run_id_str);
-
-		if (spooled == NULL)
-			kill_agent_group(r->agent_pid);
-		finalize_safely(&r->run_id, spooled ? spooled :
-						make_result("process_lost", "runner exited without a result"));
-		r->finalized = true;
+		if (spool_exists(r->run_id_str))
+			finalize_begin(&r->fin, SRC_SPOOL, NULL, NULL);
+		else
+		{
+			kill_agent_group(&r->agent, r->runner.pid, r->run_id_str);
+			finalize_begin(&r->fin, SRC_LOST, NULL, "runner exited without a result");
+		}
 	}
-	/* a spool written by a runner that was not acknowledged in time */
-	remove_spool(r->run_id_str);
-	release_slot(r);
+	if (finalize_due(&r->fin, GetCurrentTimestamp()))
+	{
+		finalize_step(&r->run_id, r->run_id_str, &r->fin);
+		/* committed: the runner may exit without writing its spool */
+		if (r->fin.done)
+			send_line(r, PC_ACK_LINE);
+	}
+	if (r->eof && r->fin.done)
+		release_slot(r);
 }

@@ -85,7 +85,7 @@ frame_send(cJSON *frame, bool must_deliver)
 	if (text == NULL)
 		return;
 	len = strlen(text);
-	text = realloc(text, len + 2);
+	text = xrealloc(text, len + 2);
 	text[len++] = '\n';
 	text[len] = '\0';
 	write_frame(text, len, must_deliver);
@@ -97,7 +97,7 @@ frame_log(const char *stream, const char *chunk, size_t len)
 {
 	cJSON	   *f = cJSON_CreateObject();
 	char		ts[40];
-	char	   *copy = malloc(len + 1);
+	char	   *copy = xmalloc(len + 1);
 
 	memcpy(copy, chunk, len);
 	copy[len] = '\0';
@@ -109,6 +109,59 @@ frame_log(const char *stream, const char *chunk, size_t len)
 	frame_send(f, false);
 	cJSON_Delete(f);
 	free(copy);
+}
+
+/*
+ * A process's start time in clock ticks since boot: field 22 of
+ * /proc/pid/stat, counted after the command name (in parentheses, which
+ * may itself hold spaces and parentheses). 0 when unknown.
+ */
+static unsigned long long
+proc_start_ticks(pid_t pid)
+{
+	char		path[64];
+	char		buf[1024];
+	char	   *p;
+	int			fd;
+	ssize_t		n;
+	int			field;
+	unsigned long long ticks;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL)
+		return 0;
+	for (field = 3, p += 2; field < 22 && p != NULL; field++)
+		if ((p = strchr(p, ' ')) != NULL)
+			p++;
+	if (p == NULL || sscanf(p, "%llu", &ticks) != 1)
+		return 0;
+	return ticks;
+}
+
+/*
+ * The agent started: its pid (its process group) and its start time, read
+ * while it is our unreaped child, so that the launcher can tell it from a
+ * later process with the same pid.
+ */
+void
+frame_spawned(pid_t pid)
+{
+	cJSON	   *f = cJSON_CreateObject();
+	unsigned long long ticks = proc_start_ticks(pid);
+
+	cJSON_AddStringToObject(f, "type", PC_FRAME_SPAWNED);
+	cJSON_AddNumberToObject(f, "pid", pid);
+	if (ticks > 0)
+		cJSON_AddNumberToObject(f, "startTicks", (double) ticks);
+	frame_send(f, true);
+	cJSON_Delete(f);
 }
 
 /* Now in ISO 8601, UTC, to the millisecond. */

@@ -229,10 +229,10 @@ check_allowed(const RunSpec *spec, ProcessConfig *pc)
 static void
 env_add(char ***envp, int *n, const char *key, const char *value)
 {
-	char	   *kv = malloc(strlen(key) + strlen(value ? value : "") + 2);
+	char	   *kv = xmalloc(strlen(key) + strlen(value ? value : "") + 2);
 
 	sprintf(kv, "%s=%s", key, value ? value : "");
-	*envp = realloc(*envp, sizeof(char *) * (*n + 2));
+	*envp = xrealloc(*envp, sizeof(char *) * (*n + 2));
 	(*envp)[(*n)++] = kv;
 	(*envp)[*n] = NULL;
 }
@@ -252,7 +252,7 @@ build_env(const RunSpec *spec, const ProcessConfig *pc)
 	char	  **envp = NULL;
 	int			n = 0;
 	cJSON	   *e;
-	char	   *context = cJSON_PrintUnformatted(spec->context ? spec->context : cJSON_CreateObject());
+	char	   *context = spec->context ? cJSON_PrintUnformatted(spec->context) : xstrdup("{}");
 	const char *task = context_string(spec, "issueId");
 	char		linked[8192] = "";
 	cJSON	   *ids = cJSON_GetObjectItemCaseSensitive(spec->context, "linkedIssueIds");
@@ -312,6 +312,16 @@ send_meta(const RunSpec *spec, const ProcessConfig *pc)
 	cJSON_Delete(f);
 }
 
+static void
+free_env(char **envp)
+{
+	int			i;
+
+	for (i = 0; envp[i]; i++)
+		free(envp[i]);
+	free(envp);
+}
+
 static cJSON *
 spawn_process(const RunSpec *spec, const ProcessConfig *pc, pid_t *pid, int *out_fd, int *err_fd)
 {
@@ -322,7 +332,7 @@ spawn_process(const RunSpec *spec, const ProcessConfig *pc, pid_t *pid, int *out
 	sigset_t	none,
 				all;
 	int			nargs = pc->args ? cJSON_GetArraySize(pc->args) : 0;
-	char	  **argv = calloc(nargs + 2, sizeof(char *));
+	char	  **argv = xmalloc((nargs + 2) * sizeof(char *));
 	char	  **envp = build_env(spec, pc);
 	cJSON	   *e;
 	int			i = 0;
@@ -334,16 +344,34 @@ spawn_process(const RunSpec *spec, const ProcessConfig *pc, pid_t *pid, int *out
 			argv[i++] = e->valuestring;
 	argv[i] = NULL;
 
-	if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0)
-		return make_error_result(PC_ERR_SPAWN, "cannot create pipes: %s", strerror(errno));
-	posix_spawn_file_actions_init(&fa);
+	if (pipe2(out, O_CLOEXEC) != 0)
+		rc = errno;
+	else if (pipe2(err, O_CLOEXEC) != 0)
+	{
+		rc = errno;
+		close(out[0]);
+		close(out[1]);
+	}
+	else if ((rc = posix_spawn_file_actions_init(&fa)) != 0 ||
+			 (rc = posix_spawnattr_init(&attr)) != 0)
+	{
+		close(out[0]);
+		close(out[1]);
+		close(err[0]);
+		close(err[1]);
+	}
+	if (rc != 0)
+	{
+		free_env(envp);
+		free(argv);
+		return make_error_result(PC_ERR_SPAWN, "cannot create the agent's pipes: %s", strerror(rc));
+	}
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
 	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	if (pc->cwd)
 		posix_spawn_file_actions_addchdir_np(&fa, pc->cwd);
-	posix_spawnattr_init(&attr);
 	sigemptyset(&none);
 	sigfillset(&all);
 	posix_spawnattr_setsigmask(&attr, &none);
@@ -356,9 +384,7 @@ spawn_process(const RunSpec *spec, const ProcessConfig *pc, pid_t *pid, int *out
 	posix_spawnattr_destroy(&attr);
 	close(out[1]);
 	close(err[1]);
-	for (i = 0; envp[i]; i++)
-		free(envp[i]);
-	free(envp);
+	free_env(envp);
 	free(argv);
 	if (rc != 0)
 	{
@@ -427,7 +453,7 @@ track_lines(RunState *rs, const char *text, size_t len)
 			continue;
 		}
 		if (rs->line == NULL)
-			rs->line = malloc(PC_RESULT_LINE_MAX + 1);
+			rs->line = xmalloc(PC_RESULT_LINE_MAX + 1);
 		rs->line[rs->line_len++] = text[i];
 	}
 }
@@ -586,7 +612,7 @@ claimed_result(const RunSpec *spec, RunState *rs)
 
 	if (spec->result_file && (f = fopen(spec->result_file, "r")) != NULL)
 	{
-		buf = malloc(RESULT_FILE_MAX + 1);
+		buf = xmalloc(RESULT_FILE_MAX + 1);
 		n = fread(buf, 1, RESULT_FILE_MAX, f);
 		fclose(f);
 		buf[n] = '\0';
@@ -695,7 +721,6 @@ process_adapter_run(const RunSpec *spec, int sigfd)
 	int			out_fd = -1,
 				err_fd = -1;
 	long long	deadline_ms = 0;
-	cJSON	   *f;
 
 	if ((err = read_config(spec->config, &pc)) != NULL ||
 		(err = resolve_command(&pc)) != NULL ||
@@ -712,11 +737,7 @@ process_adapter_run(const RunSpec *spec, int sigfd)
 		runlog_finish(&log, err, &rs.out, &rs.err);
 		return err;
 	}
-	f = cJSON_CreateObject();
-	cJSON_AddStringToObject(f, "type", PC_FRAME_SPAWNED);
-	cJSON_AddNumberToObject(f, "pid", rs.pid);
-	frame_send(f, true);
-	cJSON_Delete(f);
+	frame_spawned(rs.pid);
 
 	if (pc.timeout_sec > 0)
 		deadline_ms = now_ms() + (long long) (pc.timeout_sec * 1000);

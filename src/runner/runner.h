@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <cjson/cJSON.h>
 
 #include "protocol.h"
@@ -52,6 +53,7 @@ extern void frames_init(void);
 extern bool frames_launcher_gone(void);
 extern void frame_send(cJSON *frame, bool must_deliver);
 extern void frame_log(const char *stream, const char *chunk, size_t len);
+extern void frame_spawned(pid_t pid);
 extern void iso_now(char *buf, size_t size);
 extern long long now_ms(void);
 
@@ -98,5 +100,12 @@ extern const char *result_take_claimed(cJSON *result, cJSON *claimed);
 /* runner_main.c */
 extern cJSON *make_error_result(const char *code, const char *fmt,...)
 			__attribute__((format(printf, 2, 3)));
+
+/* allocations that cannot fail: out of memory, the runner exits (runner_main.c) */
+#define EXIT_NO_MEMORY 5
+extern void runner_out_of_memory(void) __attribute__((noreturn));
+extern void *xmalloc(size_t n);
+extern void *xrealloc(void *p, size_t n);
+extern char *xstrdup(const char *s);
 
 #endif
