@@ -58,7 +58,7 @@ endif
 
 # paperclip_runner: our executable outside the database (no backend headers).
 RUNNER = paperclip_runner
-RUNNER_SRCS = $(sort $(wildcard src/runner/*.c))
+RUNNER_SRCS = $(sort $(wildcard src/runner/*.c src/runner/*/*.c))
 RUNNER_CFLAGS = -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Isrc -Isrc/runner
 RUNNER_LIBS = -lcjson -ldl
 EXTRA_CLEAN = $(RUNNER)
@@ -68,7 +68,7 @@ all: $(RUNNER)
 install: install-runner
 endif
 
-$(RUNNER): $(RUNNER_SRCS) $(wildcard src/runner/*.h) src/protocol.h
+$(RUNNER): $(RUNNER_SRCS) $(wildcard src/runner/*.h src/runner/*/*.h) src/protocol.h
 	$(CC) $(RUNNER_CFLAGS) -o $@ $(RUNNER_SRCS) $(RUNNER_LIBS)
 
 .PHONY: install-runner
