@@ -85,5 +85,24 @@
 #define PC_ERR_HTTP_CONNECT "http_connect"
 #define PC_ERR_HTTP_TOO_LARGE "http_response_too_large"
 #define PC_ERR_HTTP "http_error"
+#define PC_ERR_PROCESS_LOST "process_lost"
+/* coding-agent CLI adapters (claude_local, codex_local, cli) */
+#define PC_ERR_CLAUDE_AUTH "claude_auth_required"
+#define PC_ERR_CODEX_AUTH "codex_auth_required"
+#define PC_ERR_CLI_AUTH "cli_auth_required"
+#define PC_ERR_MAX_TURNS "max_turns_exhausted"
+#define PC_ERR_CLAUDE_TRANSIENT "claude_transient_upstream"
+#define PC_ERR_CODEX_TRANSIENT "codex_transient_upstream"
+#define PC_ERR_CLI_TRANSIENT "cli_transient_upstream"
+#define PC_ERROR_FAMILY_TRANSIENT "transient_upstream"
+
+/*
+ * The error codes of a failed run that the scheduler retries (runs.c),
+ * besides any result carrying "transient": true. Not before the result's
+ * retryNotBefore.
+ */
+#define PC_TRANSIENT_ERROR_CODES \
+	PC_ERR_PROCESS_LOST, PC_ERR_HTTP_429, PC_ERR_HTTP_5XX, PC_ERR_HTTP_CONNECT, \
+	PC_ERR_CLAUDE_TRANSIENT, PC_ERR_CODEX_TRANSIENT, PC_ERR_CLI_TRANSIENT
 
 #endif
