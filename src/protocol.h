@@ -54,6 +54,26 @@
 #define PC_SPEC_ALLOWED_COMMANDS "allowedCommands"
 #define PC_SPEC_ALLOWED_HOSTS "allowedHttpHosts"
 #define PC_SPEC_MAX_LIVE_LOG "maxLiveLogBytes"
+#define PC_SPEC_SESSION_PARAMS "sessionParams"	/* the agent's saved session_params */
+#define PC_SPEC_AGENT_NAME "agentName"
+#define PC_SPEC_RUN_SOURCE "runSource"	/* invocation_source */
+
+/* adapter types (agents.adapter_type; the SQL CHECK lists the same) */
+#define PC_ADAPTER_PROCESS "process"
+#define PC_ADAPTER_HTTP "http"
+#define PC_ADAPTER_CLAUDE "claude_local"
+#define PC_ADAPTER_CODEX "codex_local"
+#define PC_ADAPTER_CLI "cli"
+
+/* parsers of coding-agent CLI output (the "parser" of a cli adapter_config) */
+#define PC_CLI_PARSER_CLAUDE "claude-stream-json"
+#define PC_CLI_PARSER_CODEX "codex-jsonl"
+#define PC_CLI_PARSER_OPENCODE "opencode-jsonl"
+#define PC_CLI_PARSER_GEMINI "gemini-stream-json"
+#define PC_CLI_PARSERS_LIST \
+	PC_CLI_PARSER_CLAUDE, PC_CLI_PARSER_CODEX, PC_CLI_PARSER_OPENCODE, PC_CLI_PARSER_GEMINI
+#define PC_CLI_PARSER_NAMES \
+	PC_CLI_PARSER_CLAUDE ", " PC_CLI_PARSER_CODEX ", " PC_CLI_PARSER_OPENCODE ", " PC_CLI_PARSER_GEMINI
 
 /* frame types */
 #define PC_FRAME_LOG "log"

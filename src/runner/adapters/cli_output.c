@@ -34,7 +34,7 @@ cli_parser_find(const char *name)
 const char *
 cli_parser_names(void)
 {
-	return "claude-stream-json, codex-jsonl, opencode-jsonl, gemini-stream-json";
+	return PC_CLI_PARSER_NAMES;
 }
 
 void

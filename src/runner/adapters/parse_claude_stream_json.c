@@ -96,7 +96,7 @@ feed(CliOutput *out, const cJSON *event)
 }
 
 const CliParser cli_parser_claude_stream_json = {
-	.name = "claude-stream-json",
+	.name = PC_CLI_PARSER_CLAUDE,
 	.feed = feed,
 	.provider = "anthropic",
 	.cost_reported = true,

@@ -56,7 +56,7 @@ feed(CliOutput *out, const cJSON *event)
 }
 
 const CliParser cli_parser_codex_jsonl = {
-	.name = "codex-jsonl",
+	.name = PC_CLI_PARSER_CODEX,
 	.feed = feed,
 	.provider = "openai",
 	.cost_reported = false,

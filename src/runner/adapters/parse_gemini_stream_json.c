@@ -94,7 +94,7 @@ feed(CliOutput *out, const cJSON *event)
 }
 
 const CliParser cli_parser_gemini_stream_json = {
-	.name = "gemini-stream-json",
+	.name = PC_CLI_PARSER_GEMINI,
 	.feed = feed,
 	.provider = "google",
 	.max_turns_exit_code = 53,

@@ -84,7 +84,7 @@ feed(CliOutput *out, const cJSON *event)
 }
 
 const CliParser cli_parser_opencode_jsonl = {
-	.name = "opencode-jsonl",
+	.name = PC_CLI_PARSER_OPENCODE,
 	.feed = feed,
 	.provider = NULL,
 	.cost_reported = true,
