@@ -25,13 +25,17 @@
 
 PG_FUNCTION_INFO_V1(paperclip_adapter_config_valid);
 
+/* which documentation the hint points to: the adapter type being checked */
+static const char *hint = "See the process and http adapter settings in the paperclip documentation.";
+#define CLI_HINT "See the coding-agent CLI adapter settings in the paperclip documentation."
+
 static void
 bad_config(const char *key, const char *why)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid adapter_config: \"%s\" %s", key, why),
-			 errhint("See the adapter settings in the paperclip documentation.")));
+			 errhint("%s", hint)));
 }
 
 static JsonbValue *
@@ -298,6 +302,7 @@ text_key(JsonbContainer *obj, const char *key)
 static void
 check_cli_common(JsonbContainer *obj, bool command_required)
 {
+	hint = CLI_HINT;
 	command_key(obj, command_required);
 	(void) string_key(obj, "model", false);
 	path_key(obj, "cwd");
@@ -383,6 +388,7 @@ paperclip_adapter_config_valid(PG_FUNCTION_ARGS)
 				 errmsg("invalid adapter_config: it must be a JSON object")));
 	if (JB_ROOT_COUNT(config) == 0)
 		PG_RETURN_BOOL(true);	/* not configured yet */
+	hint = "See the process and http adapter settings in the paperclip documentation.";
 	if (strcmp(type, "process") == 0)
 		check_process(&config->root);
 	else if (strcmp(type, "http") == 0)
