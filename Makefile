@@ -75,15 +75,15 @@ all: $(RUNNER) $(RUNNER_UNIT)
 install: install-runner
 endif
 
-$(RUNNER_UNIT): test/unit/cli_unit.c $(RUNNER_UNIT_SRCS) $(wildcard src/runner/*.h src/runner/*/*.h) src/protocol.h
-	$(CC) $(RUNNER_CFLAGS) -o $@ test/unit/cli_unit.c $(RUNNER_UNIT_SRCS) -lcjson
-
 $(RUNNER): $(RUNNER_SRCS) $(wildcard src/runner/*.h src/runner/*/*.h) src/protocol.h
 	$(CC) $(RUNNER_CFLAGS) -o $@ $(RUNNER_SRCS) $(RUNNER_LIBS)
 
 .PHONY: install-runner
 install-runner: $(RUNNER)
 	$(INSTALL_PROGRAM) $(RUNNER) '$(DESTDIR)$(pkglibdir)/$(RUNNER)'
+
+$(RUNNER_UNIT): test/unit/cli_unit.c $(RUNNER_UNIT_SRCS) $(wildcard src/runner/*.h src/runner/*/*.h) src/protocol.h
+	$(CC) $(RUNNER_CFLAGS) -o $@ test/unit/cli_unit.c $(RUNNER_UNIT_SRCS) -lcjson
 
 .PHONY: deps test demo bench test-installed bench-installed test-cassert test-pg17 test-pg18
 

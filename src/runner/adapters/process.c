@@ -1,5 +1,5 @@
 /*-------------------------------------------------------------------------
- * process_adapter.c
+ * adapters/process.c
  *	  The "process" adapter: checks the config, resolves the command,
  *	  posix_spawns it (no shell) in its own process group with a clean
  *	  environment, pumps its stdout and stderr into the run log, enforces
