@@ -84,24 +84,21 @@ textbuf_free(TextBuf *b)
 }
 
 void
-lines_init(LineReader *r, LineFn on_line, void *arg, bool json_only, size_t max_line)
+lines_init(LineReader *r, LineFn on_line, void *arg, size_t max_line, size_t plain_max)
 {
 	memset(r, 0, sizeof(*r));
 	r->on_line = on_line;
 	r->arg = arg;
-	r->json_only = json_only;
 	r->max_line = max_line;
+	r->plain_max = plain_max;
 }
 
-/* Keep n more bytes of the current line; false when it cannot be kept. */
+/* Keep n more bytes of the current line, up to limit; false when they do not fit. */
 static bool
-keep(LineReader *r, const char *data, size_t n)
+keep(LineReader *r, const char *data, size_t n, size_t limit)
 {
-	if (r->len + n > r->max_line)
-	{
-		r->too_long = true;
+	if (r->len + n > limit)
 		return false;
-	}
 	if (r->len + n + 1 > r->cap)
 	{
 		size_t		cap = r->cap ? r->cap : 4096;
@@ -109,14 +106,11 @@ keep(LineReader *r, const char *data, size_t n)
 
 		while (cap < r->len + n + 1)
 			cap *= 2;
-		if (cap > r->max_line + 1)
-			cap = r->max_line + 1;
+		if (cap > limit + 1)
+			cap = limit + 1;
 		buf = realloc(r->buf, cap);
 		if (buf == NULL)
-		{
-			r->failed = true;
 			return false;
-		}
 		r->buf = buf;
 		r->cap = cap;
 	}
@@ -141,15 +135,48 @@ end_line(LineReader *r)
 		r->on_line(r->arg, r->buf, len);
 	}
 	r->len = 0;
-	r->started = false;
-	r->skipping = false;
-	r->too_long = false;
+	r->started = r->json = r->skipping = r->full = r->too_long = false;
 	/* a huge line's buffer is not kept for the lines after it */
 	if (r->cap > 1024 * 1024)
 	{
 		free(r->buf);
 		r->buf = NULL;
 		r->cap = 0;
+	}
+}
+
+/* n bytes of the current line (no newline among them). */
+static void
+add(LineReader *r, const char *p, size_t n)
+{
+	if (!r->started)
+	{
+		/* leading blanks are dropped; the first other byte decides */
+		while (n > 0 && (*p == ' ' || *p == '\t' || *p == '\r'))
+			p++, n--;
+		if (n == 0)
+			return;
+		r->started = true;
+		r->json = *p == '{';
+		r->skipping = !r->json && r->plain_max == 0;
+	}
+	if (r->skipping || r->full || n == 0)
+		return;
+	if (r->json)
+	{
+		if (!keep(r, p, n, r->max_line))
+		{
+			r->too_long = true;
+			r->skipping = true;
+		}
+	}
+	else if (!keep(r, p, n, r->plain_max))
+	{
+		/* keep what fits, on a character boundary */
+		size_t		room = r->plain_max > r->len ? r->plain_max - r->len : 0;
+
+		(void) keep(r, p, utf8_prefix_len(p, room), r->plain_max);
+		r->full = true;
 	}
 }
 
@@ -160,26 +187,8 @@ lines_feed(LineReader *r, const char *data, size_t n)
 	{
 		const char *nl = memchr(data, '\n', n);
 		size_t		piece = nl ? (size_t) (nl - data) : n;
-		const char *p = data;
-		size_t		left = piece;
 
-		if (!r->started && !r->skipping)
-		{
-			/* leading blanks are dropped; the first other byte decides */
-			while (left > 0 && (*p == ' ' || *p == '\t' || *p == '\r'))
-			{
-				p++;
-				left--;
-			}
-			if (left > 0)
-			{
-				r->started = true;
-				if (r->json_only && *p != '{')
-					r->skipping = true;
-			}
-		}
-		if (r->started && !r->skipping && left > 0 && !keep(r, p, left))
-			r->skipping = true;
+		add(r, data, piece);
 		if (nl == NULL)
 			return;
 		end_line(r);

@@ -34,12 +34,14 @@ extern size_t utf8_prefix_len(const char *s, size_t n);
 
 /*
  * Cuts a stream into lines and hands each complete one (without its "\n"
- * or a "\r" before it) to on_line. With json_only, lines whose first
- * non-blank byte is not "{" are skipped as they stream past, without being
- * buffered, so a banner of any length costs no memory. A line longer than
- * max_line is skipped too (counted in lines_too_long): memory stays bounded
- * whatever the agent prints. finish() hands over a last line without "\n"
- * (an agent killed mid-line leaves one: a JSON parser then ignores it).
+ * or a "\r" before it, leading blanks dropped) to on_line. A line whose
+ * first non-blank byte is "{" (a JSON object, maybe) is kept whole up to
+ * max_line bytes; a longer one is skipped (counted in lines_too_long). Any
+ * other line is kept up to plain_max bytes, the rest of it dropped as it
+ * streams past (plain_max 0: such lines are skipped), so a banner of any
+ * length costs no memory. Memory stays bounded whatever the agent prints.
+ * finish() hands over a last line without "\n" (an agent killed mid-line
+ * leaves one: a JSON parser then ignores it).
  */
 typedef void (*LineFn) (void *arg, const char *line, size_t len);
 
@@ -47,19 +49,20 @@ typedef struct LineReader
 {
 	LineFn		on_line;
 	void	   *arg;
-	bool		json_only;
 	size_t		max_line;
+	size_t		plain_max;
 	char	   *buf;
 	size_t		len;
 	size_t		cap;
 	bool		started;		/* a non-blank byte of this line was seen */
-	bool		skipping;		/* the rest of this line is not kept */
-	bool		too_long;		/* ... because it passed max_line */
+	bool		json;			/* ... and it was "{" */
+	bool		skipping;		/* the line is not handed over */
+	bool		full;			/* a plain line's kept part is full */
+	bool		too_long;		/* a JSON line passed max_line */
 	uint64_t	lines_too_long;
-	bool		failed;			/* out of memory once: this line is skipped */
 } LineReader;
 
-extern void lines_init(LineReader *r, LineFn on_line, void *arg, bool json_only, size_t max_line);
+extern void lines_init(LineReader *r, LineFn on_line, void *arg, size_t max_line, size_t plain_max);
 extern void lines_feed(LineReader *r, const char *data, size_t n);
 extern void lines_finish(LineReader *r);
 extern void lines_free(LineReader *r);

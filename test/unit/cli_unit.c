@@ -117,19 +117,19 @@ test_lines(void)
 	char	   *big;
 
 	/* fed one byte at a time */
-	lines_init(&r, collect, &c, true, 1024);
+	lines_init(&r, collect, &c, 1024, 0);
 	for (i = 0; i < strlen(text); i++)
 		lines_feed(&r, text + i, 1);
 	lines_finish(&r);
 	lines_free(&r);
-	ok(c.n == 3, "json_only: three candidate lines of six (banners and blank lines skipped)");
+	ok(c.n == 3, "plain_max 0: three candidate lines of six (banners and blank lines skipped)");
 	is_str(c.lines[0], "{\"a\":1}", "leading blanks and \\r are dropped");
 	is_str(c.lines[1], "{\"b\":", "a cut JSON line is still handed over (the parser ignores it)");
 	is_str(c.lines[2], "{\"c\":3}", "a last line without newline comes with finish()");
 
 	/* a line over the cap is skipped whole and counted; the next one is fine */
 	memset(&c, 0, sizeof(c));
-	lines_init(&r, collect, &c, true, 100);
+	lines_init(&r, collect, &c, 100, 0);
 	big = malloc(1000);
 	big[0] = '{';
 	memset(big + 1, 'x', 998);
@@ -141,13 +141,16 @@ test_lines(void)
 	ok(c.n == 1 && strcmp(c.lines[0], "{\"after\":1}") == 0 && r.lines_too_long == 1,
 	   "a line over max_line is skipped and counted, the next line parses");
 
-	/* every line, banners too, without json_only */
+	/* plain lines too, cut at plain_max (on a character) */
 	memset(&c, 0, sizeof(c));
-	lines_init(&r, collect, &c, false, 1024);
-	lines_feed(&r, "one\ntwo\n", 8);
+	lines_init(&r, collect, &c, 1024, 5);
+	lines_feed(&r, "one\ntwo three four\n\xc3\xa9\xc3\xa9\xc3\xa9\n{\"json\":\"longer than five\"}\n", 54);
 	lines_finish(&r);
 	lines_free(&r);
-	ok(c.n == 2 && strcmp(c.lines[1], "two") == 0, "without json_only every line is handed over");
+	ok(c.n == 4, "plain_max 5: every line is handed over");
+	is_str(c.lines[1], "two t", "a plain line is cut at plain_max");
+	is_str(c.lines[2], "\xc3\xa9\xc3\xa9", "... on a character boundary");
+	is_str(c.lines[3], "{\"json\":\"longer than five\"}", "JSON lines are kept whole");
 }
 
 static void
@@ -205,7 +208,7 @@ parse_recording(const CliParser *parser, CliOutput *out, const char *text, size_
 	size_t		i;
 
 	cli_output_init(out);
-	lines_init(&r, parse_line_cb, &c, true, CLI_LINE_MAX);
+	lines_init(&r, parse_line_cb, &c, CLI_LINE_MAX, 0);
 	for (i = 0; i < len; i += chunk)
 		lines_feed(&r, text + i, len - i < chunk ? len - i : chunk);
 	lines_finish(&r);
