@@ -1,35 +1,22 @@
 /*-------------------------------------------------------------------------
  * adapters/process.c
- *	  The "process" adapter: checks the config, resolves the command,
- *	  posix_spawns it (no shell) in its own process group with a clean
- *	  environment, pumps its stdout and stderr into the run log, enforces
- *	  timeoutSec and cancellation (SIGTERM to the group, graceSec, SIGKILL),
- *	  leaves no process of the group behind, and builds the adapter result,
- *	  taking usage, cost and session from PAPERCLIP_RESULT_FILE or a
+ *	  The "process" adapter: checks the config, runs the command through
+ *	  agent.c (no shell, own process group, clean environment, run log,
+ *	  timeout and cancellation, nothing left behind), and builds the adapter
+ *	  result, taking usage, cost and session from PAPERCLIP_RESULT_FILE or a
  *	  {"type":"paperclip.result",...} stdout line. The exit status from the
  *	  OS always wins over a claimed one.
  *-------------------------------------------------------------------------
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <math.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "runner.h"
+#include "agent.h"
 
-#define CLEAN_PATH "/usr/local/bin:/usr/bin:/bin"
-#define DRAIN_MS 2000
 #define RESULT_FILE_MAX (1024 * 1024)
 
 typedef struct ProcessConfig
@@ -43,26 +30,8 @@ typedef struct ProcessConfig
 	double		grace_sec;
 } ProcessConfig;
 
-/* What happened while the process ran. */
-typedef struct RunState
-{
-	pid_t		pid;
-	bool		exited;
-	int			status;
-	bool		timed_out;
-	bool		cancelled;
-	long long	kill_at_ms;		/* SIGKILL deadline after SIGTERM, or 0 */
-	long long	drain_until_ms; /* after exit: read what is left until then */
-	StreamState out;
-	StreamState err;
-	char	   *line;			/* current stdout line, for result lines */
-	size_t		line_len;
-	bool		line_overflow;
-	cJSON	   *claimed;		/* the last result line seen */
-} RunState;
-
 /* ---------------------------------------------------------------------
- * Configuration and command resolution
+ * Configuration
  * ---------------------------------------------------------------------
  */
 
@@ -137,153 +106,10 @@ read_config(const cJSON *config, ProcessConfig *pc)
 	return NULL;
 }
 
-/* The absolute, executable path of the command, or an error result. */
-static cJSON *
-resolve_command(ProcessConfig *pc)
-{
-	struct stat st;
-
-	if (strchr(pc->command, '/') != NULL)
-	{
-		if (pc->command[0] != '/')
-			return make_error_result(PC_ERR_CONFIG,
-									 "adapter_config.command must be absolute or a bare name: %s",
-									 pc->command);
-		snprintf(pc->resolved, sizeof(pc->resolved), "%s", pc->command);
-	}
-	else
-	{
-		char		path[] = CLEAN_PATH;
-		char	   *save = NULL;
-		char	   *dir;
-
-		pc->resolved[0] = '\0';
-		for (dir = strtok_r(path, ":", &save); dir; dir = strtok_r(NULL, ":", &save))
-		{
-			char		candidate[PATH_MAX];
-
-			snprintf(candidate, sizeof(candidate), "%s/%s", dir, pc->command);
-			if (access(candidate, X_OK) == 0)
-			{
-				snprintf(pc->resolved, sizeof(pc->resolved), "%s", candidate);
-				break;
-			}
-		}
-		if (pc->resolved[0] == '\0')
-			return make_error_result(PC_ERR_SPAWN, "command not found in PATH (%s): %s",
-									 CLEAN_PATH, pc->command);
-	}
-	if (stat(pc->resolved, &st) != 0)
-		return make_error_result(PC_ERR_SPAWN, "command not found: %s (%s)",
-								 pc->resolved, strerror(errno));
-	if (!S_ISREG(st.st_mode) || access(pc->resolved, X_OK) != 0)
-		return make_error_result(PC_ERR_SPAWN, "command is not an executable file: %s",
-								 pc->resolved);
-	if (pc->cwd != NULL && (stat(pc->cwd, &st) != 0 || !S_ISDIR(st.st_mode)))
-		return make_error_result(PC_ERR_SPAWN, "cwd is not an existing directory: %s", pc->cwd);
-	return NULL;
-}
-
-/*
- * allowedCommands: empty or missing allows any; else the command, with
- * symbolic links and ".." resolved, must be one of the entries (resolved
- * the same way) or lie inside one of them. The resolved path is what runs.
- */
-static cJSON *
-check_allowed(const RunSpec *spec, ProcessConfig *pc)
-{
-	cJSON	   *e;
-	char		real[PATH_MAX];
-
-	if (!cJSON_IsArray(spec->allowed_commands) || cJSON_GetArraySize(spec->allowed_commands) == 0)
-		return NULL;
-	if (realpath(pc->resolved, real) == NULL)
-		return make_error_result(PC_ERR_NOT_ALLOWED,
-								 "command is not in paperclip.allowed_commands: %s (%s)",
-								 pc->resolved, strerror(errno));
-	cJSON_ArrayForEach(e, spec->allowed_commands)
-	{
-		char		allowed[PATH_MAX];
-		size_t		len;
-
-		if (!cJSON_IsString(e) || e->valuestring[0] != '/' ||
-			realpath(e->valuestring, allowed) == NULL)
-			continue;
-		len = strlen(allowed);
-		if (strcmp(real, allowed) == 0 ||
-			(strncmp(real, allowed, len) == 0 && (len == 1 || real[len] == '/')))
-		{
-			snprintf(pc->resolved, sizeof(pc->resolved), "%s", real);
-			return NULL;
-		}
-	}
-	return make_error_result(PC_ERR_NOT_ALLOWED,
-							 "command is not in paperclip.allowed_commands: %s", real);
-}
-
 /* ---------------------------------------------------------------------
- * Environment and spawn
+ * Meta and output
  * ---------------------------------------------------------------------
  */
-
-static void
-env_add(char ***envp, int *n, const char *key, const char *value)
-{
-	char	   *kv = malloc(strlen(key) + strlen(value ? value : "") + 2);
-
-	sprintf(kv, "%s=%s", key, value ? value : "");
-	*envp = realloc(*envp, sizeof(char *) * (*n + 2));
-	(*envp)[(*n)++] = kv;
-	(*envp)[*n] = NULL;
-}
-
-static const char *
-context_string(const RunSpec *spec, const char *key)
-{
-	cJSON	   *v = cJSON_GetObjectItemCaseSensitive(spec->context, key);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-/* A clean environment: never the server's. */
-static char **
-build_env(const RunSpec *spec, const ProcessConfig *pc)
-{
-	char	  **envp = NULL;
-	int			n = 0;
-	cJSON	   *e;
-	char	   *context = cJSON_PrintUnformatted(spec->context ? spec->context : cJSON_CreateObject());
-	const char *task = context_string(spec, "issueId");
-	char		linked[8192] = "";
-	cJSON	   *ids = cJSON_GetObjectItemCaseSensitive(spec->context, "linkedIssueIds");
-
-	env_add(&envp, &n, "PATH", CLEAN_PATH);
-	env_add(&envp, &n, "HOME", pc->cwd ? pc->cwd : "/tmp");
-	env_add(&envp, &n, "LANG", "C.UTF-8");
-	if (pc->env)
-		cJSON_ArrayForEach(e, pc->env)
-			env_add(&envp, &n, e->string, e->valuestring);
-	if (cJSON_IsArray(ids))
-		cJSON_ArrayForEach(e, ids)
-			if (cJSON_IsString(e) && strlen(linked) + strlen(e->valuestring) + 2 < sizeof(linked))
-		{
-			if (linked[0])
-				strcat(linked, ",");
-			strcat(linked, e->valuestring);
-		}
-	env_add(&envp, &n, "PAPERCLIP_RUN_ID", spec->run_id);
-	env_add(&envp, &n, "PAPERCLIP_AGENT_ID", spec->agent_id);
-	env_add(&envp, &n, "PAPERCLIP_COMPANY_ID", spec->company_id);
-	env_add(&envp, &n, "PAPERCLIP_WAKE_REASON", spec->wake_reason);
-	env_add(&envp, &n, "PAPERCLIP_TASK_ID", task ? task : context_string(spec, "taskId"));
-	env_add(&envp, &n, "PAPERCLIP_WAKE_COMMENT_ID", context_string(spec, "wakeCommentId"));
-	env_add(&envp, &n, "PAPERCLIP_LINKED_ISSUE_IDS", linked);
-	env_add(&envp, &n, "PAPERCLIP_SESSION_ID", spec->session_id);
-	env_add(&envp, &n, "PAPERCLIP_CONTEXT", context);
-	env_add(&envp, &n, "PAPERCLIP_RESULT_FILE", spec->result_file);
-	free(context);
-	return envp;
-}
 
 static void
 send_meta(const RunSpec *spec, const ProcessConfig *pc)
@@ -312,249 +138,26 @@ send_meta(const RunSpec *spec, const ProcessConfig *pc)
 	cJSON_Delete(f);
 }
 
-static cJSON *
-spawn_process(const RunSpec *spec, const ProcessConfig *pc, pid_t *pid, int *out_fd, int *err_fd)
-{
-	int			out[2],
-				err[2];
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t	none,
-				all;
-	int			nargs = pc->args ? cJSON_GetArraySize(pc->args) : 0;
-	char	  **argv = calloc(nargs + 2, sizeof(char *));
-	char	  **envp = build_env(spec, pc);
-	cJSON	   *e;
-	int			i = 0;
-	int			rc;
-
-	argv[i++] = (char *) pc->resolved;
-	if (pc->args)
-		cJSON_ArrayForEach(e, pc->args)
-			argv[i++] = e->valuestring;
-	argv[i] = NULL;
-
-	if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0)
-		return make_error_result(PC_ERR_SPAWN, "cannot create pipes: %s", strerror(errno));
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-	if (pc->cwd)
-		posix_spawn_file_actions_addchdir_np(&fa, pc->cwd);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-							 POSIX_SPAWN_SETSIGDEF);
-	rc = posix_spawn(pid, pc->resolved, &fa, &attr, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	close(out[1]);
-	close(err[1]);
-	for (i = 0; envp[i]; i++)
-		free(envp[i]);
-	free(envp);
-	free(argv);
-	if (rc != 0)
-	{
-		close(out[0]);
-		close(err[0]);
-		return make_error_result(PC_ERR_SPAWN, "cannot start %s: %s", pc->resolved, strerror(rc));
-	}
-	fcntl(out[0], F_SETFL, O_NONBLOCK);
-	fcntl(err[0], F_SETFL, O_NONBLOCK);
-	*out_fd = out[0];
-	*err_fd = err[0];
-	return NULL;
-}
-
-/* ---------------------------------------------------------------------
- * Output
- * ---------------------------------------------------------------------
- */
-
-/* A complete stdout line: is it a result line? */
+/* A complete stdout line: is it a result line? The last one counts. */
 static void
-scan_line(RunState *rs)
+scan_line(void *arg, const char *line, size_t len)
 {
-	const char *p = rs->line;
+	cJSON	  **claimed = arg;
 	cJSON	   *j;
 	cJSON	   *type;
 
-	while (*p == ' ' || *p == '\t' || *p == '\r')
-		p++;
-	if (*p != '{' || strstr(p, "paperclip.result") == NULL)
+	(void) len;
+	if (line[0] != '{' || strstr(line, "paperclip.result") == NULL)
 		return;
-	j = cJSON_Parse(p);
+	j = cJSON_Parse(line);
 	type = cJSON_GetObjectItemCaseSensitive(j, "type");
 	if (cJSON_IsObject(j) && cJSON_IsString(type) && strcmp(type->valuestring, "paperclip.result") == 0)
 	{
-		cJSON_Delete(rs->claimed);
-		rs->claimed = j;
+		cJSON_Delete(*claimed);
+		*claimed = j;
 		return;
 	}
 	cJSON_Delete(j);
-}
-
-static void
-track_lines(RunState *rs, const char *text, size_t len)
-{
-	size_t		i;
-
-	for (i = 0; i < len; i++)
-	{
-		if (text[i] == '\n')
-		{
-			if (!rs->line_overflow && rs->line)
-			{
-				rs->line[rs->line_len] = '\0';
-				scan_line(rs);
-			}
-			rs->line_len = 0;
-			rs->line_overflow = false;
-			continue;
-		}
-		if (rs->line_overflow)
-			continue;
-		if (rs->line_len >= PC_RESULT_LINE_MAX)
-		{
-			rs->line_overflow = true;	/* memory stays bounded */
-			continue;
-		}
-		if (rs->line == NULL)
-			rs->line = malloc(PC_RESULT_LINE_MAX + 1);
-		rs->line[rs->line_len++] = text[i];
-	}
-}
-
-/* Read what a pipe has; false at EOF. */
-static bool
-pump(int fd, StreamState *st, RunState *rs, RunLog *log, bool is_stdout)
-{
-	unsigned char buf[65536];
-
-	for (;;)
-	{
-		ssize_t		n = read(fd, buf, sizeof(buf));
-		size_t		len;
-		char	   *text;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return true;
-		text = utf8_sanitize(&st->carry, buf, n > 0 ? (size_t) n : 0, n <= 0, &len);
-		runlog_chunk(log, st, text, len);
-		if (is_stdout)
-			track_lines(rs, text, len);
-		free(text);
-		if (n <= 0)
-			return false;
-	}
-}
-
-/* ---------------------------------------------------------------------
- * Signals and deadlines
- * ---------------------------------------------------------------------
- */
-
-static void
-terminate_group(RunState *rs, double grace_sec)
-{
-	kill(-rs->pid, SIGTERM);
-	if (rs->kill_at_ms == 0)
-		rs->kill_at_ms = now_ms() + (long long) (grace_sec * 1000);
-}
-
-static void
-handle_signals(int sigfd, RunState *rs, const ProcessConfig *pc)
-{
-	struct signalfd_siginfo si;
-
-	while (read(sigfd, &si, sizeof(si)) == sizeof(si))
-	{
-		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
-		{
-			if (!rs->exited && !rs->cancelled)
-			{
-				rs->cancelled = true;
-				terminate_group(rs, pc->grace_sec);
-			}
-		}
-	}
-	/* the agent, or a descendant orphaned to us (we are a subreaper) */
-	for (;;)
-	{
-		int			status;
-		pid_t		pid = waitpid(-1, &status, WNOHANG);
-
-		if (pid <= 0)
-			break;
-		if (pid == rs->pid && !rs->exited)
-		{
-			rs->exited = true;
-			rs->status = status;
-			/* leave nothing of its group behind; that also closes their pipes */
-			kill(-rs->pid, SIGKILL);
-			rs->drain_until_ms = now_ms() + DRAIN_MS;
-		}
-	}
-}
-
-/*
- * Kill every process that is still our child: as a subreaper we adopt the
- * agent's orphaned descendants, even those that left its process group
- * (setsid). Returns how many were signalled.
- */
-static int
-kill_children(void)
-{
-	char		path[64];
-	FILE	   *f;
-	int			pid;
-	int			n = 0;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int) getpid());
-	if ((f = fopen(path, "r")) == NULL)
-		return 0;
-	while (fscanf(f, "%d", &pid) == 1)
-	{
-		kill(-pid, SIGKILL);	/* its group, when it leads one */
-		kill(pid, SIGKILL);
-		n++;
-	}
-	fclose(f);
-	return n;
-}
-
-/*
- * After the run: kill what is left of the agent's group and every
- * descendant orphaned to us, and reap them all, so none outlives the runner.
- */
-static void
-reap_descendants(pid_t pgid)
-{
-	long long	deadline = now_ms() + DRAIN_MS;
-
-	kill(-pgid, SIGKILL);
-	while (now_ms() < deadline)
-	{
-		pid_t		pid = waitpid(-1, NULL, WNOHANG);
-
-		if (pid < 0 && errno == ECHILD)
-			return;
-		if (pid <= 0)
-		{
-			kill(-pgid, SIGKILL);
-			kill_children();
-			usleep(5000);
-		}
-	}
 }
 
 /* ---------------------------------------------------------------------
@@ -562,22 +165,9 @@ reap_descendants(pid_t pgid)
  * ---------------------------------------------------------------------
  */
 
-static const char *
-signal_name(int sig)
-{
-	static char buf[32];
-	const char *abbrev = sigabbrev_np(sig);
-
-	if (abbrev == NULL)
-		snprintf(buf, sizeof(buf), "SIG%d", sig);
-	else
-		snprintf(buf, sizeof(buf), "SIG%s", abbrev);
-	return buf;
-}
-
 /* The claimed result from the result file, else the last result line. */
 static cJSON *
-claimed_result(const RunSpec *spec, RunState *rs)
+claimed_result(const RunSpec *spec, cJSON *line_claim)
 {
 	FILE	   *f;
 	char	   *buf;
@@ -598,21 +188,21 @@ claimed_result(const RunSpec *spec, RunState *rs)
 		cJSON_Delete(j);
 		return cJSON_CreateString("the result file is not a JSON object");
 	}
-	return rs->claimed;
+	return line_claim;
 }
 
 static cJSON *
-build_result(const RunSpec *spec, RunState *rs, const ProcessConfig *pc)
+build_result(const RunSpec *spec, const AgentExit *rs, cJSON *line_claim, const ProcessConfig *pc)
 {
 	cJSON	   *result = cJSON_CreateObject();
-	cJSON	   *claimed = claimed_result(spec, rs);
+	cJSON	   *claimed = claimed_result(spec, line_claim);
 	bool		signaled = WIFSIGNALED(rs->status);
 	const char *bad = NULL;
 
 	if (signaled)
 	{
 		cJSON_AddNullToObject(result, "exitCode");
-		cJSON_AddStringToObject(result, "signal", signal_name(WTERMSIG(rs->status)));
+		cJSON_AddStringToObject(result, "signal", agent_signal_name(WTERMSIG(rs->status)));
 	}
 	else
 	{
@@ -654,12 +244,12 @@ build_result(const RunSpec *spec, RunState *rs, const ProcessConfig *pc)
 		char		msg[64];
 
 		if (signaled)
-			snprintf(msg, sizeof(msg), "Process killed by %s", signal_name(WTERMSIG(rs->status)));
+			snprintf(msg, sizeof(msg), "Process killed by %s", agent_signal_name(WTERMSIG(rs->status)));
 		else
 			snprintf(msg, sizeof(msg), "Process exited with code %d", WEXITSTATUS(rs->status));
 		cJSON_AddStringToObject(result, "errorMessage", msg);
 	}
-	if (claimed != rs->claimed)
+	if (claimed != line_claim)
 		cJSON_Delete(claimed);
 	return result;
 }
@@ -669,105 +259,61 @@ build_result(const RunSpec *spec, RunState *rs, const ProcessConfig *pc)
  * ---------------------------------------------------------------------
  */
 
-static int
-poll_timeout(const RunState *rs, long long deadline_ms)
-{
-	long long	now = now_ms();
-	long long	next = now + 1000;
-
-	if (deadline_ms && !rs->timed_out && !rs->exited && deadline_ms < next)
-		next = deadline_ms;
-	if (rs->kill_at_ms && !rs->exited && rs->kill_at_ms < next)
-		next = rs->kill_at_ms;
-	if (rs->drain_until_ms && rs->drain_until_ms < next)
-		next = rs->drain_until_ms;
-	return next > now ? (int) (next - now) : 0;
-}
-
 cJSON *
 process_adapter_run(const RunSpec *spec, int sigfd)
 {
 	ProcessConfig pc;
-	RunState	rs;
-	RunLog		log;
+	AgentOutput out;
+	AgentEnv	env;
+	AgentProgram prog;
+	AgentExit	x;
 	cJSON	   *err;
 	cJSON	   *result;
-	int			out_fd = -1,
-				err_fd = -1;
-	long long	deadline_ms = 0;
-	cJSON	   *f;
+	cJSON	   *claimed = NULL;
+	cJSON	   *e;
+	char	  **argv;
+	int			i = 0;
 
 	if ((err = read_config(spec->config, &pc)) != NULL ||
-		(err = resolve_command(&pc)) != NULL ||
-		(err = check_allowed(spec, &pc)) != NULL)
+		(err = agent_resolve(spec, pc.command, pc.cwd, pc.resolved)) != NULL)
 		return err;
 
-	memset(&rs, 0, sizeof(rs));
-	rs.out.name = "stdout";
-	rs.err.name = "stderr";
-	runlog_open(&log, spec->log_path, spec->max_live_log);
+	argv = calloc((pc.args ? cJSON_GetArraySize(pc.args) : 0) + 2, sizeof(char *));
+	agent_env_init(&env, spec, pc.env, pc.cwd);
+	if (argv == NULL || env.failed)
+	{
+		free(argv);
+		agent_env_free(&env);
+		return make_error_result(PC_ERR_SPAWN, "out of memory");
+	}
+	argv[i++] = pc.resolved;
+	if (pc.args)
+		cJSON_ArrayForEach(e, pc.args)
+			argv[i++] = e->valuestring;
+
+	memset(&prog, 0, sizeof(prog));
+	prog.path = pc.resolved;
+	prog.argv = argv;
+	prog.envp = env.v;
+	prog.cwd = pc.cwd;
+	prog.timeout_sec = pc.timeout_sec;
+	prog.grace_sec = pc.grace_sec;
+	prog.on_line = scan_line;
+	prog.arg = &claimed;
+	prog.max_line = PC_RESULT_LINE_MAX;
+
+	agent_output_open(&out, spec);
 	send_meta(spec, &pc);
-	if ((err = spawn_process(spec, &pc, &rs.pid, &out_fd, &err_fd)) != NULL)
+	err = agent_run(&prog, &out, sigfd, &x);
+	free(argv);
+	agent_env_free(&env);
+	if (err != NULL)
 	{
-		runlog_finish(&log, err, &rs.out, &rs.err);
+		agent_output_finish(&out, err);
 		return err;
 	}
-	f = cJSON_CreateObject();
-	cJSON_AddStringToObject(f, "type", PC_FRAME_SPAWNED);
-	cJSON_AddNumberToObject(f, "pid", rs.pid);
-	frame_send(f, true);
-	cJSON_Delete(f);
-
-	if (pc.timeout_sec > 0)
-		deadline_ms = now_ms() + (long long) (pc.timeout_sec * 1000);
-
-	while (out_fd >= 0 || err_fd >= 0 || !rs.exited)
-	{
-		struct pollfd p[3];
-		int			np = 0;
-		long long	now;
-
-		p[np++] = (struct pollfd) {.fd = sigfd,.events = POLLIN};
-		if (out_fd >= 0)
-			p[np++] = (struct pollfd) {.fd = out_fd,.events = POLLIN};
-		if (err_fd >= 0)
-			p[np++] = (struct pollfd) {.fd = err_fd,.events = POLLIN};
-		if (poll(p, np, poll_timeout(&rs, deadline_ms)) < 0 && errno != EINTR)
-			break;
-
-		handle_signals(sigfd, &rs, &pc);
-		if (out_fd >= 0 && !pump(out_fd, &rs.out, &rs, &log, true))
-		{
-			close(out_fd);
-			out_fd = -1;
-		}
-		if (err_fd >= 0 && !pump(err_fd, &rs.err, &rs, &log, false))
-		{
-			close(err_fd);
-			err_fd = -1;
-		}
-		handle_signals(sigfd, &rs, &pc);
-
-		now = now_ms();
-		if (!rs.exited && deadline_ms && !rs.timed_out && now >= deadline_ms)
-		{
-			rs.timed_out = true;
-			terminate_group(&rs, pc.grace_sec);
-		}
-		if (!rs.exited && rs.kill_at_ms && now >= rs.kill_at_ms)
-			kill(-rs.pid, SIGKILL);
-		if (rs.exited && rs.drain_until_ms && now >= rs.drain_until_ms)
-			break;				/* something still holds the pipes: stop reading */
-	}
-	if (out_fd >= 0)
-		close(out_fd);
-	if (err_fd >= 0)
-		close(err_fd);
-	reap_descendants(rs.pid);
-
-	result = build_result(spec, &rs, &pc);
-	runlog_finish(&log, result, &rs.out, &rs.err);
-	cJSON_Delete(rs.claimed);
-	free(rs.line);
+	result = build_result(spec, &x, claimed, &pc);
+	agent_output_finish(&out, result);
+	cJSON_Delete(claimed);
 	return result;
 }
