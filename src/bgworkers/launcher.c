@@ -105,6 +105,8 @@ static PcPlan plan_claim = PC_PLAN(
 	" 'runId', r.id, 'agentId', r.agent_id, 'companyId', r.company_id, "
 	" 'adapterType', a.adapter_type, 'config', a.adapter_config, "
 	" 'context', coalesce(r.context_snapshot, '{}'), 'sessionId', r.session_id_before, "
+	" 'sessionParams', (SELECT s.session_params FROM paperclip.agent_runtime_state s "
+	"   WHERE s.agent_id = r.agent_id), 'agentName', a.name, 'runSource', r.invocation_source, "
 	" 'wakeReason', (SELECT w.reason FROM paperclip.agent_wakeup_requests w "
 	"   WHERE w.id = r.wakeup_request_id), "
 	" 'logPath', $2 || '/' || r.company_id || '/' || r.id || '.ndjson', "
