@@ -4,6 +4,9 @@
  *	  paperclip_runner (outside it). Shared by both sides; includes nothing
  *	  of the backend.
  *
+ *	  The runner's stdin and stdout are one end of a socket pair (one
+ *	  descriptor in the launcher for each runner).
+ *
  *	  launcher -> runner, on the runner's stdin:
  *	    line 1: the run spec, one JSON object (keys PC_SPEC_*)
  *	    line 2: "start" once the launcher has committed the runner's pid.

@@ -323,7 +323,8 @@ pc_error_is_misconfiguration(const ErrorData *edata, PcTrouble *trouble)
  * lasts, also across restarts) and wait before trying again; "why" adds
  * the error that showed it, if any. A read-only database may have become
  * so by ALTER DATABASE, which a session sees only when it connects: the
- * worker exits after its wait, and the postmaster starts it again.
+ * worker exits after its wait (or when a backend's commit in its database
+ * wakes it), and the postmaster starts it again.
  */
 void
 pc_worker_back_off(PcTrouble trouble, const char *why)
@@ -357,7 +358,8 @@ pc_worker_back_off(PcTrouble trouble, const char *why)
 		}
 	}
 	pg_atomic_fetch_add_u32(&MyWorkerSlot->backoffs, 1);
-	wait_ms(ms, trouble == PC_TROUBLE_NO_EXTENSION);
+	/* a backend's commit here (the extension created, a write) ends the wait */
+	wait_ms(ms, trouble == PC_TROUBLE_NO_EXTENSION || trouble == PC_TROUBLE_READ_ONLY);
 	if (trouble == PC_TROUBLE_READ_ONLY)
 		proc_exit(1);
 }

@@ -2,7 +2,7 @@
  * launcher.c
  *	  The launcher background worker: claims queued runs (FOR UPDATE SKIP
  *	  LOCKED, up to paperclip.max_concurrent_runs), starts one
- *	  paperclip_runner per run, multiplexes the runners' pipes in a
+ *	  paperclip_runner per run, multiplexes the runners' sockets in a
  *	  WaitEventSet, turns their frames into live events, run events and the
  *	  final finalize_run, forwards cancellations, and reconciles runs left
  *	  running by a crash.
@@ -13,12 +13,12 @@
  *	  so reconciliation finalizes every running run exactly once: from the
  *	  spool, by waiting for a live runner, or as failed with process_lost.
  *
- *	  Nothing here blocks: pipes are non-blocking, the worker sleeps on its
+ *	  Nothing here blocks: sockets are non-blocking, the worker sleeps on its
  *	  latch (set at commit by enqueue_wakeup and cancel_run) and on the
- *	  runners' pipes.
+ *	  runners' sockets.
  *
  *	  This file holds the loop and its transactions; runner_io.c the
- *	  runners' pipes and frames; reconcile.c spool files, process identity
+ *	  runners' sockets and frames; reconcile.c spool files, process identity
  *	  and orphaned runs.
  *-------------------------------------------------------------------------
  */
@@ -220,7 +220,7 @@ read_settings(void)
 		ereport(LOG,
 				(errmsg("paperclip launcher: paperclip.max_concurrent_runs is %d, but the launcher's file descriptors allow %d runs at once",
 						pc_max_concurrent_runs, capacity),
-				 errdetail("Each runner holds 2 descriptors; the launcher may hold a third of the %d that max_files_per_process (%d) leaves it.",
+				 errdetail("Each runner holds a descriptor; the launcher may hold a third of the %d that max_files_per_process (%d) leaves it.",
 						   max_safe_fds, max_files_per_process),
 				 errhint("Raise max_files_per_process (and the server's limit on open files, ulimit -n), then restart the server.")));
 	max_runs = effective;
@@ -817,13 +817,19 @@ wait_and_read(long timeout_ms)
 	for (i = 0; i < nrunners; i++)
 	{
 		Runner	   *r = &runners[i];
+		uint32		ev = 0;
 
 		if (!r->in_use)
 			continue;
-		if (r->out_fd >= 0 && r->frames.len < READ_AHEAD)
-			AddWaitEventToSet(wait_set, WL_SOCKET_READABLE, r->out_fd, NULL, r);
-		if (r->pending.len > 0 && r->in_fd >= 0)
-			AddWaitEventToSet(wait_set, WL_SOCKET_WRITEABLE, r->in_fd, NULL, r);
+
+		if (r->fd < 0)
+			continue;
+		if (r->frames.len < READ_AHEAD)
+			ev |= WL_SOCKET_READABLE;
+		if (r->pending.len > 0)
+			ev |= WL_SOCKET_WRITEABLE;
+		if (ev != 0)
+			AddWaitEventToSet(wait_set, ev, r->fd, NULL, r);
 	}
 
 	nevents = WaitEventSetWait(wait_set, timeout_ms, events, lengthof(events), PG_WAIT_EXTENSION);
@@ -840,7 +846,7 @@ wait_and_read(long timeout_ms)
 			continue;
 		if (events[i].events & WL_SOCKET_WRITEABLE)
 			flush_pending(r);
-		if ((events[i].events & WL_SOCKET_READABLE) && r->out_fd >= 0 && read_runner(r))
+		if ((events[i].events & WL_SOCKET_READABLE) && r->fd >= 0 && read_runner(r))
 			runner_closed(r);
 	}
 }

@@ -83,10 +83,9 @@ typedef struct Runner
 	bool		in_use;
 	ProcIdentity runner;		/* our child: its pid is ours until reaped */
 	bool		reaped;			/* waited for: never signal its pid again */
-	int			out_fd;			/* runner's stdout: frames; -1 at EOF */
-	int			in_fd;			/* runner's stdin: spec, "start", "ack" */
-	StringInfoData pending;		/* bytes still to write to in_fd */
-	StringInfoData frames;		/* read from out_fd, not yet handled */
+	int			fd;				/* socket to the runner's stdin and stdout; -1 at EOF */
+	StringInfoData pending;		/* bytes still to write: spec, "start", "ack" */
+	StringInfoData frames;		/* frames read, not yet handled */
 	bool		skipping;		/* dropping an overlong frame */
 	bool		eof;			/* the runner closed its stdout */
 	pg_uuid_t	run_id;

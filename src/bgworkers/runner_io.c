@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  * runner_io.c
  *	  The launcher's side of its runners: slots, spawning a
- *	  paperclip_runner (posix_spawn, its stdin and stdout as non-blocking
- *	  pipes that count against max_files_per_process), writing to it,
+ *	  paperclip_runner (posix_spawn, its stdin and stdout one end of a
+ *	  socket pair whose other end, non-blocking, counts against
+ *	  max_files_per_process: one descriptor a runner), writing to it,
  *	  reading its frames and handling them (see protocol.h) as units of
  *	  work: live events, run events, the agent's identity, then the run's
  *	  finalization.
@@ -20,6 +21,7 @@
 #include <math.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,8 +38,8 @@
 #include "bgworkers/bgworkers.h"
 #include "bgworkers/launcher.h"
 
-/* The launcher's descriptors of one runner: its stdin and its stdout. */
-#define FDS_PER_RUNNER 2
+/* The launcher's descriptors of one runner: a socket to its stdin and stdout. */
+#define FDS_PER_RUNNER 1
 
 bool		slot_freed = false;	/* a runner finished: claim again */
 
@@ -87,7 +89,7 @@ ensure_slots(int n)
 	for (i = nrunners; i < n; i++)
 	{
 		memset(&runners[i], 0, sizeof(Runner));
-		runners[i].in_fd = runners[i].out_fd = -1;
+		runners[i].fd = -1;
 		initStringInfo(&runners[i].pending);
 		initStringInfo(&runners[i].frames);
 	}
@@ -96,15 +98,28 @@ ensure_slots(int n)
 }
 
 /*
- * How many runners the descriptors fd.c lets this process hold allow:
- * external descriptors are limited to a third of max_safe_fds, shared by
- * the runners' pipes (two each, four while one is spawned) and the wait
- * event set.
+ * How many runners the descriptors fd.c lets this process hold allow.
+ * External descriptors are limited to a third of max_safe_fds, and the
+ * process holds some already (its latch's, PostgreSQL's version decides
+ * which): the ones still free are counted by taking them all, then
+ * giving them back. Besides one socket a runner, the wait event set takes
+ * one while the launcher waits and a spawn one more for a moment.
  */
 int
 runner_fd_capacity(void)
 {
-	return Max(1, (max_safe_fds / 3 - 2 * FDS_PER_RUNNER - 1) / FDS_PER_RUNNER);
+	int			available = 0;
+	int			held = 0;
+	int			i;
+
+	while (AcquireExternalFD())
+		available++;
+	for (i = 0; i < available; i++)
+		ReleaseExternalFD();
+	for (i = 0; i < nrunners; i++)
+		if (runners[i].in_use && runners[i].fd >= 0)
+			held++;
+	return Max(1, (available + held - 2) / FDS_PER_RUNNER);
 }
 
 static void
@@ -135,8 +150,7 @@ reap_children(void)
 static void
 reset_runner(Runner *r)
 {
-	close_fd(&r->out_fd);
-	close_fd(&r->in_fd);
+	close_fd(&r->fd);
 	if (!r->reaped && r->runner.pid > 0)
 		(void) waitpid(r->runner.pid, NULL, WNOHANG);
 	resetStringInfo(&r->pending);
@@ -155,7 +169,7 @@ release_slot(Runner *r)
 }
 
 /*
- * A runner spawned by a claim that did not commit: closing its stdin
+ * A runner spawned by a claim that did not commit: closing its socket
  * before "start" makes it exit without running anything.
  */
 void
@@ -168,16 +182,15 @@ abandon_runner(Runner *r)
 void
 flush_pending(Runner *r)
 {
-	while (r->in_fd >= 0 && r->pending.len > 0)
+	while (r->fd >= 0 && r->pending.len > 0)
 	{
-		ssize_t		n = write(r->in_fd, r->pending.data, r->pending.len);
+		ssize_t		n = send(r->fd, r->pending.data, r->pending.len, MSG_NOSIGNAL);
 
 		if (n < 0)
 		{
 			if (errno == EAGAIN || errno == EINTR)
 				return;
-			/* the runner is gone; its pipe's EOF handles the rest */
-			close_fd(&r->in_fd);
+			/* the runner is gone: reading its socket's EOF handles the rest */
 			resetStringInfo(&r->pending);
 			return;
 		}
@@ -190,7 +203,7 @@ flush_pending(Runner *r)
 void
 send_line(Runner *r, const char *line)
 {
-	if (r->in_fd < 0)
+	if (r->fd < 0)
 		return;
 	appendStringInfoString(&r->pending, line);
 	appendStringInfoChar(&r->pending, '\n');
@@ -202,41 +215,16 @@ send_line(Runner *r, const char *line)
  * ----------------------------------------------------------------------
  */
 
-/* n external descriptors from fd.c, all or none */
-static bool
-acquire_fds(int n)
-{
-	int			i;
-
-	for (i = 0; i < n; i++)
-		if (!AcquireExternalFD())
-		{
-			while (i-- > 0)
-				ReleaseExternalFD();
-			return false;
-		}
-	return true;
-}
-
-static void
-close_pipe(int p[2])
-{
-	close(p[0]);
-	close(p[1]);
-	ReleaseExternalFD();
-	ReleaseExternalFD();
-}
-
 /*
- * Start a runner with its stdin and stdout as pipes to us; its start time
- * from /proc (it is our child: the pid is ours until we reap it). On
- * failure *error says why and nothing is left open.
+ * Start a runner whose stdin and stdout are one end of a socket pair, the
+ * other end ours; its start time from /proc (it is our child: the pid is
+ * ours until we reap it). On failure *error says why and nothing is left
+ * open.
  */
 bool
 spawn_runner(Runner *r, char **error)
 {
-	int			in_pipe[2];
-	int			out_pipe[2];
+	int			sv[2];
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t	none,
@@ -246,84 +234,67 @@ spawn_runner(Runner *r, char **error)
 	pid_t		pid;
 	int			rc;
 
-	r->in_fd = r->out_fd = -1;
+	r->fd = -1;
 	r->runner.pid = 0;
 	r->runner.start_ticks = 0;
 	r->reaped = false;
-	if (!acquire_fds(2 * FDS_PER_RUNNER))
+	if (!AcquireExternalFD())
 	{
-		*error = psprintf("too many open files in the launcher (max_files_per_process %d)",
+		*error = psprintf("too many open files in the launcher (max_files_per_process is %d)",
 						  max_files_per_process);
 		return false;
 	}
-	if (pipe2(in_pipe, O_CLOEXEC) != 0)
+	ReserveExternalFD();		/* the runner's end, until it is spawned */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
 	{
-		*error = psprintf("could not create pipe: %m");
-		ReleaseExternalFD();
-		ReleaseExternalFD();
-		ReleaseExternalFD();
-		ReleaseExternalFD();
-		return false;
-	}
-	if (pipe2(out_pipe, O_CLOEXEC) != 0)
-	{
-		*error = psprintf("could not create pipe: %m");
-		close_pipe(in_pipe);
+		*error = psprintf("could not create a socket pair: %m");
 		ReleaseExternalFD();
 		ReleaseExternalFD();
 		return false;
 	}
 
-	if ((rc = posix_spawn_file_actions_init(&fa)) != 0 ||
-		(rc = posix_spawnattr_init(&attr)) != 0)
+	if ((rc = posix_spawn_file_actions_init(&fa)) != 0)
+		pid = 0;
+	else if ((rc = posix_spawnattr_init(&attr)) != 0)
+		posix_spawn_file_actions_destroy(&fa);
+	else
 	{
-		errno = rc;
-		*error = psprintf("could not prepare the runner's start: %m");
-		close_pipe(in_pipe);
-		close_pipe(out_pipe);
-		return false;
+		posix_spawn_file_actions_adddup2(&fa, sv[1], 0);
+		posix_spawn_file_actions_adddup2(&fa, sv[1], 1);
+		posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+		sigemptyset(&none);
+		sigfillset(&dflt);
+		posix_spawnattr_setsigmask(&attr, &none);
+		posix_spawnattr_setsigdefault(&attr, &dflt);
+		posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+								 POSIX_SPAWN_SETSIGDEF);
+		rc = posix_spawn(&pid, runner_path, &fa, &attr, argv, envp);
+		posix_spawn_file_actions_destroy(&fa);
+		posix_spawnattr_destroy(&attr);
 	}
-	posix_spawn_file_actions_adddup2(&fa, in_pipe[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-	sigemptyset(&none);
-	sigfillset(&dflt);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &dflt);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
-							 POSIX_SPAWN_SETSIGDEF);
-	rc = posix_spawn(&pid, runner_path, &fa, &attr, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	/* the runner's ends */
-	close(in_pipe[0]);
-	close(out_pipe[1]);
-	ReleaseExternalFD();
+	/* the runner's end */
+	close(sv[1]);
 	ReleaseExternalFD();
 	if (rc != 0)
 	{
 		errno = rc;
 		*error = psprintf("could not start runner \"%s\": %m", runner_path);
-		close(in_pipe[1]);
-		close(out_pipe[0]);
-		ReleaseExternalFD();
+		close(sv[0]);
 		ReleaseExternalFD();
 		return false;
 	}
 
 	r->runner.pid = pid;
-	r->in_fd = in_pipe[1];
-	r->out_fd = out_pipe[0];
+	r->fd = sv[0];
 	if (!pc_proc_start_ticks(pid, &r->runner.start_ticks))
 	{
 		*error = psprintf("runner %d has no /proc entry", (int) pid);
 		abandon_runner(r);
 		return false;
 	}
-	if (fcntl(r->in_fd, F_SETFL, O_NONBLOCK) != 0 ||
-		fcntl(r->out_fd, F_SETFL, O_NONBLOCK) != 0)
+	if (fcntl(r->fd, F_SETFL, O_NONBLOCK) != 0)
 	{
-		*error = psprintf("could not make the runner's pipes non-blocking: %m");
+		*error = psprintf("could not make the runner's socket non-blocking: %m");
 		abandon_runner(r);
 		return false;
 	}
@@ -359,7 +330,7 @@ read_runner(Runner *r)
 
 	while (r->frames.len < READ_AHEAD)
 	{
-		ssize_t		n = read(r->out_fd, buf, sizeof(buf));
+		ssize_t		n = read(r->fd, buf, sizeof(buf));
 		char	   *data = buf;
 		char	   *last_nl;
 
@@ -395,11 +366,12 @@ read_runner(Runner *r)
 	return false;
 }
 
-/* The runner closed its stdout: it has exited (or is about to). */
+/* The runner closed its end (it has exited): nothing more to read or write. */
 void
 runner_closed(Runner *r)
 {
-	close_fd(&r->out_fd);
+	close_fd(&r->fd);
+	resetStringInfo(&r->pending);
 	r->eof = true;
 }
 
