@@ -19,6 +19,12 @@
 #include "paperclip.h"
 
 /*
+ * Internal to the library: not exported, so that another library loaded
+ * into the same process can neither see nor shadow these names.
+ */
+#pragma GCC visibility push(hidden)
+
+/*
  * What keeps a worker from working, reported once (also across its
  * restarts) and waited out with a back-off; 0 while there is none.
  */
@@ -83,5 +89,7 @@ extern void pc_worker_back_off(PcTrouble trouble, const char *why);
 extern void pc_worker_working(void);
 extern void pc_worker_resolved(PcTrouble trouble);
 extern void pc_worker_trouble_over(void);
+
+#pragma GCC visibility pop
 
 #endif

@@ -20,6 +20,12 @@
 
 #include "bgworkers/bgworkers.h"
 
+/*
+ * Internal to the library: not exported, so that another library loaded
+ * into the same process can neither see nor shadow these names.
+ */
+#pragma GCC visibility push(hidden)
+
 /* How often, without a wake, the launcher looks for work and orphans. */
 #define LAUNCHER_TICK_MS 1000
 /* A runner's frame longer than this is dropped (runner bug). */
@@ -171,5 +177,7 @@ extern void reconcile_orphans(void);
 extern void serve_orphans(void);
 extern bool cancel_orphan(Orphan *o);
 extern void clean_spool(void);
+
+#pragma GCC visibility pop
 
 #endif
