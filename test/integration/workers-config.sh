@@ -3,7 +3,8 @@
 # count against max_files_per_process, paperclip.max_concurrent_runs is
 # clamped to what the descriptors allow (and a LOG says so), 256 concurrent
 # `sleep 1` runs; a wrong paperclip.database_name and a read-only database
-# are reported once, clearly, and waited out 10 s apart or more.
+# are reported once, clearly, and waited out 10 s apart or more; so is the
+# extension dropped, until it is created again.
 . "$(dirname "$0")/lib.bash"
 launcher_db
 log=$(server_log)
@@ -135,6 +136,24 @@ fi
 psql -X -q -d template1 -c "ALTER DATABASE postgres RESET default_transaction_read_only" >/dev/null
 r=$(enqueue "$a")
 ok $(wait_finished "$r" 30; echo $?) "writable again: a run enqueued then is run"
+is "$(run_status "$r")" succeeded "and succeeds"
+
+# --- the extension dropped: one LOG from each worker; created again, the first enqueue wakes the launcher
+mark=$(log_mark)
+q "DROP EXTENSION paperclip CASCADE" >/dev/null 2>&1
+if [ -n "$log" ]; then
+	missing='LOG: +paperclip (launcher|scheduler): extension "paperclip" is not installed in database "postgres"'
+	ok $(wait_log "$mark" "$missing" 2 15; echo $?) "each worker says the extension is missing"
+	is "$(log_count "$mark" "$missing")" 2 "once"
+else
+	skip "server log not found"
+	skip "server log not found"
+fi
+q "CREATE EXTENSION paperclip" >/dev/null
+COMPANY=$(q "INSERT INTO paperclip.companies (name) VALUES ('again') RETURNING id")
+a=$(agent again "{\"command\":\"$(script again.sh 'exit 0')\"}")
+r=$(enqueue "$a")
+ok $(wait_finished "$r" 10; echo $?) "created again: the first enqueue is run at once"
 is "$(run_status "$r")" succeeded "and succeeds"
 
 done_testing
