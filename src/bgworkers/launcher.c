@@ -1,23 +1,30 @@
 /*-------------------------------------------------------------------------
  * launcher.c
  *	  The launcher background worker: claims queued runs (FOR UPDATE SKIP
- *	  LOCKED, up to paperclip.max_concurrent_runs), starts one
- *	  paperclip_runner per run, multiplexes the runners' sockets in a
- *	  WaitEventSet, turns their frames into live events, run events and the
- *	  final finalize_run, forwards cancellations, and reconciles runs left
- *	  running by a crash.
+ *	  LOCKED, up to paperclip.max_concurrent_runs as the descriptors allow),
+ *	  starts one paperclip_runner per run, multiplexes the runners' sockets
+ *	  in a WaitEventSet, turns their frames into live events, run events
+ *	  and the final finalize_run, forwards cancellations, and reconciles
+ *	  runs left running by a crash.
  *
- *	  Crash model: the claim, the runner's spawn and the record of its pid
- *	  and start time commit together; only then is the runner told "start".
- *	  A runner outlives the launcher and leaves its result in a spool file,
- *	  so reconciliation finalizes every running run exactly once: from the
- *	  spool, by waiting for a live runner, or as failed with process_lost.
+ *	  Every unit of work (a claim, a runner's frames, each finalization,
+ *	  reconciliation) runs in its own transaction (pc_run_unit): an error or
+ *	  a query cancel costs that unit only, which is tried again; the
+ *	  launcher keeps its pid and its runners.
  *
- *	  Nothing here blocks: sockets are non-blocking, the worker sleeps on its
- *	  latch (set at commit by enqueue_wakeup and cancel_run) and on the
+ *	  Crash model: the claim, the runner's spawn and the record of its
+ *	  identity (pid, /proc start ticks, the cluster's system identifier and
+ *	  postmaster start time) commit together; only then is the runner told
+ *	  "start". A runner outlives the launcher and leaves its result in a
+ *	  spool file, so reconciliation finalizes every running run exactly
+ *	  once: from the spool, by waiting for a live runner, or as failed with
+ *	  process_lost.
+ *
+ *	  Nothing here blocks: sockets are non-blocking, the worker sleeps on
+ *	  its latch (set at commit by enqueue_wakeup and cancel_run) and on the
  *	  runners' sockets.
  *
- *	  This file holds the loop and its transactions; runner_io.c the
+ *	  This file holds the loop, claims and finalizations; runner_io.c the
  *	  runners' sockets and frames; reconcile.c spool files, process identity
  *	  and orphaned runs.
  *-------------------------------------------------------------------------

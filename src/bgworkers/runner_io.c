@@ -533,8 +533,10 @@ serve_frames(Runner *r)
 	{
 		FrameUnit	u = {r, r->one_frame_units ? 1 : FRAMES_PER_UNIT};
 		ErrorData  *edata;
+		PcTrouble	trouble;
 
-		if (launcher_unit("paperclip launcher: handling a runner's frames", frames_unit, &u, &edata))
+		if (launcher_unit(psprintf("paperclip launcher: handling frames of run %s", r->run_id_str),
+						  frames_unit, &u, &edata))
 		{
 			consume(r, u.end);
 			r->frame_failures = 0;
@@ -547,7 +549,9 @@ serve_frames(Runner *r)
 			}
 			continue;
 		}
-		if (edata->sqlerrcode != ERRCODE_QUERY_CANCELED)
+		/* a cancel, or a database that cannot be written, is not the frame's fault */
+		if (edata->sqlerrcode != ERRCODE_QUERY_CANCELED &&
+			!pc_error_is_misconfiguration(edata, &trouble))
 		{
 			if (u.max > 1)
 				r->one_frame_units = true;	/* find the frame that fails */
