@@ -35,14 +35,21 @@
 typedef struct PcRegistry
 {
 	LWLock	   *lock;
+	pg_atomic_uint32 generation;	/* bumped when a worker comes or goes */
 	int			nslots;
 	PcWorkerSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } PcRegistry;
 
 static PcRegistry *registry = NULL;
 
-/* per backend: the slot last found for each kind of worker, or -1 */
+/*
+ * Per backend: the slot last found for each kind of worker, or -1; and,
+ * when none was found, the generation of the registry then (a database
+ * without workers costs no lock at each commit until a worker comes).
+ */
 static int	cached_slot[PC_WORKER_KINDS] = {-1, -1};
+static uint32 cached_none_generation[PC_WORKER_KINDS] = {0, 0};
+static Oid	cached_none_database[PC_WORKER_KINDS] = {InvalidOid, InvalidOid};
 
 /* Every worker of ours is a background worker: at most this many slots. */
 static int
@@ -76,6 +83,7 @@ pc_registry_shmem_init(void)
 	if (found)
 		return;
 	registry->lock = &(GetNamedLWLockTranche(REGISTRY_TRANCHE))->lock;
+	pg_atomic_init_u32(&registry->generation, 1);
 	registry->nslots = registry_slots();
 	for (i = 0; i < registry->nslots; i++)
 	{
@@ -147,6 +155,7 @@ pc_registry_claim(PcWorkerKind kind, const char *dbname, pid_t *holder)
 			mine->started_at = GetCurrentTimestamp();
 		}
 	}
+	pg_atomic_fetch_add_u32(&registry->generation, 1);
 	LWLockRelease(registry->lock);
 	return mine;
 }
@@ -157,6 +166,7 @@ pc_registry_connected(PcWorkerSlot *slot)
 {
 	LWLockAcquire(registry->lock, LW_EXCLUSIVE);
 	slot->database = MyDatabaseId;
+	pg_atomic_fetch_add_u32(&registry->generation, 1);
 	LWLockRelease(registry->lock);
 }
 
@@ -171,6 +181,7 @@ pc_registry_release(PcWorkerSlot *slot)
 		slot->latch = NULL;
 		slot->database = InvalidOid;
 	}
+	pg_atomic_fetch_add_u32(&registry->generation, 1);
 	LWLockRelease(registry->lock);
 }
 
@@ -179,6 +190,7 @@ static PcWorkerSlot *
 find_worker(PcWorkerKind kind, Oid database)
 {
 	int			i = cached_slot[kind];
+	uint32		generation;
 	PcWorkerSlot *slot;
 
 	if (i >= 0)
@@ -188,8 +200,13 @@ find_worker(PcWorkerKind kind, Oid database)
 		if (slot->in_use && slot->kind == kind && slot->database == database)
 			return slot;
 	}
+	generation = pg_atomic_read_u32(&registry->generation);
+	if (cached_none_database[kind] == database && cached_none_generation[kind] == generation)
+		return NULL;			/* none, and no worker came since */
+
 	slot = NULL;
 	LWLockAcquire(registry->lock, LW_SHARED);
+	generation = pg_atomic_read_u32(&registry->generation);
 	for (i = 0; i < registry->nslots; i++)
 		if (registry->slots[i].in_use && registry->slots[i].kind == kind &&
 			registry->slots[i].database == database)
@@ -199,6 +216,11 @@ find_worker(PcWorkerKind kind, Oid database)
 			break;
 		}
 	LWLockRelease(registry->lock);
+	if (slot == NULL)
+	{
+		cached_none_database[kind] = database;
+		cached_none_generation[kind] = generation;
+	}
 	return slot;
 }
 
