@@ -93,8 +93,9 @@ wait_ms(long ms, bool wake_ends_it)
 
 /*
  * While the worker connects, a failure to connect (FATAL) is the
- * misconfiguration of paperclip.database_name: the first one is logged
- * with what to do, later ones (the worker is restarted) are not.
+ * misconfiguration of paperclip.database_name: the first one is logged,
+ * naming the worker, the setting and what to do; later ones (the worker
+ * is restarted) are not logged.
  */
 static void
 connect_failure_hook(ErrorData *edata)
@@ -110,6 +111,7 @@ connect_failure_hook(ErrorData *edata)
 										   "it tries again every %d s or more",
 										   pc_worker_name(), pc_database_name, PC_BACKOFF_MIN_MS / 1000);
 
+			edata->message = psprintf("%s: %s", pc_worker_name(), edata->message);
 			edata->context = edata->context ?
 				psprintf("%s\n%s", edata->context, context) : context;
 			if (edata->hint == NULL)

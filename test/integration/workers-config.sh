@@ -100,7 +100,7 @@ if [ -n "$log" ]; then
 	read -r t1 t2 < <(log_times "$mark" "$exits" | head -n 2 | paste -sd' ')
 	ok $(awk -v a="$t1" -v b="$t2" 'BEGIN { exit !(b - a >= 10) }'; echo $?) \
 		"10 s or more apart ($(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.1f", b - a }') s)"
-	is "$(log_count "$mark" 'FATAL: +database "paperclip_nowhere" does not exist')" 2 \
+	is "$(log_count "$mark" 'FATAL: +paperclip (launcher|scheduler): database "paperclip_nowhere" does not exist')" 2 \
 		"one message for each worker, not one per attempt"
 	is "$(log_count "$mark" 'CONTEXT: +paperclip (launcher|scheduler) connecting to the database named by paperclip.database_name \("paperclip_nowhere"\)')" 2 \
 		"the message names paperclip.database_name"
