@@ -241,11 +241,22 @@ pc_worker_recover(void)
 	wait_ms(1000, false);
 }
 
-/* A unit's error in the server log: what failed (activity names the worker), its SQLSTATE. */
+/*
+ * A unit's error in the server log: what failed (activity names the
+ * worker), its SQLSTATE. One that shows a misconfiguration is the worker's
+ * back-off to report, once: here it is a debug message.
+ */
 static void
 report_unit_error(const char *activity, ErrorData *edata)
 {
-	ereport(edata->sqlerrcode == ERRCODE_QUERY_CANCELED ? LOG : WARNING,
+	PcTrouble	trouble;
+	int			elevel = WARNING;
+
+	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		elevel = LOG;
+	else if (pc_error_is_misconfiguration(edata, &trouble))
+		elevel = DEBUG1;
+	ereport(elevel,
 			(errcode(edata->sqlerrcode),
 			 errmsg("%s failed (SQLSTATE %s): %s", activity,
 					unpack_sql_state(edata->sqlerrcode), edata->message),
