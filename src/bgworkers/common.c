@@ -322,11 +322,8 @@ pc_error_is_misconfiguration(const ErrorData *edata, PcTrouble *trouble)
 		case ERRCODE_READ_ONLY_SQL_TRANSACTION:
 			*trouble = PC_TROUBLE_READ_ONLY;
 			return true;
-		case ERRCODE_INVALID_SCHEMA_NAME:	/* the extension was dropped */
-		case ERRCODE_UNDEFINED_TABLE:
-			*trouble = PC_TROUBLE_NO_EXTENSION;
-			return true;
 		default:
+			/* a dropped extension: the workers look for it each tick */
 			return false;
 	}
 }
