@@ -155,6 +155,14 @@ reset_runner(Runner *r)
 		(void) waitpid(r->runner.pid, NULL, WNOHANG);
 	resetStringInfo(&r->pending);
 	resetStringInfo(&r->frames);
+	/* a long frame grew the buffer: the next runner of this slot starts small */
+	if (r->frames.maxlen > READ_AHEAD)
+	{
+		pfree(r->frames.data);
+		r->frames.data = MemoryContextAlloc(TopMemoryContext, 1024);
+		r->frames.maxlen = 1024;
+		resetStringInfo(&r->frames);
+	}
 	finalize_forget(&r->fin);
 	r->in_use = false;
 }
