@@ -143,16 +143,44 @@ SELECT r::regrole, NULL FROM pg_catalog.unnest(ARRAY['paperclip_reader', 'paperc
 ON CONFLICT DO NOTHING;
 
 -- Upgrade from 0.1, where a role with no row saw every company: the roles
--- that could use paperclip then (USAGE on its schema) keep every company
--- (a NULL row), so an update takes no access away. Roles created from now on
--- see nothing until they are bound. On a fresh install there are none.
-INSERT INTO paperclip.company_roles (role_id, company_id)
-SELECT r.oid::regrole, NULL
-  FROM pg_catalog.pg_roles r
- WHERE NOT r.rolsuper AND r.rolname !~ '^pg_'
-   AND pg_catalog.has_schema_privilege(r.oid, 'paperclip', 'USAGE')
-   AND NOT EXISTS (SELECT 1 FROM paperclip.company_roles b WHERE b.role_id OPERATOR(pg_catalog.=) r.oid)
-ON CONFLICT DO NOTHING;
+-- that could use paperclip then (USAGE on its schema) keep every company (a
+-- NULL row), so an update takes no access away; roles created from now on see
+-- nothing until they are bound. A fresh install (whose 0.1 script has just
+-- run, in this transaction) binds nobody: members of the paperclip roles that
+-- use it in another database of the cluster get nothing here. The extension
+-- membership of its tables (pg_depend rows, never updated) tells which: it is
+-- as young as this transaction only on a fresh install.
+DO $bindings_kept$
+DECLARE
+    next_xid bigint := pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())::text::bigint;
+    created bigint;
+    fresh boolean;
+BEGIN
+    SELECT d.xmin::text::bigint INTO created
+      FROM pg_catalog.pg_depend d
+     WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+       AND d.objid OPERATOR(pg_catalog.=) 'paperclip.companies'::pg_catalog.regclass
+       AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+       AND d.deptype OPERATOR(pg_catalog.=) 'e';
+    -- the 32-bit xmin in the epoch of the next xid (or the one before)
+    created := CASE WHEN created OPERATOR(pg_catalog.<=) (next_xid OPERATOR(pg_catalog.&) 4294967295)
+                    THEN ((next_xid OPERATOR(pg_catalog.>>) 32) OPERATOR(pg_catalog.<<) 32) OPERATOR(pg_catalog.|) created
+                    ELSE (((next_xid OPERATOR(pg_catalog.>>) 32) OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog.<<) 32)
+                         OPERATOR(pg_catalog.|) created END;
+    fresh := created OPERATOR(pg_catalog.>=) 0
+             AND pg_catalog.pg_xact_status(created::text::pg_catalog.xid8) OPERATOR(pg_catalog.=) 'in progress';
+    IF fresh THEN
+        RETURN;
+    END IF;
+    INSERT INTO paperclip.company_roles (role_id, company_id)
+    SELECT r.oid::regrole, NULL
+      FROM pg_catalog.pg_roles r
+     WHERE NOT r.rolsuper AND r.rolname OPERATOR(pg_catalog.!~) '^pg_'
+       AND pg_catalog.has_schema_privilege(r.oid, 'paperclip', 'USAGE')
+       AND NOT EXISTS (SELECT 1 FROM paperclip.company_roles b WHERE b.role_id OPERATOR(pg_catalog.=) r.oid)
+    ON CONFLICT DO NOTHING;
+END
+$bindings_kept$;
 
 SELECT pg_catalog.pg_extension_config_dump('paperclip.company_roles',
     $$WHERE NOT (company_id IS NULL AND role_id::text IN ('paperclip_reader', 'paperclip_operator', 'paperclip_admin'))$$);
@@ -184,12 +212,15 @@ COMMENT ON COLUMN paperclip.activity_log.issue_id
     IS 'the issue the row is about (entity_type issue, entity_id a uuid): one of the row''s company';
 CREATE INDEX activity_log_issue_idx ON paperclip.activity_log (issue_id) WHERE issue_id IS NOT NULL;
 COMMENT ON INDEX paperclip.activity_log_issue_idx IS 'checks of the key to issues when an issue is deleted';
--- requests point at their run: deleting a run (superusers only) finds them here
-CREATE INDEX agent_wakeup_requests_run_idx ON paperclip.agent_wakeup_requests (run_id);
-COMMENT ON INDEX paperclip.agent_wakeup_requests_run_idx IS 'the wakeup requests of a run (queued or coalesced into it)';
 
 -- Rows that already point into another company (or at nothing) stop the
 -- upgrade with a clear message; then every reference becomes a composite key.
+-- Not agent_wakeup_requests.run_id nor heartbeat_runs.retry_of_run_id: a key
+-- there would close a cycle (with heartbeat_runs.wakeup_request_id, or of
+-- heartbeat_runs with itself), and pg_dump would warn on every dump that it
+-- cannot order the restore of the extension's tables (their keys exist
+-- before their rows come back); those columns are written by the extension
+-- only, from rows of the same company.
 DO $company_keys$
 DECLARE
     k record;
@@ -214,9 +245,7 @@ BEGIN
             ('activity_log', 'agent_id', 'agents', 'SET NULL (agent_id)', NULL, 'an agent'),
             ('issues', 'assignee_agent_id', 'agents', 'SET NULL (assignee_agent_id)', NULL, 'an agent'),
             ('issue_comments', 'author_agent_id', 'agents', 'SET NULL (author_agent_id)', NULL, 'an agent'),
-            ('heartbeat_runs', 'retry_of_run_id', 'heartbeat_runs', 'SET NULL (retry_of_run_id)', NULL, 'a run'),
             ('heartbeat_run_events', 'run_id', 'heartbeat_runs', 'NO ACTION', 'heartbeat_run_events_run_id_fkey', 'a run'),
-            ('agent_wakeup_requests', 'run_id', 'heartbeat_runs', 'SET NULL (run_id)', NULL, 'a run'),
             ('agent_runtime_state', 'last_run_id', 'heartbeat_runs', 'SET NULL (last_run_id)', NULL, 'a run'),
             ('cost_events', 'run_id', 'heartbeat_runs', 'SET NULL (run_id)', NULL, 'a run'),
             ('activity_log', 'run_id', 'heartbeat_runs', 'SET NULL (run_id)', NULL, 'a run'),
@@ -260,3 +289,33 @@ $company_keys$;
 ALTER TABLE paperclip.issues
     ADD CONSTRAINT issues_company_id_fkey FOREIGN KEY (company_id) REFERENCES paperclip.companies (id);
 COMMENT ON CONSTRAINT issues_company_id_fkey ON paperclip.issues IS 'an issue belongs to a company';
+
+-- ---------------------------------------------------------------------------
+-- What the API functions accept, documented where \df+ shows it. Text
+-- arguments have length limits (54000 program_limit_exceeded beyond them),
+-- and errors quote at most ~100 characters of what they refuse.
+-- ---------------------------------------------------------------------------
+COMMENT ON FUNCTION paperclip.enqueue_wakeup(uuid, text, text, text, jsonb, text, text, text, jsonb)
+    IS 'apply the heartbeat policy, then coalesce into the active run or queue a new one; NULL when skipped. Limits: reason 64 kB; idempotency_key, requested_by_actor_id 1 kB; payload, context_snapshot 1 MB';
+COMMENT ON FUNCTION paperclip.invoke(uuid, text, jsonb, text, text, text)
+    IS 'enqueue_wakeup with the fields of a manual invocation. Limits: actor_id 1 kB; context_snapshot 1 MB';
+COMMENT ON FUNCTION paperclip.finalize_run(uuid, jsonb)
+    IS 'record an adapter result: outcome, usage and cost, session, runtime totals; idempotent. result at most 1 MB; its logStore, logRef and logCompressed are ignored (a run''s log is where its id says)';
+COMMENT ON FUNCTION paperclip.append_run_event(uuid, text, text, jsonb, text, text)
+    IS 'append an event to a run (for external runners); returns its seq. Limits: event_type 1 kB; message, payload 1 MB';
+COMMENT ON FUNCTION paperclip.append_run_log(uuid, text, text)
+    IS 'append a chunk to the run''s own log (for external runners); returns the log bytes so far. chunk at most 1 MB';
+COMMENT ON FUNCTION paperclip.log_activity(uuid, text, text, text, text, text, uuid, uuid, jsonb)
+    IS 'record an activity; its agent, run and issue (entity_type issue) must be of the company. Limits: actor_id, action, entity_type, entity_id 1 kB; details 1 MB';
+COMMENT ON FUNCTION paperclip.read_log(uuid, bigint, int)
+    IS 'a page of a run''s own log (JSON lines): whole characters, at most limit_bytes (one character at least); next_offset is null at the end, else beyond offset';
+COMMENT ON FUNCTION paperclip.activity_for_issue(uuid)
+    IS 'activity about an issue, newest first, in the issue''s company; none for a hidden issue (read-only: the calling query''s snapshot)';
+COMMENT ON FUNCTION paperclip.list_events(uuid, int, int)
+    IS 'events of a run with seq > after_seq, ascending; limit clamped to 1..1000 (read-only: the calling query''s snapshot)';
+COMMENT ON FUNCTION paperclip.list_activity(uuid, uuid, text, text, int)
+    IS 'activity of a company, newest first, filtered; rows about hidden issues left out (read-only: the calling query''s snapshot)';
+COMMENT ON FUNCTION paperclip.runs_for_issue(uuid, uuid)
+    IS 'runs whose context names the issue or that logged activity on it, newest first (read-only: the calling query''s snapshot)';
+COMMENT ON FUNCTION paperclip.issues_for_run(uuid)
+    IS 'the context issue of a run first, then issues with activity from it; hidden issues left out (read-only: the calling query''s snapshot)';
