@@ -68,7 +68,6 @@ BEGIN
 END
 $runtime_tables$;
 REVOKE ALL ON SEQUENCE paperclip.heartbeat_run_events_id_seq FROM paperclip_admin;
-GRANT SELECT ON SEQUENCE paperclip.heartbeat_run_events_id_seq TO paperclip_reader;
 
 COMMENT ON TABLE paperclip.heartbeat_runs
     IS 'agent runs; written only by the extension (enqueue_wakeup, claims, finalize_run, cancel_run, the workers)';
