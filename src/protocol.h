@@ -28,9 +28,9 @@
  *	                                      time in clock ticks since boot): the
  *	                                      launcher kills the group (its runner
  *	                                      lost) only while /proc still shows
- *	                                      that start time and N in its
+ *	                                      that start time, and N in its
  *	                                      runner's session (the runner leads
- *	                                      one)
+ *	                                      one) or the init of a pid namespace
  *	    {"type":"result","result":{...}}  the adapter result, last frame
  *	  Chunks are valid UTF-8 without NUL (bad bytes become U+FFFD).
  *

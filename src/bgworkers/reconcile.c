@@ -216,12 +216,45 @@ runs_postgres(pid_t pid)
 }
 
 /*
+ * Whether a process is the init (pid 1) of a pid namespace of its own:
+ * the last of its pids in /proc/pid/status's NSpid line is 1.
+ */
+static bool
+is_namespace_init(pid_t pid)
+{
+	char		path[64];
+	char		buf[4096];
+	char	   *line;
+	char	   *last;
+	int			fd;
+	ssize_t		n;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	if ((line = strstr(buf, "\nNSpid:")) == NULL)
+		return false;
+	line += strlen("\nNSpid:");
+	if ((last = strchr(line, '\n')) != NULL)
+		*last = '\0';
+	last = strrchr(line, '\t');
+	/* two pids at least (the host's, then the namespace's), the last 1 */
+	return last != NULL && last != strchr(line, '\t') && strcmp(last + 1, "1") == 0;
+}
+
+/*
  * Kill what is left of a lost runner's agent: its process group, only if
- * its leader is the process the runner reported (pid and start ticks),
- * lives in its runner's session (the runner leads one, its agent's group
- * is inside it), is not the runner, and is none of PostgreSQL's processes
- * (their groups are their own, or the postmaster's). An agent whose start
- * time is unknown is left to its runner or its pid namespace.
+ * its leader is the process the runner reported (pid and start ticks), is
+ * not the runner, lives in its runner's session (the runner leads one; a
+ * plain agent's group is inside it) or is the init of the run's own pid
+ * namespace, and is none of PostgreSQL's processes (their groups are their
+ * own, or the postmaster's). An agent whose start time is unknown is left
+ * to its runner or its pid namespace.
  */
 void
 kill_agent_group(const ProcIdentity *agent, pid_t runner_pid, const char *run_id_str)
@@ -229,7 +262,7 @@ kill_agent_group(const ProcIdentity *agent, pid_t runner_pid, const char *run_id
 	pid_t		pgid;
 
 	if (!proc_is(agent) || agent->pid == runner_pid || runner_pid <= 1 ||
-		getsid(agent->pid) != runner_pid)
+		(getsid(agent->pid) != runner_pid && !is_namespace_init(agent->pid)))
 		return;
 	pgid = getpgid(agent->pid);
 	if (pgid != agent->pid || pgid == getpgrp() || pgid == getpgid(PostmasterPid) ||

@@ -201,6 +201,19 @@ ok $(kill -0 "$sleeper"; echo $?) "the unrelated process behind the stale pids w
 ok $(kill -0 "$pm"; echo $?) "the postmaster was not signalled"
 is "$(q "SELECT count(*) FROM pg_stat_activity WHERE pid = $idle_pid")" 1 "the backend was not signalled"
 is "$(launcher_pid)" "$before" "the launcher runs on"
+# the init of a run's own pid namespace (as a sandboxed agent is) is killed when its runner is lost
+runuser -u postgres -- unshare -U -r -p -f setsid sleep 300 2>/dev/null &
+d=$((SECONDS + 10)); nsinit=
+while [ -z "$nsinit" ] && [ $SECONDS -lt $d ]; do
+	nsinit=$(for p in $(pgrep -x sleep); do grep -qE '^NSpid:.*[[:space:]]1$' "/proc/$p/status" 2>/dev/null &&
+		[ "$(stat -c %U "/proc/$p")" = postgres ] && echo "$p"; done | head -n 1)
+	[ -z "$nsinit" ] && sleep 0.05
+done
+ok $([ -n "$nsinit" ]; echo $?) "a pid namespace's init runs (pid ${nsinit:-none})"
+r7=$(plant namespace_agent "$dead" 12345 "$sysid" "$nsinit" "$(start_ticks "$nsinit")")
+ok $(wait_finished "$r7" 20; echo $?) "its run, whose runner is lost, is reconciled"
+ok $(d=$((SECONDS + 10)); while kill -0 "$nsinit" 2>/dev/null && [ $SECONDS -lt $d ]; do sleep 0.05; done; ! kill -0 "$nsinit" 2>/dev/null; echo $?) \
+	"the namespace's init, proven the agent, is killed"
 q "SELECT pg_terminate_backend($idle_pid)" >/dev/null
 idle_pid=
 
