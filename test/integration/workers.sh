@@ -13,6 +13,7 @@ log=$(server_log)
 settings="timer_interval"
 restore() {
 	[ -n "${sleeper:-}" ] && kill "$sleeper" 2>/dev/null
+	[ -n "${nsinit:-}" ] && kill "$nsinit" 2>/dev/null
 	[ -n "${idle_pid:-}" ] && q "SELECT pg_terminate_backend($idle_pid)" >/dev/null 2>&1
 	q "DROP TRIGGER IF EXISTS paperclip_test_slow_events ON paperclip.heartbeat_run_events;
 	   DROP TRIGGER IF EXISTS paperclip_test_refuse_finalize ON paperclip.heartbeat_runs;
