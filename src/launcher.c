@@ -97,6 +97,7 @@ static char spool_dir[MAXPGPATH];
 static char runner_path[MAXPGPATH];
 static char *allowed_commands_json = NULL;	/* the allowlists as JSON arrays, */
 static char *allowed_hosts_json = NULL; /* read with the settings */
+static char *runner_settings_json = NULL;	/* isolation, OS user, log cap */
 static bool slot_freed = false;	/* a runner finished: claim again */
 static MemoryContext loop_cxt = NULL;	/* reset every loop iteration */
 
@@ -111,7 +112,7 @@ static PcPlan plan_blocked_runs = PC_PLAN(
 	"  OR (a.budget_monthly_cents > 0 AND a.spent_monthly_cents >= a.budget_monthly_cents)) "
 	"ORDER BY r.created_at LIMIT 100 FOR UPDATE OF r SKIP LOCKED");
 
-/* $1 how many, $2 log dir, $3 spool dir */
+/* $1 how many, $2 log dir, $3 spool dir, $4 $5 allowlists, $6 the runner's settings */
 static PcPlan plan_claim = PC_PLAN(
 	"WITH c AS (SELECT r.id FROM paperclip.heartbeat_runs r "
 	"  JOIN paperclip.agents a ON a.id = r.agent_id "
@@ -125,7 +126,7 @@ static PcPlan plan_claim = PC_PLAN(
 	"   WHERE s.agent_id = r.agent_id), r.session_id_before), "
 	" event_seq = r.event_seq + 1 "
 	"FROM c, paperclip.agents a WHERE r.id = c.id AND a.id = r.agent_id "
-	"RETURNING r.*, jsonb_build_object("
+	"RETURNING r.*, (jsonb_build_object("
 	" 'runId', r.id, 'agentId', r.agent_id, 'companyId', r.company_id, "
 	" 'adapterType', a.adapter_type, 'config', a.adapter_config, "
 	" 'context', coalesce(r.context_snapshot, '{}'), 'sessionId', r.session_id_before, "
@@ -134,8 +135,8 @@ static PcPlan plan_claim = PC_PLAN(
 	" 'logPath', $2 || '/' || r.company_id || '/' || r.id || '.ndjson', "
 	" 'spoolPath', $3 || '/' || r.id || '.json', "
 	" 'resultFilePath', $3 || '/' || r.id || '.result', "
-	" 'allowedCommands', $4::jsonb, 'allowedHttpHosts', $5::jsonb)::text AS spec",
-	INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID);
+	" 'allowedCommands', $4::jsonb, 'allowedHttpHosts', $5::jsonb) || $6::jsonb)::text AS spec",
+	INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID);
 
 static PcPlan plan_record_agent = PC_PLAN(
 	"UPDATE paperclip.heartbeat_runs SET agent_pid = $2 WHERE id = $1",
@@ -273,6 +274,10 @@ resolve_paths(void)
 												pc_json_list_of_guc(pc_allowed_commands));
 	allowed_hosts_json = MemoryContextStrdup(TopMemoryContext,
 											 pc_json_list_of_guc(pc_allowed_http_hosts));
+	if (runner_settings_json)
+		pfree(runner_settings_json);
+	runner_settings_json = MemoryContextStrdup(TopMemoryContext, pc_runner_settings_json());
+	pc_warn_if_isolation_off("paperclip launcher");
 }
 
 static char *
@@ -561,7 +566,7 @@ static void
 claim_and_start(void)
 {
 	int			free = pc_max_concurrent_runs - runners_in_use();
-	Datum		v[5];
+	Datum		v[6];
 	int			n;
 	int			i;
 	SPITupleTable *tt;
@@ -584,6 +589,7 @@ claim_and_start(void)
 	v[2] = CStringGetTextDatum(spool_dir);
 	v[3] = CStringGetTextDatum(allowed_commands_json);
 	v[4] = CStringGetTextDatum(allowed_hosts_json);
+	v[5] = CStringGetTextDatum(runner_settings_json);
 	n = pc_exec(&plan_claim, v, NULL, 0);
 	tt = SPI_tuptable;
 
@@ -731,6 +737,14 @@ handle_frame(Runner *r, char *line, int len)
 			v[1] = Int32GetDatum(r->agent_pid);
 			pc_exec(&plan_record_agent, v, NULL, 0);
 		}
+	}
+	else if (strcmp(type, PC_FRAME_WARNING) == 0)
+	{
+		char	   *message = frame_string(frame, "message");
+
+		if (message != NULL)
+			pc_append_run_event(uuid_datum(&r->run_id), "lifecycle", "system", "warn",
+								message, frame_object(frame, "payload"));
 	}
 	else if (strcmp(type, PC_FRAME_META) == 0)
 		pc_append_run_event(uuid_datum(&r->run_id), "adapter.invoke", "system", "info",

@@ -1,13 +1,16 @@
 /*-------------------------------------------------------------------------
  * adapters/process.c
  *	  The "process" adapter: checks the config, resolves the command,
- *	  posix_spawns it (no shell) in its own process group with a clean
- *	  environment, pumps its stdout and stderr into the run log, enforces
- *	  timeoutSec and cancellation (SIGTERM to the group, graceSec, SIGKILL),
- *	  leaves no process of the group behind, and builds the adapter result,
+ *	  starts it (no shell) through sandbox.c with a clean environment (as
+ *	  the agents' OS user in the run's namespaces, or without isolation in
+ *	  its own process group), pumps its stdout and stderr into the run log,
+ *	  enforces timeoutSec and cancellation (SIGTERM, graceSec, SIGKILL),
+ *	  leaves no process of the run behind, and builds the adapter result,
  *	  taking usage, cost and session from PAPERCLIP_RESULT_FILE or a
  *	  {"type":"paperclip.result",...} stdout line. The exit status from the
- *	  OS always wins over a claimed one.
+ *	  OS always wins over a claimed one. The context reaches the program in
+ *	  PAPERCLIP_CONTEXT_FILE (readable by it only), and in PAPERCLIP_CONTEXT
+ *	  too while it is at most PC_CONTEXT_ENV_MAX bytes.
  *-------------------------------------------------------------------------
  */
 #include <errno.h>
@@ -16,21 +19,18 @@
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "agent_rules.h"
 #include "runner.h"
 
-#define CLEAN_PATH "/usr/local/bin:/usr/bin:/bin"
 #define DRAIN_MS 2000
-#define RESULT_FILE_MAX (1024 * 1024)
 
 typedef struct ProcessConfig
 {
@@ -46,7 +46,7 @@ typedef struct ProcessConfig
 /* What happened while the process ran. */
 typedef struct RunState
 {
-	pid_t		pid;
+	Agent		agent;
 	bool		exited;
 	int			status;
 	bool		timed_out;
@@ -137,51 +137,22 @@ read_config(const cJSON *config, ProcessConfig *pc)
 	return NULL;
 }
 
-/* The absolute, executable path of the command, or an error result. */
+/*
+ * The absolute path of the command, or an error result. Whether it can be
+ * executed (and the cwd entered) is checked as the identity that runs it,
+ * by sandbox.c.
+ */
 static cJSON *
 resolve_command(ProcessConfig *pc)
 {
-	struct stat st;
-
+	if (pc_command_resolve(pc->command, pc->resolved, sizeof(pc->resolved)))
+		return NULL;
 	if (strchr(pc->command, '/') != NULL)
-	{
-		if (pc->command[0] != '/')
-			return make_error_result(PC_ERR_CONFIG,
-									 "adapter_config.command must be absolute or a bare name: %s",
-									 pc->command);
-		snprintf(pc->resolved, sizeof(pc->resolved), "%s", pc->command);
-	}
-	else
-	{
-		char		path[] = CLEAN_PATH;
-		char	   *save = NULL;
-		char	   *dir;
-
-		pc->resolved[0] = '\0';
-		for (dir = strtok_r(path, ":", &save); dir; dir = strtok_r(NULL, ":", &save))
-		{
-			char		candidate[PATH_MAX];
-
-			snprintf(candidate, sizeof(candidate), "%s/%s", dir, pc->command);
-			if (access(candidate, X_OK) == 0)
-			{
-				snprintf(pc->resolved, sizeof(pc->resolved), "%s", candidate);
-				break;
-			}
-		}
-		if (pc->resolved[0] == '\0')
-			return make_error_result(PC_ERR_SPAWN, "command not found in PATH (%s): %s",
-									 CLEAN_PATH, pc->command);
-	}
-	if (stat(pc->resolved, &st) != 0)
-		return make_error_result(PC_ERR_SPAWN, "command not found: %s (%s)",
-								 pc->resolved, strerror(errno));
-	if (!S_ISREG(st.st_mode) || access(pc->resolved, X_OK) != 0)
-		return make_error_result(PC_ERR_SPAWN, "command is not an executable file: %s",
-								 pc->resolved);
-	if (pc->cwd != NULL && (stat(pc->cwd, &st) != 0 || !S_ISDIR(st.st_mode)))
-		return make_error_result(PC_ERR_SPAWN, "cwd is not an existing directory: %s", pc->cwd);
-	return NULL;
+		return make_error_result(PC_ERR_CONFIG,
+								 "adapter_config.command must be absolute or a bare name: %s",
+								 pc->command);
+	return make_error_result(PC_ERR_SPAWN, "command not found in PATH (%s): %s",
+							 PC_AGENT_PATH, pc->command);
 }
 
 /*
@@ -202,21 +173,11 @@ check_allowed(const RunSpec *spec, ProcessConfig *pc)
 								 "command is not in paperclip.allowed_commands: %s (%s)",
 								 pc->resolved, strerror(errno));
 	cJSON_ArrayForEach(e, spec->allowed_commands)
-	{
-		char		allowed[PATH_MAX];
-		size_t		len;
-
-		if (!cJSON_IsString(e) || e->valuestring[0] != '/' ||
-			realpath(e->valuestring, allowed) == NULL)
-			continue;
-		len = strlen(allowed);
-		if (strcmp(real, allowed) == 0 ||
-			(strncmp(real, allowed, len) == 0 && (len == 1 || real[len] == '/')))
+		if (cJSON_IsString(e) && pc_path_within(real, e->valuestring))
 		{
 			snprintf(pc->resolved, sizeof(pc->resolved), "%s", real);
 			return NULL;
 		}
-	}
 	return make_error_result(PC_ERR_NOT_ALLOWED,
 							 "command is not in paperclip.allowed_commands: %s", real);
 }
@@ -245,24 +206,33 @@ context_string(const RunSpec *spec, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* A clean environment: never the server's. */
+/*
+ * A clean environment: never the server's. Config env keys that the rules
+ * of env_rules.h refuse (written before those rules, or by hand) are
+ * stripped and named in stripped.
+ */
 static char **
-build_env(const RunSpec *spec, const ProcessConfig *pc)
+build_env(const RunSpec *spec, const ProcessConfig *pc, const char *context, cJSON *stripped)
 {
 	char	  **envp = NULL;
 	int			n = 0;
 	cJSON	   *e;
-	char	   *context = cJSON_PrintUnformatted(spec->context ? spec->context : cJSON_CreateObject());
 	const char *task = context_string(spec, "issueId");
 	char		linked[8192] = "";
 	cJSON	   *ids = cJSON_GetObjectItemCaseSensitive(spec->context, "linkedIssueIds");
+	const char *home = spec->isolation ? spec->home : (pc->cwd ? pc->cwd : sandbox_default_cwd(spec));
 
-	env_add(&envp, &n, "PATH", CLEAN_PATH);
-	env_add(&envp, &n, "HOME", pc->cwd ? pc->cwd : "/tmp");
+	env_add(&envp, &n, "PATH", PC_AGENT_PATH);
+	env_add(&envp, &n, "HOME", home);
 	env_add(&envp, &n, "LANG", "C.UTF-8");
 	if (pc->env)
 		cJSON_ArrayForEach(e, pc->env)
-			env_add(&envp, &n, e->string, e->valuestring);
+		{
+			if (pc_env_key_refused(e->string) != NULL)
+				cJSON_AddItemToArray(stripped, cJSON_CreateString(e->string));
+			else
+				env_add(&envp, &n, e->string, e->valuestring);
+		}
 	if (cJSON_IsArray(ids))
 		cJSON_ArrayForEach(e, ids)
 			if (cJSON_IsString(e) && strlen(linked) + strlen(e->valuestring) + 2 < sizeof(linked))
@@ -279,14 +249,26 @@ build_env(const RunSpec *spec, const ProcessConfig *pc)
 	env_add(&envp, &n, "PAPERCLIP_WAKE_COMMENT_ID", context_string(spec, "wakeCommentId"));
 	env_add(&envp, &n, "PAPERCLIP_LINKED_ISSUE_IDS", linked);
 	env_add(&envp, &n, "PAPERCLIP_SESSION_ID", spec->session_id);
-	env_add(&envp, &n, "PAPERCLIP_CONTEXT", context);
-	env_add(&envp, &n, "PAPERCLIP_RESULT_FILE", spec->result_file);
-	free(context);
+	/* in the environment only while small: execve refuses ~128 kB strings */
+	if (strlen(context) <= PC_CONTEXT_ENV_MAX)
+		env_add(&envp, &n, "PAPERCLIP_CONTEXT", context);
+	env_add(&envp, &n, "PAPERCLIP_CONTEXT_FILE", sandbox_context_file(spec));
+	env_add(&envp, &n, "PAPERCLIP_RESULT_FILE", sandbox_result_file(spec));
 	return envp;
 }
 
 static void
-send_meta(const RunSpec *spec, const ProcessConfig *pc)
+free_env(char **envp)
+{
+	int			i;
+
+	for (i = 0; envp && envp[i]; i++)
+		free(envp[i]);
+	free(envp);
+}
+
+static void
+send_meta(const RunSpec *spec, const ProcessConfig *pc, cJSON *stripped)
 {
 	cJSON	   *f = cJSON_CreateObject();
 	cJSON	   *m = cJSON_AddObjectToObject(f, "meta");
@@ -305,72 +287,68 @@ send_meta(const RunSpec *spec, const ProcessConfig *pc)
 		cJSON_ArrayForEach(e, pc->env)
 			cJSON_AddItemToArray(keys, cJSON_CreateString(e->string));
 	cJSON_AddItemToObject(m, "envKeys", keys);	/* names only, never values */
+	if (cJSON_GetArraySize(stripped) > 0)
+		cJSON_AddItemToObject(m, "envKeysStripped", cJSON_Duplicate(stripped, 1));
 	cJSON_AddNumberToObject(m, "timeoutSec", pc->timeout_sec);
 	cJSON_AddNumberToObject(m, "graceSec", pc->grace_sec);
-	(void) spec;
+	cJSON_AddBoolToObject(m, "isolated", spec->isolation);
+	if (spec->isolation)
+		cJSON_AddStringToObject(m, "osUser", spec->os_user);
+	redact_json(m);				/* a token in the arguments stays out of the event */
 	frame_send(f, true);
 	cJSON_Delete(f);
 }
 
+/* Start the program; NULL, or the error result of a run that never started. */
 static cJSON *
-spawn_process(const RunSpec *spec, const ProcessConfig *pc, pid_t *pid, int *out_fd, int *err_fd)
+start_program(const RunSpec *spec, const ProcessConfig *pc, Agent *agent)
 {
-	int			out[2],
-				err[2];
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t	none,
-				all;
 	int			nargs = pc->args ? cJSON_GetArraySize(pc->args) : 0;
 	char	  **argv = calloc(nargs + 2, sizeof(char *));
-	char	  **envp = build_env(spec, pc);
+	cJSON	   *stripped = cJSON_CreateArray();
+	char	   *context = cJSON_PrintUnformatted(spec->context ? spec->context : cJSON_CreateObject());
+	AgentCommand cmd;
 	cJSON	   *e;
+	cJSON	   *err = NULL;
+	char		msg[1024];
 	int			i = 0;
-	int			rc;
 
+	if (argv == NULL || context == NULL)
+		return make_error_result(PC_ERR_SPAWN, "out of memory");
 	argv[i++] = (char *) pc->resolved;
 	if (pc->args)
 		cJSON_ArrayForEach(e, pc->args)
 			argv[i++] = e->valuestring;
 	argv[i] = NULL;
 
-	if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0)
-		return make_error_result(PC_ERR_SPAWN, "cannot create pipes: %s", strerror(errno));
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-	if (pc->cwd)
-		posix_spawn_file_actions_addchdir_np(&fa, pc->cwd);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-							 POSIX_SPAWN_SETSIGDEF);
-	rc = posix_spawn(pid, pc->resolved, &fa, &attr, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	close(out[1]);
-	close(err[1]);
-	for (i = 0; envp[i]; i++)
-		free(envp[i]);
-	free(envp);
-	free(argv);
-	if (rc != 0)
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.path = pc->resolved;
+	cmd.argv = argv;
+	cmd.envp = build_env(spec, pc, context, stripped);
+	cmd.cwd = pc->cwd;
+	cmd.context = context;
+	cmd.context_len = strlen(context);
+	send_meta(spec, pc, stripped);
+	switch (agent_start(spec, &cmd, agent, msg, sizeof(msg)))
 	{
-		close(out[0]);
-		close(err[0]);
-		return make_error_result(PC_ERR_SPAWN, "cannot start %s: %s", pc->resolved, strerror(rc));
+		case SANDBOX_OK:
+			break;
+		case SANDBOX_SPAWN_FAILED:
+			err = make_error_result(PC_ERR_SPAWN, "%s", msg);
+			break;
+		case SANDBOX_UNAVAILABLE:
+			err = make_error_result(PC_ERR_ISOLATION, "agent isolation is unavailable: %s", msg);
+			break;
 	}
-	fcntl(out[0], F_SETFL, O_NONBLOCK);
-	fcntl(err[0], F_SETFL, O_NONBLOCK);
-	*out_fd = out[0];
-	*err_fd = err[0];
-	return NULL;
+	free_env(cmd.envp);
+	free(argv);
+	free(context);
+	cJSON_Delete(stripped);
+	if (agent->out_fd >= 0)
+		fcntl(agent->out_fd, F_SETFL, O_NONBLOCK);
+	if (agent->err_fd >= 0)
+		fcntl(agent->err_fd, F_SETFL, O_NONBLOCK);
+	return err;
 }
 
 /* ---------------------------------------------------------------------
@@ -464,30 +442,22 @@ pump(int fd, StreamState *st, RunState *rs, RunLog *log, bool is_stdout)
  */
 
 static void
-terminate_group(RunState *rs, double grace_sec)
+terminate(RunState *rs, double grace_sec)
 {
-	kill(-rs->pid, SIGTERM);
+	agent_signal(&rs->agent, SIGTERM);
 	if (rs->kill_at_ms == 0)
 		rs->kill_at_ms = now_ms() + (long long) (grace_sec * 1000);
 }
 
 static void
-handle_signals(int sigfd, RunState *rs, const ProcessConfig *pc)
+handle_signals(RunState *rs, const ProcessConfig *pc)
 {
-	struct signalfd_siginfo si;
-
-	while (read(sigfd, &si, sizeof(si)) == sizeof(si))
+	if (runner_poll_signals() && !rs->exited && !rs->cancelled)
 	{
-		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
-		{
-			if (!rs->exited && !rs->cancelled)
-			{
-				rs->cancelled = true;
-				terminate_group(rs, pc->grace_sec);
-			}
-		}
+		rs->cancelled = true;
+		terminate(rs, pc->grace_sec);
 	}
-	/* the agent, or a descendant orphaned to us (we are a subreaper) */
+	/* the run's top process, or a descendant orphaned to us (we are a subreaper) */
 	for (;;)
 	{
 		int			status;
@@ -495,12 +465,12 @@ handle_signals(int sigfd, RunState *rs, const ProcessConfig *pc)
 
 		if (pid <= 0)
 			break;
-		if (pid == rs->pid && !rs->exited)
+		if (pid == rs->agent.pid && !rs->exited)
 		{
 			rs->exited = true;
-			rs->status = status;
-			/* leave nothing of its group behind; that also closes their pipes */
-			kill(-rs->pid, SIGKILL);
+			rs->status = agent_exit_status(&rs->agent, status);
+			/* leave nothing of the run behind; that also closes their pipes */
+			agent_signal(&rs->agent, SIGKILL);
 			rs->drain_until_ms = now_ms() + DRAIN_MS;
 		}
 	}
@@ -575,30 +545,30 @@ signal_name(int sig)
 	return buf;
 }
 
-/* The claimed result from the result file, else the last result line. */
+/*
+ * The claimed result from the result file, else the last result line. A
+ * result file that is not a regular file of a sane size is ignored, with a
+ * warning.
+ */
 static cJSON *
 claimed_result(const RunSpec *spec, RunState *rs)
 {
-	FILE	   *f;
-	char	   *buf;
-	size_t		n;
-	cJSON	   *j = NULL;
+	char		why[256];
+	char	   *text = agent_result_file(&rs->agent, spec, why, sizeof(why));
+	cJSON	   *j;
 
-	if (spec->result_file && (f = fopen(spec->result_file, "r")) != NULL)
+	if (text == NULL)
 	{
-		buf = malloc(RESULT_FILE_MAX + 1);
-		n = fread(buf, 1, RESULT_FILE_MAX, f);
-		fclose(f);
-		buf[n] = '\0';
-		j = cJSON_Parse(buf);
-		free(buf);
-		unlink(spec->result_file);
-		if (cJSON_IsObject(j))
-			return j;
-		cJSON_Delete(j);
-		return cJSON_CreateString("the result file is not a JSON object");
+		if (why[0] != '\0')
+			frame_warning(why, NULL);
+		return rs->claimed;
 	}
-	return rs->claimed;
+	j = cJSON_Parse(text);
+	free(text);
+	if (cJSON_IsObject(j))
+		return j;
+	cJSON_Delete(j);
+	return cJSON_CreateString("the result file is not a JSON object");
 }
 
 static cJSON *
@@ -692,10 +662,7 @@ process_adapter_run(const RunSpec *spec, int sigfd)
 	RunLog		log;
 	cJSON	   *err;
 	cJSON	   *result;
-	int			out_fd = -1,
-				err_fd = -1;
 	long long	deadline_ms = 0;
-	cJSON	   *f;
 
 	if ((err = read_config(spec->config, &pc)) != NULL ||
 		(err = resolve_command(&pc)) != NULL ||
@@ -705,67 +672,62 @@ process_adapter_run(const RunSpec *spec, int sigfd)
 	memset(&rs, 0, sizeof(rs));
 	rs.out.name = "stdout";
 	rs.err.name = "stderr";
-	runlog_open(&log, spec->log_path, spec->max_live_log);
-	send_meta(spec, &pc);
-	if ((err = spawn_process(spec, &pc, &rs.pid, &out_fd, &err_fd)) != NULL)
+	runlog_open(&log, spec->log_path, spec->max_live_log, spec->max_log_bytes);
+	if ((err = start_program(spec, &pc, &rs.agent)) != NULL)
 	{
+		agent_release(&rs.agent);
 		runlog_finish(&log, err, &rs.out, &rs.err);
 		return err;
 	}
-	f = cJSON_CreateObject();
-	cJSON_AddStringToObject(f, "type", PC_FRAME_SPAWNED);
-	cJSON_AddNumberToObject(f, "pid", rs.pid);
-	frame_send(f, true);
-	cJSON_Delete(f);
 
 	if (pc.timeout_sec > 0)
 		deadline_ms = now_ms() + (long long) (pc.timeout_sec * 1000);
 
-	while (out_fd >= 0 || err_fd >= 0 || !rs.exited)
+	while (rs.agent.out_fd >= 0 || rs.agent.err_fd >= 0 || !rs.exited)
 	{
-		struct pollfd p[3];
+		struct pollfd p[4];
 		int			np = 0;
 		long long	now;
 
 		p[np++] = (struct pollfd) {.fd = sigfd,.events = POLLIN};
-		if (out_fd >= 0)
-			p[np++] = (struct pollfd) {.fd = out_fd,.events = POLLIN};
-		if (err_fd >= 0)
-			p[np++] = (struct pollfd) {.fd = err_fd,.events = POLLIN};
+		if (rs.agent.out_fd >= 0)
+			p[np++] = (struct pollfd) {.fd = rs.agent.out_fd,.events = POLLIN};
+		if (rs.agent.err_fd >= 0)
+			p[np++] = (struct pollfd) {.fd = rs.agent.err_fd,.events = POLLIN};
+		if (rs.agent.report_fd >= 0)
+			p[np++] = (struct pollfd) {.fd = rs.agent.report_fd,.events = POLLIN};
 		if (poll(p, np, poll_timeout(&rs, deadline_ms)) < 0 && errno != EINTR)
 			break;
 
-		handle_signals(sigfd, &rs, &pc);
-		if (out_fd >= 0 && !pump(out_fd, &rs.out, &rs, &log, true))
+		agent_read_reports(&rs.agent);
+		handle_signals(&rs, &pc);
+		if (rs.agent.out_fd >= 0 && !pump(rs.agent.out_fd, &rs.out, &rs, &log, true))
 		{
-			close(out_fd);
-			out_fd = -1;
+			close(rs.agent.out_fd);
+			rs.agent.out_fd = -1;
 		}
-		if (err_fd >= 0 && !pump(err_fd, &rs.err, &rs, &log, false))
+		if (rs.agent.err_fd >= 0 && !pump(rs.agent.err_fd, &rs.err, &rs, &log, false))
 		{
-			close(err_fd);
-			err_fd = -1;
+			close(rs.agent.err_fd);
+			rs.agent.err_fd = -1;
 		}
-		handle_signals(sigfd, &rs, &pc);
+		handle_signals(&rs, &pc);
 
 		now = now_ms();
 		if (!rs.exited && deadline_ms && !rs.timed_out && now >= deadline_ms)
 		{
 			rs.timed_out = true;
-			terminate_group(&rs, pc.grace_sec);
+			terminate(&rs, pc.grace_sec);
 		}
 		if (!rs.exited && rs.kill_at_ms && now >= rs.kill_at_ms)
-			kill(-rs.pid, SIGKILL);
+			agent_signal(&rs.agent, SIGKILL);
 		if (rs.exited && rs.drain_until_ms && now >= rs.drain_until_ms)
 			break;				/* something still holds the pipes: stop reading */
 	}
-	if (out_fd >= 0)
-		close(out_fd);
-	if (err_fd >= 0)
-		close(err_fd);
-	reap_descendants(rs.pid);
+	reap_descendants(rs.agent.pid);
 
 	result = build_result(spec, &rs, &pc);
+	agent_release(&rs.agent);
 	runlog_finish(&log, result, &rs.out, &rs.err);
 	cJSON_Delete(rs.claimed);
 	free(rs.line);
