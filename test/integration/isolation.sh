@@ -26,7 +26,10 @@ events() { q "SELECT string_agg(level || ': ' || message, ' | ' ORDER BY seq) FR
 gone() {	# gone <pattern> <seconds>: no process matches any more
 	local deadline=$((SECONDS + $2))
 	while pgrep -f "$1" >/dev/null; do
-		[ $SECONDS -ge $deadline ] && return 1
+		if [ $SECONDS -ge $deadline ]; then
+			ps -eo pid,ppid,pgid,user,stat,lstart,cmd | grep -E "$1|paperclip_runner" | grep -v grep | sed 's/^/#   /' >&2
+			return 1
+		fi
 		sleep 0.05
 	done
 }
@@ -86,34 +89,34 @@ ok $(grep -q 'Authorization: Bearer \*\*\*REDACTED\*\*\*' <<< "$log" && grep -q 
 	"they are stored as ***REDACTED***"
 
 # --- nothing of a run outlives it: setsid'd and double-forked descendants
-cmd=$(script leaver.sh "setsid sleep 4711 </dev/null >/dev/null 2>&1 &
-(setsid sh -c 'sleep 4711' </dev/null >/dev/null 2>&1 &) ; sleep 0.2; exit 0")
+cmd=$(script leaver.sh "setsid sleep 91$$1 </dev/null >/dev/null 2>&1 &
+(setsid sh -c 'sleep 91$$1' </dev/null >/dev/null 2>&1 &) ; sleep 0.2; exit 0")
 r=$(enqueue "$(agent leaver "{\"command\":\"$cmd\"}")")
 ok $(wait_finished "$r" 20; echo $?) "an agent that leaves daemons behind finishes"
 is "$(field "$r" "status || ' ' || exit_code")" "succeeded 0" "with its exit code"
-ok $(gone "sleep 4711" 5; echo $?) "none of its daemons outlives the run"
+ok $(gone "sleep 91$$1" 5; echo $?) "none of its daemons outlives the run"
 
-cmd=$(script cancelled.sh "setsid sleep 4712 </dev/null >/dev/null 2>&1 & exec sleep 300")
+cmd=$(script cancelled.sh "setsid sleep 91$$2 </dev/null >/dev/null 2>&1 & exec sleep 300")
 r=$(enqueue "$(agent cancelled "{\"command\":\"$cmd\",\"graceSec\":1}")")
-deadline=$((SECONDS + 10)); until pgrep -f "sleep 4712" >/dev/null || [ $SECONDS -ge $deadline ]; do sleep 0.05; done
-ok $(pgrep -f "sleep 4712" >/dev/null; echo $?) "a daemon of a run to cancel is running"
+deadline=$((SECONDS + 10)); until pgrep -f "sleep 91$$2" >/dev/null || [ $SECONDS -ge $deadline ]; do sleep 0.05; done
+ok $(pgrep -f "sleep 91$$2" >/dev/null; echo $?) "a daemon of a run to cancel is running"
 q "SELECT paperclip.cancel_run('$r')" >/dev/null
-ok $(gone "sleep 4712" 5; echo $?) "cancel ends it too"
+ok $(gone "sleep 91$$2" 5; echo $?) "cancel ends it too"
 ok $(wait_for 10 "SELECT finalized_at IS NOT NULL FROM paperclip.heartbeat_runs WHERE id = '$r'"; echo $?) "and the run is finalized"
 is "$(field "$r" status)" cancelled "as cancelled"
 
-cmd=$(script timeout.sh "setsid sleep 4713 </dev/null >/dev/null 2>&1 & trap '' TERM; sleep 300")
+cmd=$(script timeout.sh "setsid sleep 91$$3 </dev/null >/dev/null 2>&1 & trap '' TERM; sleep 300")
 r=$(enqueue "$(agent timeout "{\"command\":\"$cmd\",\"timeoutSec\":1,\"graceSec\":1}")")
 ok $(wait_finished "$r" 15; echo $?) "a run that ignores SIGTERM times out"
 is "$(field "$r" "status || ' ' || coalesce(signal, '-')")" "timed_out SIGKILL" "as timed_out, killed after the grace period"
-ok $(gone "sleep 4713" 5; echo $?) "its daemon is gone with it"
+ok $(gone "sleep 91$$3" 5; echo $?) "its daemon is gone with it"
 
-cmd=$(script orphaned.sh "setsid sleep 4714 </dev/null >/dev/null 2>&1 & exec sleep 300")
+cmd=$(script orphaned.sh "setsid sleep 91$$4 </dev/null >/dev/null 2>&1 & exec sleep 300")
 r=$(enqueue "$(agent orphaned "{\"command\":\"$cmd\"}")")
 agent_group "$r" >/dev/null
-deadline=$((SECONDS + 10)); until pgrep -f "sleep 4714" >/dev/null || [ $SECONDS -ge $deadline ]; do sleep 0.05; done
+deadline=$((SECONDS + 10)); until pgrep -f "sleep 91$$4" >/dev/null || [ $SECONDS -ge $deadline ]; do sleep 0.05; done
 kill -9 "$(field "$r" runner_pid)"
-ok $(gone "sleep 4714" 5; echo $?) "kill -9 of the runner ends every process of its run, daemons included"
+ok $(gone "sleep 91$$4" 5; echo $?) "kill -9 of the runner ends every process of its run, daemons included"
 ok $(wait_finished "$r" 20; echo $?) "and the run is finalized"
 is "$(field "$r" "status || ' ' || error_code")" "failed process_lost" "as process_lost"
 q "SELECT paperclip.cancel_active_for_agent(agent_id) FROM paperclip.heartbeat_runs WHERE id = '$r'" >/dev/null
