@@ -132,6 +132,7 @@ typedef struct Agent
 {
 	pid_t		pid;			/* the run's top process, as the host sees it */
 	bool		isolated;		/* pid is the init of the run's namespaces */
+	bool		reaped;			/* pid was waited for */
 	int			out_fd;
 	int			err_fd;
 	int			in_fd;			/* the program's stdin, when asked for */

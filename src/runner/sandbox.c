@@ -274,13 +274,15 @@ const char *
 sandbox_context_file(const RunSpec *spec)
 {
 	static char path[4096];
+	size_t		len;
 
 	if (spec->isolation)
 		return SANDBOX_TMP "/" SANDBOX_CONTEXT_NAME;
-	/* beside the spool file, in the server's private spool directory */
-	snprintf(path, sizeof(path), "%.*s.context.json",
-			 (int) (strlen(spec->spool_path) - (strstr(spec->spool_path, ".json") ? 5 : 0)),
-			 spec->spool_path);
+	len = strlen(spec->spool_path);
+	/* beside the spool file <run>.json, in the server's private spool directory */
+	if (len > 5 && strcmp(spec->spool_path + len - 5, ".json") == 0)
+		len -= 5;
+	snprintf(path, sizeof(path), "%.*s.context.json", (int) len, spec->spool_path);
 	return path;
 }
 
@@ -941,9 +943,13 @@ agent_signal(const Agent *a, int sig)
 	if (a->pid <= 0)
 		return;
 	if (a->isolated)
-		(void) kill(a->pid, sig);
+	{
+		/* once reaped its pid may be another's: and the namespace is gone */
+		if (!a->reaped)
+			(void) kill(a->pid, sig);
+	}
 	else
-		(void) kill(-a->pid, sig);
+		(void) kill(-a->pid, sig);	/* a group with members keeps its id */
 }
 
 /* Take what the init reported, without blocking. */
@@ -1011,6 +1017,7 @@ agent_read_reports(Agent *a)
 int
 agent_exit_status(Agent *a, int status)
 {
+	a->reaped = true;
 	if (!a->isolated)
 		return status;
 	agent_read_reports(a);		/* the init is dead: what it sent, then EOF */

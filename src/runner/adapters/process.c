@@ -503,24 +503,27 @@ kill_children(void)
 }
 
 /*
- * After the run: kill what is left of the agent's group and every
- * descendant orphaned to us, and reap them all, so none outlives the runner.
+ * After the run: kill what is left of the agent's group (without isolation;
+ * with it the run's namespace ended with its init) and every descendant
+ * orphaned to us, and reap them all, so none outlives the runner.
  */
 static void
-reap_descendants(pid_t pgid)
+reap_descendants(Agent *agent)
 {
 	long long	deadline = now_ms() + DRAIN_MS;
 
-	kill(-pgid, SIGKILL);
+	agent_signal(agent, SIGKILL);
 	while (now_ms() < deadline)
 	{
 		pid_t		pid = waitpid(-1, NULL, WNOHANG);
 
 		if (pid < 0 && errno == ECHILD)
 			return;
+		if (pid == agent->pid)
+			agent->reaped = true;
 		if (pid <= 0)
 		{
-			kill(-pgid, SIGKILL);
+			agent_signal(agent, SIGKILL);
 			kill_children();
 			usleep(5000);
 		}
@@ -724,7 +727,7 @@ process_adapter_run(const RunSpec *spec, int sigfd)
 		if (rs.exited && rs.drain_until_ms && now >= rs.drain_until_ms)
 			break;				/* something still holds the pipes: stop reading */
 	}
-	reap_descendants(rs.agent.pid);
+	reap_descendants(&rs.agent);
 
 	result = build_result(spec, &rs, &pc);
 	agent_release(&rs.agent);
