@@ -402,7 +402,6 @@ typedef struct InitArgs
 	const AgentCommand *cmd;
 	uid_t		uid;
 	gid_t		gid;
-	int			ready_w;		/* init -> runner: may write my id maps */
 	int			go_r;			/* runner -> init: maps written; EOF: runner gone */
 	int			report_w;		/* init -> runner: messages */
 	int			out_w,
@@ -546,7 +545,7 @@ static void
 init_main(const InitArgs *ia)
 {
 	const char *cwd = ia->cmd->cwd ? ia->cmd->cwd : ia->spec->home;
-	int			keep[6] = {ia->ready_w, ia->go_r, ia->report_w, ia->out_w, ia->err_w, ia->in_r};
+	int			keep[5] = {ia->go_r, ia->report_w, ia->out_w, ia->err_w, ia->in_r};
 	int			status_pipe[2];
 	int			devnull;
 	sigset_t	set;
@@ -558,9 +557,7 @@ init_main(const InitArgs *ia)
 	size_t		len = 0;
 
 	(void) setsid();
-	/* our /proc files owned by us, so that the runner may write our id maps */
-	(void) prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
-	close_fds_except(keep, 6);
+	close_fds_except(keep, 5);
 	/* nothing of the runner's stdio (the launcher's pipes) stays in the run */
 	if ((devnull = open("/dev/null", O_RDWR)) >= 0)
 	{
@@ -570,9 +567,6 @@ init_main(const InitArgs *ia)
 		if (devnull > 2)
 			close(devnull);
 	}
-	if (write(ia->ready_w, "r", 1) != 1)
-		_exit(1);
-	close(ia->ready_w);
 	if (read(ia->go_r, &c, 1) != 1)
 		_exit(1);				/* the runner could not map us, or is gone */
 	if (!init_setup(ia))
@@ -774,12 +768,10 @@ start_isolated(const RunSpec *spec, const AgentCommand *cmd, Agent *a, char *msg
 	int			out[2] = {-1, -1},
 				err[2] = {-1, -1},
 				in[2] = {-1, -1},
-				ready[2] = {-1, -1},
 				go[2] = {-1, -1},
 				report[2] = {-1, -1};
 	pid_t		pid;
-	char		c,
-				type;
+	char		type;
 	size_t		len;
 	int			saved;
 
@@ -797,7 +789,7 @@ start_isolated(const RunSpec *spec, const AgentCommand *cmd, Agent *a, char *msg
 	if (!agent_user(spec, &ia.uid, &ia.gid, msg, msglen))
 		return SANDBOX_UNAVAILABLE;
 	if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0 ||
-		(cmd->stdin_pipe && pipe2(in, O_CLOEXEC) != 0) || pipe2(ready, O_CLOEXEC) != 0 ||
+		(cmd->stdin_pipe && pipe2(in, O_CLOEXEC) != 0) ||
 		pipe2(go, O_CLOEXEC) != 0 || pipe2(report, O_CLOEXEC) != 0)
 	{
 		snprintf(msg, msglen, "cannot create pipes: %s", strerror(errno));
@@ -805,24 +797,29 @@ start_isolated(const RunSpec *spec, const AgentCommand *cmd, Agent *a, char *msg
 	}
 	ia.spec = spec;
 	ia.cmd = cmd;
-	ia.ready_w = ready[1];
 	ia.go_r = go[0];
 	ia.report_w = report[1];
 	ia.out_w = out[1];
 	ia.err_w = err[1];
 	ia.in_r = in[0];
 
-	/* fork semantics (no new stack), in new user, pid and mount namespaces */
+	/*
+	 * Fork semantics (no new stack), in new user, pid and mount namespaces.
+	 * The init is born dumpable, so that its /proc files are ours and we may
+	 * write its id maps at once; we are not, but for this instant (and
+	 * having capabilities the server's user has not, we cannot be traced).
+	 */
+	(void) prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	pid = (pid_t) syscall(SYS_clone, SIGCHLD | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS,
 						  NULL, NULL, NULL, NULL);
 	if (pid == 0)
 		init_main(&ia);
 	saved = errno;
+	(void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	close(out[1]);
 	close(err[1]);
 	if (in[0] >= 0)
 		close(in[0]);
-	close(ready[1]);
 	close(go[0]);
 	close(report[1]);
 	if (pid < 0)
@@ -837,12 +834,6 @@ start_isolated(const RunSpec *spec, const AgentCommand *cmd, Agent *a, char *msg
 	a->pid = pid;
 	a->isolated = true;
 
-	if (!poll_in(ready[0], SETUP_TIMEOUT_MS) || read(ready[0], &c, 1) != 1)
-	{
-		snprintf(msg, msglen, "the run's init did not start");
-		sandbox_drop_privileges();
-		goto kill_unavailable;
-	}
 	if (!map_agent_ids(pid, ia.uid, ia.gid))
 	{
 		snprintf(msg, msglen, "cannot map OS user \"%s\" into the run's user namespace: %s",
@@ -865,7 +856,6 @@ start_isolated(const RunSpec *spec, const AgentCommand *cmd, Agent *a, char *msg
 		kill(pid, SIGKILL);
 		(void) waitpid(pid, NULL, 0);
 		a->pid = 0;
-		close(ready[0]);
 		close(go[1]);
 		close(report[0]);
 		close(out[0]);
@@ -874,7 +864,6 @@ start_isolated(const RunSpec *spec, const AgentCommand *cmd, Agent *a, char *msg
 			close(in[1]);
 		return type == MSG_SPAWN_FAILED ? SANDBOX_SPAWN_FAILED : SANDBOX_UNAVAILABLE;
 	}
-	close(ready[0]);
 	fcntl(report[0], F_SETFL, O_NONBLOCK);
 	a->alive_fd = go[1];		/* held while we live: the init watches it */
 	a->report_fd = report[0];
@@ -889,7 +878,6 @@ kill_unavailable:
 	(void) waitpid(pid, NULL, 0);
 	a->pid = 0;
 unavailable:
-	close(ready[0]);
 	close(go[1]);
 	close(report[0]);
 	close(out[0]);
@@ -900,8 +888,8 @@ unavailable:
 
 spawn_failed:
 	{
-		int			fds[] = {out[0], out[1], err[0], err[1], in[0], in[1], ready[0], ready[1],
-		go[0], go[1], report[0], report[1]};
+		int			fds[] = {out[0], out[1], err[0], err[1], in[0], in[1], go[0], go[1],
+		report[0], report[1]};
 		size_t		i;
 
 		for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
