@@ -722,7 +722,7 @@ handle_frame(Runner *r, char *line, int len)
 	}
 	else if (strcmp(type, PC_FRAME_LOG_CAPPED) == 0)
 		pc_append_run_event(uuid_datum(&r->run_id), "log", "system", "warn",
-							"live log capped; the run log keeps all output", NULL);
+							"live log capped; the run log keeps the output (up to paperclip.max_log_bytes)", NULL);
 	else if (strcmp(type, PC_FRAME_SPAWNED) == 0)
 	{
 		JsonbValue	buf;
