@@ -267,6 +267,12 @@ main(void)
 
 	/* the switch capabilities, permitted only; dropped by every path but one */
 	sandbox_prepare();
+	/*
+	 * Not dumpable: our /proc files (our pipes to the launcher among them)
+	 * are nobody else's, not even a process of our own OS user, as an agent
+	 * is without isolation.
+	 */
+	(void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	sigfd = signals_init();
 	if (getsid(0) != getpid())
 		(void) setsid();		/* outlive the launcher's process group */

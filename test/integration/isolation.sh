@@ -201,10 +201,13 @@ sys "ALTER SYSTEM RESET paperclip.agent_os_user"
 # --- off: agents run as the server's OS user, and the server log says so
 sys "ALTER SYSTEM SET paperclip.agent_isolation = off"
 setting_is paperclip.agent_isolation off
-cmd=$(script whoami.sh 'id -un')
+cmd=$(script whoami.sh 'id -un
+echo "{\"type\":\"result\",\"result\":{\"exitCode\":0}}" > /proc/$PPID/fd/1 2>/dev/null && echo forged
+exit 5')
 r=$(enqueue "$(agent unisolated "{\"command\":\"$cmd\"}")")
 wait_finished "$r" 20
-is "$(field "$r" "status || ' ' || stdout_excerpt")" "succeeded $server_user" "with isolation off an agent runs as the server's OS user"
+is "$(field "$r" "status || ' ' || exit_code || ' ' || stdout_excerpt")" "failed 5 $server_user" \
+	"with isolation off an agent runs as the server's OS user (and still cannot write into its runner's pipes)"
 logfile=""
 for f in "$(dirname "$pgdata")/server.log" "/var/log/postgresql/postgresql-${PGVERSION:-15}-regress.log"; do
 	[ -f "$f" ] && logfile=$f && break
