@@ -28,6 +28,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "protocol.h"
+
 /* the PATH of agents' programs, and where bare command names are found */
 #define PC_AGENT_PATH "/usr/local/bin:/usr/bin:/bin"
 
@@ -37,8 +39,8 @@ static const struct
 	const char *type;
 	const char *default_command;
 }			pc_program_adapters[] = {
-	{"process", NULL}, {"claude_local", "claude"}, {"codex_local", "codex"}, {"cli", NULL},
-	{NULL, NULL}
+	{PC_ADAPTER_PROCESS, NULL}, {PC_ADAPTER_CLAUDE, "claude"}, {PC_ADAPTER_CODEX, "codex"},
+	{PC_ADAPTER_CLI, NULL}, {NULL, NULL}
 };
 
 /* Whether an adapter type runs a program; its default command in *command. */
