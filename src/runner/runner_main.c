@@ -301,6 +301,7 @@ main(void)
 		result = make_error_result(PC_ERR_CONFIG, "unknown adapter type: %s",
 								   spec.adapter_type ? spec.adapter_type : "(none)");
 
+	sandbox_drop_privileges();	/* no program runs after the adapter */
 	redact_result(result);
 	frame = cJSON_CreateObject();
 	cJSON_AddStringToObject(frame, "type", PC_FRAME_RESULT);
