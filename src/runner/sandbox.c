@@ -15,9 +15,10 @@
  *
  *	  The runner clones the init into new namespaces and writes its uid and
  *	  gid maps (the agent's own ids, nothing else): the one use of the file
- *	  capabilities cap_setuid,cap_setgid of the installed runner, raised for
- *	  that write and then dropped for good. Every other path drops them
- *	  before it runs anything. The init takes the agent's ids, mounts a
+ *	  capabilities cap_setuid,cap_setgid of the installed runner, effective
+ *	  for that write only. They are dropped for good as soon as the run's
+ *	  program started (agent.c; a second program of the same run may keep
+ *	  them until it starts), and at once on every other path. The init takes the agent's ids, mounts a
  *	  /proc of its pid namespace (nothing outside the run is visible) and a
  *	  private /var/tmp holding the context and result files, and starts the
  *	  program with no capability, no_new_privs, the clean environment of
@@ -667,7 +668,7 @@ write_id_map(pid_t pid, const char *file, unsigned int id)
 
 /*
  * The one use of cap_setuid and cap_setgid: map the agent's uid and gid
- * (nothing else) into the init's user namespace. Dropped for good after.
+ * (nothing else) into the init's user namespace. Effective for this only.
  */
 static bool
 map_agent_ids(pid_t pid, uid_t uid, gid_t gid)
@@ -679,7 +680,8 @@ map_agent_ids(pid_t pid, uid_t uid, gid_t gid)
 		write_id_map(pid, "uid_map", uid) &&
 		write_id_map(pid, "gid_map", gid);
 	saved = errno;
-	sandbox_drop_privileges();
+	if (!caps_set(0, SWITCH_CAPS))
+		sandbox_drop_privileges();	/* cannot lower them: lose them */
 	errno = saved;
 	return ok;
 }
@@ -828,7 +830,6 @@ start_isolated(const RunSpec *spec, const AgentCommand *cmd, Agent *a, char *msg
 				 "unprivileged user namespaces (sysctl user.max_user_namespaces > 0, and "
 				 "kernel.unprivileged_userns_clone = 1 or kernel.apparmor_restrict_unprivileged_userns = 0 "
 				 "where those exist)", strerror(saved));
-		sandbox_drop_privileges();
 		goto unavailable;
 	}
 	a->pid = pid;
@@ -911,12 +912,7 @@ agent_start(const RunSpec *spec, const AgentCommand *cmd, Agent *a, char *msg, s
 	a->out_fd = a->err_fd = a->in_fd = a->report_fd = a->alive_fd = -1;
 	msg[0] = '\0';
 	if (spec->isolation)
-	{
-		SandboxOutcome outcome = start_isolated(spec, cmd, a, msg, msglen);
-
-		sandbox_drop_privileges();	/* whatever happened: never used again */
-		return outcome;
-	}
+		return start_isolated(spec, cmd, a, msg, msglen);
 	return start_plain(spec, cmd, a, msg, msglen);
 }
 

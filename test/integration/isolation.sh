@@ -100,6 +100,8 @@ cmd=$(script cancelled.sh "setsid sleep 91$$2 </dev/null >/dev/null 2>&1 & exec 
 r=$(enqueue "$(agent cancelled "{\"command\":\"$cmd\",\"graceSec\":1}")")
 deadline=$((SECONDS + 10)); until pgrep -f "sleep 91$$2" >/dev/null || [ $SECONDS -ge $deadline ]; do sleep 0.05; done
 ok $(pgrep -f "sleep 91$$2" >/dev/null; echo $?) "a daemon of a run to cancel is running"
+is "$(awk '/^Cap(Prm|Eff):/ {print $2}' "/proc/$(field "$r" runner_pid)/status" | sort -u)" 0000000000000000 \
+	"its runner holds no capability any more (cap_setuid,cap_setgid dropped once the agent started)"
 q "SELECT paperclip.cancel_run('$r')" >/dev/null
 ok $(gone "sleep 91$$2" 5; echo $?) "cancel ends it too"
 ok $(wait_for 10 "SELECT finalized_at IS NOT NULL FROM paperclip.heartbeat_runs WHERE id = '$r'"; echo $?) "and the run is finalized"
