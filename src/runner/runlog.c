@@ -194,9 +194,13 @@ keep_tail(StreamState *st, const char *text, size_t len)
 	st->excerpt[st->excerpt_len] = '\0';
 }
 
-/* Live log frames of at most PC_LOG_CHUNK_MAX bytes, cut on characters, up to the cap. */
+/*
+ * Live log frames of at most PC_LOG_CHUNK_MAX bytes, cut on characters, up
+ * to the cap. The first says where the chunk's record is in the run log.
+ */
 static void
-send_live(RunLog *log, const char *stream, const char *text, size_t len)
+send_live(RunLog *log, const char *stream, const char *text, size_t len,
+		  long long offset, long long bytes)
 {
 	while (len > 0 && !log->live_capped)
 	{
@@ -215,7 +219,8 @@ send_live(RunLog *log, const char *stream, const char *text, size_t len)
 			log->live_capped = true;
 			return;
 		}
-		frame_log(stream, text, piece);
+		frame_log(stream, text, piece, offset, bytes);
+		bytes = 0;
 		log->live_sent += piece;
 		text += piece;
 		len -= piece;
@@ -233,6 +238,7 @@ store_chunk(RunLog *log, StreamState *st, const char *text, size_t len)
 	char		ts[40];
 	char	   *json;
 	size_t		json_len;
+	uint64_t	offset = log->bytes;
 
 	if (len == 0)
 		return;
@@ -263,7 +269,7 @@ store_chunk(RunLog *log, StreamState *st, const char *text, size_t len)
 		log_write(log, "\n", 1);
 		free(json);
 	}
-	send_live(log, st->name, text, len);
+	send_live(log, st->name, text, len, (long long) offset, (long long) (log->bytes - offset));
 }
 
 /* One chunk of sanitised output, redacted, then stored. */

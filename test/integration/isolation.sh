@@ -155,14 +155,16 @@ mkdir -p "$WORK/allowed" && chmod 755 "$WORK/allowed"
 printf '#!/bin/sh\necho allowed\n' >"$WORK/allowed/agent" && chmod 755 "$WORK/allowed/agent"
 sys "ALTER SYSTEM SET paperclip.allowed_commands = '$WORK/allowed'"
 setting_is paperclip.allowed_commands "$WORK/allowed"
-q "SET client_min_messages = warning; DROP ROLE IF EXISTS it_iso_admin; CREATE ROLE it_iso_admin IN ROLE paperclip_admin" >/dev/null
+q "SET client_min_messages = warning; DROP ROLE IF EXISTS it_iso_admin; CREATE ROLE it_iso_admin IN ROLE paperclip_admin;
+   INSERT INTO paperclip.company_roles (role_id, company_id) VALUES ('it_iso_admin', '$COMPANY')" >/dev/null
 as_admin() { psql -X -A -t -q -d "$DB" -c "SET ROLE it_iso_admin" -c "$1" 2>&1; }
 is "$(as_admin "INSERT INTO paperclip.agents (company_id, name, adapter_config) VALUES ('$COMPANY', 'inside', '{\"command\":\"$WORK/allowed/agent\"}') RETURNING name")" \
 	inside "an admin configures a command inside paperclip.allowed_commands"
 ok $(grep -q 'ERROR:  permission denied to configure a "process" agent to run a program' <<< \
 	"$(as_admin "INSERT INTO paperclip.agents (company_id, name, adapter_config) VALUES ('$COMPANY', 'outside', '{\"command\":\"/bin/sh\"}')")"; echo $?) \
 	"but not one outside it"
-q "DELETE FROM paperclip.agents WHERE name = 'inside' AND company_id = '$COMPANY'; DROP ROLE it_iso_admin" >/dev/null
+q "DELETE FROM paperclip.agents WHERE name = 'inside' AND company_id = '$COMPANY';
+   DELETE FROM paperclip.company_roles WHERE role_id = 'it_iso_admin'::regrole; DROP ROLE it_iso_admin" >/dev/null
 sys "ALTER SYSTEM RESET paperclip.allowed_commands"
 
 # --- the runner itself: env keys the rules refuse are stripped; SIGTERM answered before start
