@@ -331,8 +331,12 @@ read_spool(const char *run_id)
 	return pc_jsonb_from_cstring(text);
 }
 
-/* What a run may have left in the spool directory. */
-static const char *const spool_suffixes[] = {".json", ".json.tmp", ".result", NULL};
+/*
+ * What a run may have left in the spool directory: its spool file, the
+ * spool's temp file, the result file and the context file of a run
+ * without isolation.
+ */
+static const char *const spool_suffixes[] = {".json", ".json.tmp", ".result", ".context.json", NULL};
 
 void
 remove_spool(const char *run_id)

@@ -49,13 +49,32 @@ frames_init(void)
 		fcntl(STDOUT_FILENO, F_SETFL, flags | O_NONBLOCK);
 }
 
-/* Wait until stdout is writable, up to ms; false on timeout or error. */
+/*
+ * Wait until stdout is writable, up to ms; false on timeout or error. A
+ * signal meanwhile (a cancel) is taken and kept for the adapter.
+ */
 static bool
 wait_writable(int ms)
 {
-	struct pollfd p = {.fd = STDOUT_FILENO,.events = POLLOUT};
+	long long	deadline = now_ms() + ms;
 
-	return poll(&p, 1, ms) == 1 && (p.revents & POLLOUT);
+	for (;;)
+	{
+		struct pollfd p[2] = {{.fd = STDOUT_FILENO,.events = POLLOUT},
+		{.fd = runner_sigfd(),.events = POLLIN}};
+		long long	left = deadline - now_ms();
+		int			rc;
+
+		if (left <= 0)
+			return false;
+		rc = poll(p, p[1].fd >= 0 ? 2 : 1, (int) left);
+		if (rc < 0 && errno != EINTR)
+			return false;
+		if (rc > 0 && p[1].revents)
+			(void) runner_poll_signals();
+		if (rc > 0 && p[0].revents)
+			return (p[0].revents & POLLOUT) != 0;
+	}
 }
 
 static void
@@ -133,55 +152,16 @@ frame_log(const char *stream, const char *chunk, size_t len, long long offset, l
 	free(copy);
 }
 
-/*
- * A process's start time in clock ticks since boot: field 22 of
- * /proc/pid/stat, counted after the command name (in parentheses, which
- * may itself hold spaces and parentheses). 0 when unknown.
- */
-static unsigned long long
-proc_start_ticks(pid_t pid)
-{
-	char		path[64];
-	char		buf[1024];
-	char	   *p;
-	int			fd;
-	ssize_t		n;
-	int			field;
-	unsigned long long ticks;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	if ((p = strrchr(buf, ')')) == NULL)
-		return 0;
-	for (field = 3, p += 2; field < 22 && p != NULL; field++)
-		if ((p = strchr(p, ' ')) != NULL)
-			p++;
-	if (p == NULL || sscanf(p, "%llu", &ticks) != 1)
-		return 0;
-	return ticks;
-}
-
-/*
- * The agent started: its pid (its process group) and its start time, read
- * while it is our unreaped child, so that the launcher can tell it from a
- * later process with the same pid.
- */
+/* A warning the launcher records as a lifecycle event of the run. */
 void
-frame_spawned(pid_t pid)
+frame_warning(const char *message, const cJSON *payload)
 {
 	cJSON	   *f = cJSON_CreateObject();
-	unsigned long long ticks = proc_start_ticks(pid);
 
-	cJSON_AddStringToObject(f, "type", PC_FRAME_SPAWNED);
-	cJSON_AddNumberToObject(f, "pid", pid);
-	if (ticks > 0)
-		cJSON_AddNumberToObject(f, "startTicks", (double) ticks);
+	cJSON_AddStringToObject(f, "type", PC_FRAME_WARNING);
+	cJSON_AddStringToObject(f, "message", message);
+	if (payload != NULL)
+		cJSON_AddItemToObject(f, "payload", cJSON_Duplicate(payload, 1));
 	frame_send(f, true);
 	cJSON_Delete(f);
 }

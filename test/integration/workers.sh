@@ -222,7 +222,7 @@ idle_pid=
 spool="$datadir/pg_paperclip/spool"
 fin=$(q "SELECT id FROM paperclip.heartbeat_runs WHERE company_id = '$COMPANY' AND status = 'succeeded' LIMIT 1")
 unknown=$(q "SELECT gen_random_uuid()")
-for f in "$fin.json" "$fin.json.tmp" "$fin.result" "$unknown.json" "$r1-not-a-spool.json"; do echo '{}' >"$spool/$f"; done
+for f in "$fin.json" "$fin.json.tmp" "$fin.result" "$fin.context.json" "$unknown.json" "$r1-not-a-spool.json"; do echo '{}' >"$spool/$f"; done
 p=$(launcher_pid)
 q "SELECT pg_terminate_backend($p)" >/dev/null
 wait_worker launcher "$p" 20 >/dev/null
@@ -236,8 +236,8 @@ gone_files() {	# gone_files <files...>: wait until none exists
 		sleep 0.1
 	done
 }
-ok $(gone_files "$spool/$fin.json" "$spool/$fin.json.tmp" "$spool/$fin.result"; echo $?) \
-	"a finished run's spool, temp and result files are removed"
+ok $(gone_files "$spool/$fin.json" "$spool/$fin.json.tmp" "$spool/$fin.result" "$spool/$fin.context.json"; echo $?) \
+	"a finished run's spool, temp, result and context files are removed"
 ok $([ -e "$spool/$unknown.json" ] && [ -e "$spool/$r1-not-a-spool.json" ]; echo $?) "files of unknown runs stay"
 rm -f "$spool/$unknown.json" "$spool/$r1-not-a-spool.json"
 
