@@ -838,7 +838,7 @@ wait_and_read(long timeout_ms)
 
 		if (r->fd < 0)
 			continue;
-		if (r->frames.len < READ_AHEAD)
+		if (wants_input(r))
 			ev |= WL_SOCKET_READABLE;
 		if (r->pending.len > 0)
 			ev |= WL_SOCKET_WRITEABLE;

@@ -152,6 +152,7 @@ extern void flush_pending(Runner *r);
 extern bool spawn_runner(Runner *r, char **error);
 extern void abandon_runner(Runner *r);
 extern void send_line(Runner *r, const char *line);
+extern bool wants_input(Runner *r);
 extern bool read_runner(Runner *r);
 extern void runner_closed(Runner *r);
 extern void serve_runner(Runner *r);

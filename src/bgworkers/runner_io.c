@@ -326,17 +326,34 @@ cancel_runner(Runner *r)
  * ----------------------------------------------------------------------
  */
 
+static bool
+has_frame(Runner *r)
+{
+	return r->frames.len > 0 && memchr(r->frames.data, '\n', r->frames.len) != NULL;
+}
+
 /*
- * Read what a runner wrote, up to READ_AHEAD bytes of frames waiting to
- * be handled; true at EOF. A frame longer than FRAME_MAX is dropped; what
- * follows a result frame is of no use and dropped.
+ * Whether to read more of a runner now: not while READ_AHEAD bytes of
+ * frames wait to be handled, but always while no whole frame is there (a
+ * long one is coming).
+ */
+bool
+wants_input(Runner *r)
+{
+	return r->frames.len < READ_AHEAD || !has_frame(r);
+}
+
+/*
+ * Read what a runner wrote (see wants_input); true at EOF. A frame longer
+ * than FRAME_MAX is dropped; what follows a result frame is of no use and
+ * dropped.
  */
 bool
 read_runner(Runner *r)
 {
 	char		buf[65536];
 
-	while (r->frames.len < READ_AHEAD)
+	while (wants_input(r))
 	{
 		ssize_t		n = read(r->fd, buf, sizeof(buf));
 		char	   *data = buf;
@@ -381,12 +398,6 @@ runner_closed(Runner *r)
 	close_fd(&r->fd);
 	resetStringInfo(&r->pending);
 	r->eof = true;
-}
-
-static bool
-has_frame(Runner *r)
-{
-	return r->frames.len > 0 && memchr(r->frames.data, '\n', r->frames.len) != NULL;
 }
 
 /* Drop the first n bytes of the frames read. */

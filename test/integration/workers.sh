@@ -126,6 +126,14 @@ is "$(q "SELECT status || ' ' || error_code || ' ' || exit_code || ' ' || (stdou
 is "$(q "SELECT error FROM paperclip.heartbeat_runs WHERE id = '$r'")" \
 	'invalid adapter result: "inputTokens" must be a non-negative number' "and says what was refused"
 
+# --- a result frame longer than what the launcher reads ahead of handling (256 kB)
+cmd=$(script big_result.sh 'x=$(head -c 600000 /dev/zero | tr "\0" a); printf "{\"type\":\"paperclip.result\",\"resultJson\":{\"big\":\"%s\"}}\n" "$x"')
+a=$(agent big_result "{\"command\":\"$cmd\"}")
+r=$(enqueue "$a")
+ok $(wait_finished "$r" 30; echo $?) "a run with a 600 kB result finishes"
+is "$(q "SELECT status || ' ' || length(result_json->>'big') FROM paperclip.heartbeat_runs WHERE id = '$r'")" \
+	"succeeded 600000" "its whole result is recorded"
+
 # --- a cancel of the scheduler in the middle of a tick cancels the tick, not one agent's wakeup
 q "ALTER SYSTEM SET paperclip.timer_interval = '1s'" >/dev/null
 q "SELECT pg_reload_conf()" >/dev/null
