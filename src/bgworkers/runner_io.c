@@ -467,27 +467,89 @@ record_agent(Runner *r, Jsonb *frame)
 	pc_exec(&plan_record_agent, v, n, 0);
 }
 
+/*
+ * A frame's "type", read from its JSON tokens (no conversion that could
+ * fail: a result frame is told apart even when its values are not ones
+ * jsonb takes, and its finalization decides what to make of them).
+ */
+typedef struct TypeScan
+{
+	int			depth;
+	bool		at_type;		/* the next value is the top level's "type" */
+	char	   *type;
+} TypeScan;
+
+static void
+scan_nest(void *state)
+{
+	((TypeScan *) state)->depth++;
+}
+
+static void
+scan_unnest(void *state)
+{
+	((TypeScan *) state)->depth--;
+}
+
+static void
+scan_field(void *state, char *fname, bool isnull)
+{
+	TypeScan   *t = (TypeScan *) state;
+
+	t->at_type = t->depth == 1 && strcmp(fname, "type") == 0;
+}
+
+static void
+scan_scalar(void *state, char *token, JsonTokenType tokentype)
+{
+	TypeScan   *t = (TypeScan *) state;
+
+	if (t->at_type && t->depth == 1 && tokentype == JSON_TOKEN_STRING && t->type == NULL)
+		t->type = token;
+	t->at_type = false;
+}
+
+/* The frame's type; NULL when it has none; false when it is not JSON. */
+static bool
+frame_type(const char *line, int len, char **type)
+{
+	JsonLexContext *lex = makeJsonLexContextCstringLen((char *) line, len, PG_UTF8, true);
+	JsonSemAction sem;
+	TypeScan	scan;
+
+	memset(&sem, 0, sizeof(sem));
+	memset(&scan, 0, sizeof(scan));
+	sem.semstate = &scan;
+	sem.object_start = scan_nest;
+	sem.object_end = scan_unnest;
+	sem.array_start = scan_nest;
+	sem.array_end = scan_unnest;
+	sem.object_field_start = scan_field;
+	sem.scalar = scan_scalar;
+	if (pg_parse_json(lex, &sem) != JSON_SUCCESS)
+		return false;
+	*type = scan.type;
+	return true;
+}
+
 /* Handle one frame; false (and nothing done) when it is the result frame. */
 static bool
 handle_frame(Runner *r, const char *line, int len)
 {
-	JsonLexContext *lex = makeJsonLexContextCstringLen((char *) line, len, PG_UTF8, true);
 	Jsonb	   *frame;
 	char	   *type;
 
-	if (pg_parse_json(lex, &nullSemAction) != JSON_SUCCESS)
+	if (!frame_type(line, len, &type))
 	{
 		ereport(LOG, (errmsg("paperclip launcher: run %s: unreadable frame from runner",
 							 r->run_id_str)));
 		return true;
 	}
-	frame = pc_jsonb_from_cstring(line);
-	type = frame_string(frame, "type");
 	if (type == NULL)
 		return true;
-
 	if (strcmp(type, PC_FRAME_RESULT) == 0)
 		return false;
+	frame = pc_jsonb_from_cstring(line);
 	if (strcmp(type, PC_FRAME_LOG) == 0)
 	{
 		char	   *stream = frame_string(frame, "stream");
