@@ -369,7 +369,7 @@ typedef struct KeptFields
 	char	   *stderr_excerpt;
 } KeptFields;
 
-static void
+static PC_SEM_RESULT
 kept_object_start(void *state)
 {
 	KeptFields *k = (KeptFields *) state;
@@ -378,9 +378,10 @@ kept_object_start(void *state)
 	if (k->depth == k->result_depth &&
 		(k->result_depth == 1 || (k->top_field && strcmp(k->top_field, "result") == 0)))
 		k->in_result = true;
+	return PC_SEM_OK;
 }
 
-static void
+static PC_SEM_RESULT
 kept_object_end(void *state)
 {
 	KeptFields *k = (KeptFields *) state;
@@ -388,21 +389,24 @@ kept_object_end(void *state)
 	if (k->depth == k->result_depth)
 		k->in_result = false;
 	k->depth--;
+	return PC_SEM_OK;
 }
 
-static void
+static PC_SEM_RESULT
 kept_array_start(void *state)
 {
 	((KeptFields *) state)->depth++;
+	return PC_SEM_OK;
 }
 
-static void
+static PC_SEM_RESULT
 kept_array_end(void *state)
 {
 	((KeptFields *) state)->depth--;
+	return PC_SEM_OK;
 }
 
-static void
+static PC_SEM_RESULT
 kept_field_start(void *state, char *fname, bool isnull)
 {
 	KeptFields *k = (KeptFields *) state;
@@ -411,15 +415,16 @@ kept_field_start(void *state, char *fname, bool isnull)
 		k->top_field = fname;
 	if (k->depth == k->result_depth)
 		k->field = fname;
+	return PC_SEM_OK;
 }
 
-static void
+static PC_SEM_RESULT
 kept_scalar(void *state, char *token, JsonTokenType type)
 {
 	KeptFields *k = (KeptFields *) state;
 
 	if (!k->in_result || k->depth != k->result_depth || k->field == NULL)
-		return;
+		return PC_SEM_OK;
 	if (strcmp(k->field, "exitCode") == 0 && type == JSON_TOKEN_NUMBER)
 	{
 		char	   *end;
@@ -439,6 +444,7 @@ kept_scalar(void *state, char *token, JsonTokenType type)
 		else if (strcmp(k->field, "stderrExcerpt") == 0)
 			k->stderr_excerpt = token;
 	}
+	return PC_SEM_OK;
 }
 
 /* A result with error_code and fin->why, keeping what the runner's result had of use. */

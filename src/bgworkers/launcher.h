@@ -13,6 +13,7 @@
 
 #include <sys/types.h>
 
+#include "common/jsonapi.h"
 #include "lib/stringinfo.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
@@ -25,6 +26,15 @@
  * into the same process can neither see nor shadow these names.
  */
 #pragma GCC visibility push(hidden)
+
+/* JsonSemAction callbacks return an error code from PostgreSQL 16 on. */
+#if PG_VERSION_NUM >= 160000
+#define PC_SEM_RESULT JsonParseErrorType
+#define PC_SEM_OK JSON_SUCCESS
+#else
+#define PC_SEM_RESULT void
+#define PC_SEM_OK
+#endif
 
 /* How often, without a wake, the launcher looks for work and orphans. */
 #define LAUNCHER_TICK_MS 1000

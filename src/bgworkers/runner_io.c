@@ -479,27 +479,30 @@ typedef struct TypeScan
 	char	   *type;
 } TypeScan;
 
-static void
+static PC_SEM_RESULT
 scan_nest(void *state)
 {
 	((TypeScan *) state)->depth++;
+	return PC_SEM_OK;
 }
 
-static void
+static PC_SEM_RESULT
 scan_unnest(void *state)
 {
 	((TypeScan *) state)->depth--;
+	return PC_SEM_OK;
 }
 
-static void
+static PC_SEM_RESULT
 scan_field(void *state, char *fname, bool isnull)
 {
 	TypeScan   *t = (TypeScan *) state;
 
 	t->at_type = t->depth == 1 && strcmp(fname, "type") == 0;
+	return PC_SEM_OK;
 }
 
-static void
+static PC_SEM_RESULT
 scan_scalar(void *state, char *token, JsonTokenType tokentype)
 {
 	TypeScan   *t = (TypeScan *) state;
@@ -507,6 +510,7 @@ scan_scalar(void *state, char *token, JsonTokenType tokentype)
 	if (t->at_type && t->depth == 1 && tokentype == JSON_TOKEN_STRING && t->type == NULL)
 		t->type = token;
 	t->at_type = false;
+	return PC_SEM_OK;
 }
 
 /* The frame's type; NULL when it has none; false when it is not JSON. */
