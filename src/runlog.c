@@ -118,8 +118,9 @@ paperclip_read_log(PG_FUNCTION_ARGS)
 	log_ref = pc_getattr_cstring(0, "log_ref");
 	if (store == NULL || log_ref == NULL)
 		log_not_found(NULL);
-	store = pstrdup(store);
-	log_ref = pstrdup(log_ref);
+	/* copied where they outlive SPI_finish (SPI's own memory goes with it) */
+	store = MemoryContextStrdup(rsinfo->econtext->ecxt_per_query_memory, store);
+	log_ref = MemoryContextStrdup(rsinfo->econtext->ecxt_per_query_memory, log_ref);
 	SPI_finish();
 
 	check_log_ref(log_ref);
