@@ -11,6 +11,7 @@
 #   banner                  non-JSON lines around the JSON ones
 #   big-line                a result line of 1 MB
 #   cut                     init, then half a line, then hangs until killed
+#   replay                  the file $STANDIN_REPLAY as it is (benchmarks)
 # The fresh session id is $STANDIN_NEW_SESSION (default claude-session-1).
 . "$(dirname "$0")/standin-lib.sh"
 standin_record "$@"
@@ -46,5 +47,6 @@ cut)
 	printf '{"type":"system","subtype":"init","session_id":"%s","model":"claude-sonnet-4-5"}\n' "$session"
 	printf '{"type":"assistant","message":{"content":[{"type":"te'
 	exec sleep 300 ;;
+replay) cat "$STANDIN_REPLAY" ;;
 *) echo "standin-claude: unknown scenario $STANDIN_SCENARIO" >&2; exit 3 ;;
 esac
