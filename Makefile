@@ -23,13 +23,16 @@ OBJS = \
 	src/activity.o \
 	src/runlog.o \
 	src/adapter_config.o \
-	src/launcher.o \
-	src/scheduler.o \
 	src/retries.o \
 	src/liveness.o \
 	src/retention.o \
 	src/access.o \
-	src/claims.o
+	src/claims.o \
+	src/bgworkers/common.o \
+	src/bgworkers/launcher.o \
+	src/bgworkers/runner_io.o \
+	src/bgworkers/reconcile.o \
+	src/bgworkers/scheduler.o
 
 # paperclip--0.1.sql is the base install script; every later version is an
 # upgrade script, so a fresh install and an upgraded one are the same schema
