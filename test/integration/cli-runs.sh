@@ -130,20 +130,34 @@ is "$(col "$r11" "status || ' ' || error_code || ' ' || session_id_after")" "tim
 
 # --- codex_local: thread ids, resume <id> -, usage without cost
 rec=$(records codex)
+printf 'Follow the house rules.\n' >"$WORK/AGENTS.md"
+chmod 644 "$WORK/AGENTS.md"
 c=$(cli_agent codex-1 codex_local "{\"command\":\"$AG/standin-codex.sh\",\"cwd\":\"$WORK/ws\",\"model\":\"gpt-5\",
+  \"instructionsFilePath\":\"$WORK/AGENTS.md\",
   \"modelReasoningEffort\":\"high\",\"extraArgs\":[\"--skip-git-repo-check\"],
   \"env\":{\"STANDIN_RECORD_DIR\":\"$rec\",\"OPENAI_API_KEY\":\"sk-test\"}}")
 r1=$(run_with "$c")
 is "$(col "$r1" status)" succeeded "codex_local: the run succeeds"
 is "$(argv_of "$rec" 1)" 'exec --json --model gpt-5 -c model_reasoning_effort="high" --skip-git-repo-check -' \
 	"codex_local: a fresh run reads the prompt from stdin (-)"
-is "$(cat "$rec/stdin.1")" "You are agent $c (codex-1). Continue your Paperclip work." "the default prompt"
+is "$(cat "$rec/stdin.1")" "Follow the house rules.
+
+You are agent $c (codex-1). Continue your Paperclip work." "the instructions file's text, then the default prompt"
 is "$(col "$r1" "session_id_after || ' ' || (usage_json->>'inputTokens') || ' ' || (usage_json->>'cachedInputTokens') || ' ' || (usage_json->>'outputTokens') || ' ' || coalesce(usage_json->>'costUsd', 'no cost') || ' ' || (result_json->>'billingType')")" \
 	"codex-thread-1 2400 1024 180 no cost api" "thread id, usage, no cost, api billing with OPENAI_API_KEY"
 is "$(col "$r1" "result_json->>'summary'")" "Codex finished the task." "the last agent message is the summary"
 r2=$(run_with "$c")
 is "$(argv_of "$rec" 2)" 'exec --json --model gpt-5 -c model_reasoning_effort="high" --skip-git-repo-check resume codex-thread-1 -' \
 	"codex_local: resume <id> - on the second run"
+# the runner reads for the agent only what any user could
+secret=$WORK/private/AGENTS.md
+mkdir -p "$WORK/private" && printf 'SERVER SECRET\n' >"$secret" && chmod 700 "$WORK/private"
+chown -R "$(stat -c %U "$(q "SHOW data_directory")")" "$WORK/private"	# the server's (the runner's) own
+set_config "$c" "{\"instructionsFilePath\":\"$secret\"}"
+r=$(run_with "$c")
+ok $(! grep -q 'SERVER SECRET' "$rec/stdin.3"; echo $?) "an instructions file other users cannot read is not put in the prompt"
+is "$(grep -c "instructions file $secret not read: in a directory other users cannot enter" "$(col "$r" log_ref)")" 1 \
+	"and the log says why"
 set_config "$c" "{\"env\":{\"STANDIN_RECORD_DIR\":\"$rec\",\"STANDIN_SCENARIO\":\"unknown-session\",\"STANDIN_NEW_SESSION\":\"thr-new\"}}"
 r3=$(run_with "$c")
 is "$(col "$r3" "status || ' ' || session_id_after")" "succeeded thr-new" "codex: an unknown thread gets one fresh retry"

@@ -222,11 +222,48 @@ prompt_scope(const RunSpec *spec)
 	return s;
 }
 
+/*
+ * Could any user read path: a regular file readable by others, every
+ * directory above it searchable by others? The runner may read more than
+ * the agent's OS user; it reads for the agent only what anyone could.
+ */
+static const char *
+readable_by_anyone(const char *path, char real[PATH_MAX])
+{
+	struct stat st;
+	char		dir[PATH_MAX];
+	char	   *slash;
+
+	if (realpath(path, real) == NULL)
+		return strerror(errno);
+	if (stat(real, &st) != 0)
+		return strerror(errno);
+	if (!S_ISREG(st.st_mode))
+		return "not a regular file";
+	if (!(st.st_mode & S_IROTH))
+		return "not readable by other users";
+	snprintf(dir, sizeof(dir), "%s", real);
+	while ((slash = strrchr(dir, '/')) != NULL)
+	{
+		if (slash == dir)
+			slash[1] = '\0';	/* the root */
+		else
+			*slash = '\0';
+		if (stat(dir, &st) != 0 || !(st.st_mode & S_IXOTH))
+			return "in a directory other users cannot enter";
+		if (slash == dir)
+			break;
+	}
+	return NULL;
+}
+
 /* The instructions file's text (capped), or NULL with a note why not. */
 static char *
 read_instructions(const char *path, AgentOutput *o)
 {
-	int			fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	char		real[PATH_MAX];
+	const char *why = readable_by_anyone(path, real);
+	int			fd = why ? -1 : open(real, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
 	TextBuf		b;
 	char		buf[65536];
 	ssize_t		n;
@@ -234,7 +271,8 @@ read_instructions(const char *path, AgentOutput *o)
 
 	if (fd < 0)
 	{
-		snprintf(note, sizeof(note), "paperclip: instructions file %s not read: %s", path, strerror(errno));
+		snprintf(note, sizeof(note), "paperclip: instructions file %s not read: %s", path,
+				 why ? why : strerror(errno));
 		agent_output_note(o, note);
 		return NULL;
 	}
@@ -251,14 +289,25 @@ read_instructions(const char *path, AgentOutput *o)
 	return b.data ? b.data : strdup("");
 }
 
+/* A section of the prompt, without the blank lines around it. */
 static void
 add_section(TextBuf *prompt, const char *text)
 {
-	if (text == NULL || text[0] == '\0')
+	size_t		len;
+
+	if (text == NULL)
+		return;
+	while (*text == '\n' || *text == '\r')
+		text++;
+	len = strlen(text);
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' ' ||
+					   text[len - 1] == '\t'))
+		len--;
+	if (len == 0)
 		return;
 	if (prompt->len > 0)
 		textbuf_puts(prompt, "\n\n");
-	textbuf_puts(prompt, text);
+	textbuf_append(prompt, text, len);
 }
 
 /* Sections joined by a blank line: instructions, bootstrap (fresh only), prompt. */
