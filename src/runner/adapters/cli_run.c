@@ -631,6 +631,7 @@ cli_adapter_run(const RunSpec *spec, int sigfd)
 	free(payload);
 
 	session = session_to_resume(spec, &d, &c);
+	agent_env_set(&r.env, "PAPERCLIP_SESSION_ID", session ? session : "");
 	invocation_init(&inv, d.parser);
 	err = r.env.failed ? make_error_result(PC_ERR_SPAWN, "out of memory") : invoke(&r, session, false, &inv);
 	f = facts_of(&r, &inv, session != NULL);
@@ -646,6 +647,7 @@ cli_adapter_run(const RunSpec *spec, int sigfd)
 		invocation_free(&inv);
 		invocation_init(&inv, d.parser);
 		retried = true;
+		agent_env_set(&r.env, "PAPERCLIP_SESSION_ID", "");
 		err = invoke(&r, NULL, true, &inv);
 		f = facts_of(&r, &inv, false);
 	}
