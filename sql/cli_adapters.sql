@@ -124,3 +124,25 @@ SELECT v.n, v.code, f.id
 SELECT f.code, x.status, x.scheduled_retry_reason
   FROM failed f LEFT JOIN paperclip.heartbeat_runs x ON x.retry_of_run_id = f.id
  ORDER BY f.n;
+
+-- who may configure a CLI agent: like process, superuser or
+-- pg_execute_server_program (paperclip_admin alone is not enough)
+CREATE ROLE cli_regress_admin IN ROLE paperclip_admin;
+INSERT INTO paperclip.company_roles (role_id, company_id) VALUES ('cli_regress_admin', 'c1000000-0000-0000-0000-000000000001');
+SET ROLE cli_regress_admin;
+\set VERBOSITY terse
+INSERT INTO paperclip.agents (company_id, name, adapter_type, adapter_config) VALUES
+  ('c1000000-0000-0000-0000-000000000001', 'y', 'claude_local', '{"model":"claude-sonnet-4-5"}');
+INSERT INTO paperclip.agents (company_id, name, adapter_type, adapter_config) VALUES
+  ('c1000000-0000-0000-0000-000000000001', 'y', 'codex_local', '{"command":"/usr/bin/env"}');
+INSERT INTO paperclip.agents (company_id, name, adapter_type, adapter_config) VALUES
+  ('c1000000-0000-0000-0000-000000000001', 'y', 'cli', '{"command":"opencode","parser":"opencode-jsonl"}');
+UPDATE paperclip.agents SET adapter_config = '{"command":"/bin/sh"}' WHERE id = 'c1000000-0000-0000-0000-0000000000a4';
+\set VERBOSITY default
+-- an unconfigured one (the runner refuses to run it) and other columns are fine
+INSERT INTO paperclip.agents (company_id, name, adapter_type, adapter_config) VALUES
+  ('c1000000-0000-0000-0000-000000000001', 'later', 'claude_local', '{}') RETURNING name, adapter_type;
+UPDATE paperclip.agents SET name = 'renamed' WHERE id = 'c1000000-0000-0000-0000-0000000000a1' RETURNING name;
+RESET ROLE;
+DELETE FROM paperclip.company_roles WHERE role_id = 'cli_regress_admin'::regrole;
+DROP ROLE cli_regress_admin;

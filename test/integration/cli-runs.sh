@@ -49,6 +49,12 @@ ok $(grep -qx "PAPERCLIP_RUN_ID=$r1" "$rec/env.1"; echo $?) "PAPERCLIP_* environ
 ok $(grep -qx 'PAPERCLIP_WAKE_PAYLOAD_JSON={"reason":"comment","commentId":"C-9"}' "$rec/env.1"; echo $?) \
 	"PAPERCLIP_WAKE_PAYLOAD_JSON carries the context's wake payload"
 ok $(! grep -qE '^PG[A-Z]*=' "$rec/env.1"; echo $?) "no server variable reaches the CLI"
+if [ "$(q "SHOW paperclip.agent_isolation")" = on ]; then
+	is "$(stat -c %U "$rec/argv.1")" "$(q "SHOW paperclip.agent_os_user")" \
+		"the CLI runs as the agents' OS user (paperclip.agent_os_user), as a process agent does"
+else
+	is "$(stat -c %U "$rec/argv.1")" "$(stat -c %U "$(q "SHOW data_directory")")" "the CLI runs (isolation off)"
+fi
 is "$(col "$r1" "usage_json->>'inputTokens' || ' ' || (usage_json->>'cachedInputTokens') || ' ' || (usage_json->>'outputTokens') || ' ' || (usage_json->>'costUsd')")" \
 	"1200 800 340 0.0123" "usage and cost parsed from the stream"
 is "$(col "$r1" "session_id_after || ' ' || (result_json->>'sessionDisplayId') || ' ' || (result_json->>'billingType') || ' ' || (result_json->>'summary')")" \
@@ -194,7 +200,11 @@ is "$(col "$r3" "status || ' ' || error_code || ' ' || error")" \
 	"cli: the description's regex makes the error transient"
 q "SELECT paperclip.cancel_active_for_agent('$o')" >/dev/null
 
-# --- a missing CLI is a failed run, not a hung one
+# --- an unconfigured CLI agent ({}) runs nothing; a missing CLI is a failed run, not a hung one
+u=$(cli_agent unconfigured claude_local '{}')
+r=$(run_with "$u")
+is "$(col "$r" "status || ' ' || error_code || ' ' || error")" \
+	"failed adapter_config_invalid adapter_config is empty: the agent is not configured yet" "an empty config runs nothing"
 m=$(cli_agent missing claude_local "{\"command\":\"$WORK/no-such-claude\"}")
 r=$(run_with "$m")
 is "$(col "$r" "status || ' ' || error_code")" "failed adapter_spawn_failed" "a missing CLI: adapter_spawn_failed"

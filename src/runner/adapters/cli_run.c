@@ -125,6 +125,9 @@ read_config(const cJSON *config, const CliDescription *d, CliConfig *c)
 	c->grace_sec = CLI_DEFAULT_GRACE_SEC;
 	if (!cJSON_IsObject(config))
 		return config_error("", "must be an object");
+	/* {} is "not configured yet": nobody chose to run a program */
+	if (config->child == NULL)
+		return make_error_result(PC_ERR_CONFIG, "adapter_config is empty: the agent is not configured yet");
 	for (i = 0; i < 6; i++)
 		if (!opt_string(config, strings[i], fields[i]))
 			return config_error(strings[i], "must be a string");
@@ -392,6 +395,8 @@ invocation_init(Invocation *inv, const CliParser *parser)
 static void
 invocation_free(Invocation *inv)
 {
+	free(inv->x.result_file);	/* a CLI's result file is not read */
+	inv->x.result_file = NULL;
 	cli_output_free(&inv->out);
 	textbuf_free(&inv->plain);
 	textbuf_free(&inv->stderr_text);
@@ -504,6 +509,8 @@ invoke(CliRun *r, const char *session, bool retry, Invocation *inv)
 		p.timeout_sec = left > 1 ? left / 1000.0 : 0.001;
 	}
 	p.grace_sec = c->grace_sec;
+	/* a resumed session the CLI does not know is run once more, fresh */
+	p.may_run_again = session != NULL && !retry;
 	p.on_line = on_line;
 	p.arg = inv;
 	p.max_line = CLI_LINE_MAX;
