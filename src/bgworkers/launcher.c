@@ -906,7 +906,8 @@ paperclip_launcher_main(Datum arg)
 
 	pc_worker_start(PC_WORKER_LAUNCHER);
 	before_shmem_exit(launcher_exit, (Datum) 0);
-	ereport(LOG, (errmsg("paperclip launcher started in database \"%s\"", pc_database_name)));
+	/* said at LOG level once it finds the extension (pc_worker_found_extension) */
+	ereport(DEBUG1, (errmsg("paperclip launcher started in database \"%s\"", pc_worker_database())));
 
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "paperclip launcher loop",
 									 ALLOCSET_DEFAULT_SIZES);
@@ -939,8 +940,7 @@ paperclip_launcher_main(Datum arg)
 
 		if (ConfigReloadPending)
 		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
+			pc_worker_reload_config();
 			read_config = true;
 		}
 		if (read_config && !read_settings())
@@ -951,7 +951,9 @@ paperclip_launcher_main(Datum arg)
 		read_config = false;
 
 		now = GetCurrentTimestamp();
-		tick = first || TimestampDifferenceExceeds(last_tick, now, LAUNCHER_TICK_MS);
+		/* the extension created, updated or dropped: look at once */
+		tick = first || pc_worker_nudged() ||
+			TimestampDifferenceExceeds(last_tick, now, LAUNCHER_TICK_MS);
 		woken = pc_worker_take_wake();
 		if (tick)
 		{
@@ -962,7 +964,9 @@ paperclip_launcher_main(Datum arg)
 			{
 				if (!present)
 					trouble = PC_TROUBLE_NO_EXTENSION;
-				else if (pg_atomic_read_u32(&MyWorkerSlot->trouble) == PC_TROUBLE_NO_EXTENSION)
+				else
+					pc_worker_found_extension();	/* the scheduler may start */
+				if (present && pg_atomic_read_u32(&MyWorkerSlot->trouble) == PC_TROUBLE_NO_EXTENSION)
 				{
 					/* created: the scheduler, waiting for it too, may look now */
 					pc_worker_resolved(PC_TROUBLE_NO_EXTENSION);

@@ -218,7 +218,7 @@ paperclip_scheduler_main(Datum arg)
 	static TimestampTz next_retention = 0;
 
 	pc_worker_start(PC_WORKER_SCHEDULER);
-	ereport(LOG, (errmsg("paperclip scheduler started in database \"%s\"", pc_database_name)));
+	ereport(LOG, (errmsg("paperclip scheduler started in database \"%s\"", pc_worker_database())));
 
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "paperclip scheduler loop",
 									 ALLOCSET_DEFAULT_SIZES);
@@ -244,8 +244,7 @@ paperclip_scheduler_main(Datum arg)
 		pc_worker_check_interrupts();
 		if (ConfigReloadPending)
 		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
+			pc_worker_reload_config();
 			/* settings may have changed: every pass looks again now */
 			next_tick = next_liveness = next_retention = 0;
 		}
