@@ -625,24 +625,33 @@ pc_registry_unhold(void)
 /*
  * The extension was created, updated or dropped in database (this
  * transaction committed): its running workers look again now (and exit
- * if it is gone); a database known to lack it is probed again.
+ * if it is gone; one that found it missing just before exits WANTED); a
+ * launcher that exited for want of it is WANTED again; a database whose
+ * launcher's slot the supervisor freed (it knows it absent) is queued for
+ * the supervisor to look at again.
  */
 void
 pc_registry_nudge(Oid database)
 {
-	bool		found = false;
 	int			i;
 
 	if (registry == NULL)
 		return;
 	LWLockAcquire(registry->lock, LW_EXCLUSIVE);
+	/* without a launcher's slot, the supervisor may know the database absent */
+	if (pc_registry_find_locked(PC_WORKER_LAUNCHER, database) == NULL)
+	{
+		if (registry->nnudges < PC_MAX_NUDGES)
+			registry->nudges[registry->nnudges++] = database;
+		else
+			registry->nudge_overflow = true;
+	}
 	for (i = 0; i < registry->nslots; i++)
 	{
 		PcWorkerSlot *slot = &registry->slots[i];
 
 		if (!slot->in_use || slot->database != database)
 			continue;
-		found = true;
 		if (slot->state == PC_SLOT_ABSENT)
 		{
 			slot->state = PC_SLOT_WANTED;
@@ -655,13 +664,6 @@ pc_registry_nudge(Oid database)
 			if (slot->latch != NULL)
 				SetLatch(slot->latch);
 		}
-	}
-	if (!found)
-	{
-		if (registry->nnudges < PC_MAX_NUDGES)
-			registry->nudges[registry->nnudges++] = database;
-		else
-			registry->nudge_overflow = true;
 	}
 	wake_supervisor_locked();
 	LWLockRelease(registry->lock);
