@@ -373,3 +373,16 @@ CREATE TRIGGER agents_adapter_config_privilege
     FOR EACH ROW EXECUTE FUNCTION paperclip.adapter_config_guard();
 COMMENT ON TRIGGER agents_adapter_config_privilege ON paperclip.agents IS
     'Who may make an agent run a program on the database server: see paperclip.adapter_config_guard()';
+
+-- ---------------------------------------------------------------------------
+-- issue 15: every database. A supervisor starts a launcher and a scheduler in
+-- each database that has the extension; a run records which database's
+-- launcher started its runner, so that a copy of the database (CREATE
+-- DATABASE ... TEMPLATE in the same cluster, with runs in flight) never
+-- adopts, waits for or signals the runners of the database it was copied
+-- from: there, as in a database restored on another cluster, they are lost.
+-- ---------------------------------------------------------------------------
+ALTER TABLE paperclip.heartbeat_runs
+    ADD COLUMN runner_database oid;
+COMMENT ON COLUMN paperclip.heartbeat_runs.runner_database
+    IS 'OID of the database whose launcher started the runner; in a copy of the database (another OID) the runner is never adopted nor signalled';

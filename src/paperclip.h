@@ -42,6 +42,13 @@ typedef enum PcWorkerKind
 } PcWorkerKind;
 #define PC_WORKER_KINDS 2
 
+/*
+ * Where runners leave their results, relative to the data directory: a
+ * directory per database (its OID) below it. Runners started before 0.2
+ * wrote into it directly.
+ */
+#define PC_SPOOL_DIRECTORY "pg_paperclip/spool"
+
 /* paperclip_worker's application_name (its fallback_application_name; src/worker/) */
 #define PC_WORKER_APPLICATION_NAME "paperclip_worker"
 

@@ -68,7 +68,8 @@
 Runner	   *runners = NULL;
 int			nrunners = 0;			/* slots allocated */
 char		run_log_dir[MAXPGPATH];
-char		spool_dir[MAXPGPATH];
+char		spool_dir[MAXPGPATH];		/* this database's */
+char		shared_spool_dir[MAXPGPATH];	/* before 0.2: every database's */
 char		runner_path[MAXPGPATH];
 static char *allowed_commands_json = NULL;	/* the allowlists as JSON arrays, */
 static char *allowed_hosts_json = NULL; /* read with the settings */
@@ -186,7 +187,8 @@ static void
 resolve_paths(void *arg)
 {
 	strlcpy(run_log_dir, pc_run_log_dir(), MAXPGPATH);
-	snprintf(spool_dir, MAXPGPATH, "%s/pg_paperclip/spool", DataDir);
+	snprintf(shared_spool_dir, MAXPGPATH, "%s/" PC_SPOOL_DIRECTORY, DataDir);
+	snprintf(spool_dir, MAXPGPATH, "%s/%u", shared_spool_dir, MyDatabaseId);
 	if (pc_runner_path != NULL && pc_runner_path[0] != '\0')
 		strlcpy(runner_path, pc_runner_path, MAXPGPATH);
 	else

@@ -36,6 +36,7 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
 #include <signal.h>
 
 #include "access/heapam.h"
@@ -48,6 +49,7 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
@@ -233,6 +235,45 @@ check_named_database(PcDatabase *dbs, int n)
 		return;
 	}
 	pc_registry_unlock();
+}
+
+/*
+ * The spool directories of databases that no longer exist (dropped with
+ * runs in flight: their results have no run to go to) are removed. Only
+ * directories named by an OID, below the spool directory.
+ */
+static void
+remove_dropped_spools(PcDatabase *dbs, int ndb)
+{
+	char	   *spool = psprintf("%s/%s", DataDir, PC_SPOOL_DIRECTORY);
+	DIR		   *dir = AllocateDir(spool);
+	struct dirent *de;
+
+	if (dir == NULL)
+	{
+		FreeDir(dir);
+		return;					/* no launcher made it yet */
+	}
+	while ((de = ReadDirExtended(dir, spool, LOG)) != NULL)
+	{
+		char	   *end;
+		unsigned long oid;
+
+		if (!isdigit((unsigned char) de->d_name[0]))
+			continue;
+		errno = 0;
+		oid = strtoul(de->d_name, &end, 10);
+		if (errno != 0 || *end != '\0' || oid == 0 || oid > PG_UINT32_MAX ||
+			find_database(dbs, ndb, (Oid) oid) != NULL)
+			continue;
+		ereport(LOG,
+				(errmsg("paperclip supervisor: removing the spool directory of dropped database %lu", oid)));
+		if (!rmtree(psprintf("%s/%s", spool, de->d_name), true))
+			ereport(LOG,
+					(errmsg("paperclip supervisor: could not remove the spool directory of dropped database %lu",
+							oid)));
+	}
+	FreeDir(dir);
 }
 
 /* ----------------------------------------------------------------------
@@ -501,6 +542,7 @@ supervise(void)
 
 	dbs = scan_databases(&ndb);
 	check_named_database(dbs, ndb);
+	remove_dropped_spools(dbs, ndb);
 	now = GetCurrentTimestamp();
 	starts = palloc(sizeof(PcStart) * pc_registry_nslots());
 

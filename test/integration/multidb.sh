@@ -85,6 +85,7 @@ finished_in() {	# finished_in <db> <run>: its status, once it finished
 	done
 	return 1
 }
+spool="$(q "SHOW data_directory")/pg_paperclip/spool"
 gate=$WORK/gate
 waiter=$(script waiter.sh "while [ ! -e $gate ]; do sleep 0.05; done")
 
@@ -115,14 +116,27 @@ touch "$gate"
 is "$(finished_in postgres "$r0") $(finished_in $A "$r1")" "succeeded succeeded" "both runs succeed"
 rm -f "$gate"
 
-# --- a database copied from a served one: the template's workers step aside, the copy is served
+# --- a database copied from a served one with a run in flight: the template's
+# workers step aside and its run goes on; the copy is served, and never adopts
+# nor signals the template's runner (its copy of the run is lost there)
+ra=$(run_in $A "$a1")
+pa=$(runner_of $A "$ra")
 out=$(psql -X -q -d postgres -c "CREATE DATABASE $B TEMPLATE $A" 2>&1)
 is "$out" "" "CREATE DATABASE ... TEMPLATE a served database succeeds"
 ok $(wait_workers $B 2 10; echo $?) "the copy gets its workers within seconds"
 ok $(wait_workers $A 2 10; echo $?) "the template's come back"
-rb=$(run_in $B "$a1")
+is "$(finished_in $B "$ra")" failed "in the copy, the template's run in flight is failed"
+is "$(qd $B "SELECT error_code || ': ' || error FROM paperclip.heartbeat_runs WHERE id = '$ra'")" \
+	"process_lost: runner of another database (copied database): not adopted" "as lost: its runner is the template's"
+ok $(kill -0 "$pa"; echo $?) "that runner was not signalled"
 touch "$gate"
+is "$(finished_in $A "$ra")" succeeded "in the template, the run goes on and succeeds"
+rb=$(run_in $B "$a1")
 is "$(finished_in $B "$rb")" succeeded "a run in the copy succeeds"
+oid_a=$(q "SELECT oid FROM pg_database WHERE datname = '$A'")
+oid_b=$(q "SELECT oid FROM pg_database WHERE datname = '$B'")
+ok $([ -d "$spool/$oid_a" ] && [ -d "$spool/$oid_b" ]; echo $?) \
+	"each database has a spool directory of its own"
 rm -f "$gate"
 
 # --- a database that gains the extension later; DROP EXTENSION stops its workers
@@ -145,6 +159,8 @@ pb=$(worker_in launcher $B)
 out=$(psql -X -q -d postgres -c "DROP DATABASE $B" 2>&1)
 is "$out" "" "DROP DATABASE of a served database succeeds"
 ok $([ -z "$pb" ] || ! kill -0 "$pb" 2>/dev/null; echo $?) "its launcher is gone"
+ok $(d=$((SECONDS + 10)); while [ -d "$spool/$oid_b" ] && [ $SECONDS -lt $d ]; do sleep 0.1; done
+     [ ! -d "$spool/$oid_b" ]; echo $?) "and its spool directory"
 
 # --- workers, and the supervisor, ended with pg_terminate_backend come back
 pl=$(worker_in launcher $A)
