@@ -29,7 +29,9 @@ OBJS = \
 	src/liveness.o \
 	src/retention.o \
 	src/access.o \
-	src/claims.o
+	src/claims.o \
+	src/wake_context.o \
+	src/followups.o
 
 # paperclip--0.1.sql is the base install script; every later version is an
 # upgrade script, so a fresh install and an upgraded one are the same schema
