@@ -230,7 +230,7 @@ static PcPlan plan_blocked_issue_runs = PC_PLAN(
 	"SELECT r.id FROM v, paperclip.heartbeat_runs r JOIN paperclip.issues i "
 	"  ON i.company_id = r.company_id AND i.id = " PC_CONTEXT_ISSUE("r.context_snapshot") " "
 	"WHERE r.status = '" PC_RUN_QUEUED "' AND i.status = 'blocked' "
-	"AND ($1 IS NULL OR r.company_id = ANY (v.c)) "
+	"AND (v.c IS NULL OR r.company_id = ANY (v.c)) "
 	"AND NOT EXISTS (SELECT 1 FROM " CONTEXT_ISSUE_IDS " JOIN paperclip.issues o "
 	"  ON o.company_id = r.company_id "
 	"  AND o.id = CASE WHEN e.id ~ " PC_UUID_RE " THEN e.id::uuid END "
