@@ -63,6 +63,6 @@ DELETE FROM paperclip.heartbeat_run_events;
 DELETE FROM paperclip.heartbeat_runs;
 DELETE FROM paperclip.agent_wakeup_requests;
 DELETE FROM paperclip.agent_runtime_state;
-DELETE FROM paperclip.issues;
+DELETE FROM paperclip.issues WHERE company_id = '40000000-0000-0000-0000-000000000001';
 DELETE FROM paperclip.agents;
 DELETE FROM paperclip.companies;

@@ -125,10 +125,11 @@ RESET paperclip.max_retry_attempts;
 SELECT e.message, e.level, e.payload FROM paperclip.heartbeat_run_events e JOIN d ON d.id = e.run_id
  WHERE d.name = 'flaky' AND e.message LIKE 'Bounded retry exhausted%';
 
-DELETE FROM paperclip.heartbeat_run_events;
-DELETE FROM paperclip.heartbeat_runs;
-DELETE FROM paperclip.agent_wakeup_requests;
-DELETE FROM paperclip.agent_runtime_state;
-DELETE FROM paperclip.issues;
-DELETE FROM paperclip.agents;
-DELETE FROM paperclip.companies;
+-- (the company's rows only: later suites read what earlier ones left)
+DELETE FROM paperclip.heartbeat_run_events WHERE company_id = '80000000-0000-0000-0000-000000000001';
+DELETE FROM paperclip.heartbeat_runs WHERE company_id = '80000000-0000-0000-0000-000000000001';
+DELETE FROM paperclip.agent_wakeup_requests WHERE company_id = '80000000-0000-0000-0000-000000000001';
+DELETE FROM paperclip.agent_runtime_state WHERE company_id = '80000000-0000-0000-0000-000000000001';
+DELETE FROM paperclip.issues WHERE company_id = '80000000-0000-0000-0000-000000000001';
+DELETE FROM paperclip.agents WHERE company_id = '80000000-0000-0000-0000-000000000001';
+DELETE FROM paperclip.companies WHERE id = '80000000-0000-0000-0000-000000000001';
