@@ -41,7 +41,7 @@ DATA = sql/paperclip--0.1.sql $(wildcard sql/paperclip--*--*.sql)
 REGRESS = schema wakeup finalize cancel timers activity errors liveness retries retention followups
 REGRESS_OPTS = --load-extension=paperclip
 # isolation specs: test/specs/<name>.spec -> test/expected/<name>.out
-ISOLATION = enqueue-coalesce enqueue-cancel finalize-cancel claim-race
+ISOLATION = enqueue-coalesce enqueue-cancel finalize-cancel claim-race deferred-followup
 ISOLATION_OPTS = --inputdir=test --load-extension=paperclip
 
 PG_CPPFLAGS = -Isrc
