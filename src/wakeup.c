@@ -74,7 +74,7 @@ static PcPlan plan_get_run = PC_PLAN(
 static PcPlan plan_promote_retry = PC_PLAN(
 	"UPDATE paperclip.heartbeat_runs r SET status = '" PC_RUN_QUEUED "', updated_at = now(), "
 	" context_snapshot = paperclip.wake_context_merge(r.context_snapshot, $2, $3) "
-	"WHERE r.id = $1 AND r.status = '" PC_RUN_SCHEDULED_RETRY "' RETURNING r.id",
+	"WHERE r.id = $1 AND " PC_NO_INDEX("r.status") " = '" PC_RUN_SCHEDULED_RETRY "' RETURNING r.id",
 	UUIDOID, JSONBOID, TEXTOID);
 
 /* $1..$9 as in request_params(); $10 status, $11 run_id */
@@ -97,6 +97,12 @@ static PcPlan plan_insert_finished_request = PC_PLAN(
  * action, the pending run and the request written. A null run with an
  * action means a lost race.
  */
+/*
+ * The merge and the deferral find the pending run by id, and re-check its
+ * status after waiting for its row (what a concurrent claim, finalize or
+ * cancel changed), by the primary key only (PC_NO_INDEX).
+ */
+#define BY_ID_STATUS PC_NO_INDEX("r.status") " = "
 #define POLICY_FALSE(key) "(a.runtime_config -> 'heartbeat' -> '" key "') = 'false'::jsonb"
 #define ACTION_STATUS \
 	"CASE d.action WHEN 'queue' THEN '" PC_WAKEUP_QUEUED "' " \
@@ -135,10 +141,11 @@ static PcPlan plan_enqueue = PC_PLAN(
 	"  context_snapshot = paperclip.wake_context_merge(r.context_snapshot, $10, $5, "
 	"    CASE WHEN r.context_snapshot ? 'wakeReasons' THEN NULL ELSE "
 	"    (SELECT q.reason FROM paperclip.agent_wakeup_requests q WHERE q.id = r.wakeup_request_id) END) "
-	"  FROM d WHERE d.action = 'merge' AND r.id = d.pending_id AND r.status = '" PC_RUN_QUEUED "' "
-	"  RETURNING r.*), "
-	"k AS (SELECT r.id FROM paperclip.heartbeat_runs r JOIN d ON r.id = d.pending_id "
-	"  WHERE d.action = 'defer' AND r.status = '" PC_RUN_RUNNING "' FOR KEY SHARE OF r), "
+	"  WHERE r.id = (SELECT d.pending_id FROM d WHERE d.action = 'merge') "
+	"  AND " BY_ID_STATUS "'" PC_RUN_QUEUED "' RETURNING r.*), "
+	"k AS (SELECT r.id FROM paperclip.heartbeat_runs r "
+	"  WHERE r.id = (SELECT d.pending_id FROM d WHERE d.action = 'defer') "
+	"  AND " BY_ID_STATUS "'" PC_RUN_RUNNING "' FOR KEY SHARE OF r), "
 	"w AS (INSERT INTO paperclip.agent_wakeup_requests "
 	"  (id, company_id, agent_id, source, trigger_detail, reason, payload, "
 	"   requested_by_actor_type, requested_by_actor_id, idempotency_key, "
