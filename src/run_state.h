@@ -38,8 +38,10 @@
 #define PC_RUN_CANCELLED "cancelled"
 #define PC_RUN_TIMED_OUT "timed_out"
 
-/* heartbeat_runs.error_code given by the control plane */
-#define PC_ERR_RUN_CANCELLED "cancelled"
+/*
+ * heartbeat_runs.error_code given by the control plane (a cancellation is
+ * PC_ERR_CANCELLED of protocol.h, which runners report too)
+ */
 #define PC_ERR_ISSUE_CANCELLED "issue_cancelled"	/* retry of an issue cancelled or done */
 #define PC_ERR_ISSUE_REASSIGNED "issue_reassigned"	/* retry of an issue now another agent's */
 #define PC_ERR_ISSUE_BLOCKED "issue_blocked"	/* queued run of a blocked issue, at claim */
