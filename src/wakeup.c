@@ -3,18 +3,22 @@
  *	  Owns wakeups: paperclip.enqueue_wakeup and paperclip.invoke, and the
  *	  heartbeat policy read from agents.runtime_config -> 'heartbeat'.
  *
- *	  One statement decides and writes (plan_enqueue): it reads the agent,
- *	  decides the policy skip, finds its pending run, and then either
- *	    queues a new run (and its queued request),
- *	    merges the wake's context into the queued run (a coalesced request),
- *	    defers a wake with news for the running run (a deferred request,
- *	      released into one follow-up when that run ends: followups.c), or
- *	    coalesces a wake without news into the running run.
- *	  Skips and a scheduled retry to promote take extra statements.
+ *	  The hot path is one statement (plan_enqueue): it reads the agent,
+ *	  decides the policy skip, finds its pending run and, when none of
+ *	  these stops it, writes the queued run and its queued request. When
+ *	  the agent has a pending run, one more statement does what the wake
+ *	  calls for, the request and the run together:
+ *	    plan_merge     the run is queued: a coalesced request, and the
+ *	                   wake's context merged into the run's;
+ *	    plan_defer     the run is running and the wake has news for it: a
+ *	                   deferred request, released into one follow-up when
+ *	                   that run ends (followups.c);
+ *	    plan_coalesce  the run is running, no news: a coalesced request;
+ *	  and a scheduled retry is promoted and merged into (coalesce_into_retry).
  *
- *	  Races, without locking the agent row: every write of the statement
- *	  depends on the pending run still being what it read, and a lost race
- *	  writes nothing, so the statement runs again with a new snapshot.
+ *	  Races, without locking the agent row: each write depends on the
+ *	  pending run still being what the probe read, and a lost race writes
+ *	  nothing, so the wakeup looks again with a new snapshot.
  *	    - a new run: the one-active-run index arbitrates (ON CONFLICT);
  *	    - a merge: the UPDATE of the queued run re-checks it is still queued
  *	      after waiting for a concurrent claim or cancel;
@@ -22,7 +26,7 @@
  *	      to be running. finalize_run and cancel_run lock that run FOR
  *	      UPDATE before they release its deferred requests, so a deferral
  *	      either commits before the release reads them or sees the run
- *	      ended and runs again (then it merges into the follow-up or queues
+ *	      ended and looks again (then it merges into the follow-up or queues
  *	      a run). KEY SHARE does not conflict with the launcher's updates of
  *	      a running run (pids, event seq), only with its end.
  *	  Lock order: a wakeup takes no lock on the agent row and, while it
@@ -89,27 +93,20 @@ static PcPlan plan_insert_finished_request = PC_PLAN(
 	TEXTOID, TEXTOID, UUIDOID);
 
 /*
- * The wakeup in one statement (see the header). $1..$9 as in
+ * The hot path in one statement (see the header). $1..$9 as in
  * request_params() ($1 unused: the company is the agent's), $10 context,
- * $11 trigger_detail is ping. Its row: the run the wakeup went to (queued,
- * merged into, deferred for or coalesced into; all null when none), then
- * what was decided: the agent's company and status, the policy skip, the
- * action, the pending run and the request written. A null run with an
- * action means a lost race.
+ * $11 trigger_detail is ping. Its row: the new run (all null when none was
+ * queued), then what was read: the agent's company and status, the policy
+ * skip, the pending run and whether the wake has news for it when it runs.
+ * The run is inserted first and its request only with it, so a run lost to
+ * a concurrent wakeup (the one-active-run index) leaves nothing behind.
  */
-/*
- * The merge and the deferral find the pending run by id, and re-check its
- * status after waiting for its row (what a concurrent claim, finalize or
- * cancel changed), by the primary key only (PC_NO_INDEX).
- */
-#define BY_ID_STATUS PC_NO_INDEX("r.status") " = "
 #define POLICY_FALSE(key) "(a.runtime_config -> 'heartbeat' -> '" key "') = 'false'::jsonb"
-#define ACTION_STATUS \
-	"CASE d.action WHEN 'queue' THEN '" PC_WAKEUP_QUEUED "' " \
-	"WHEN 'defer' THEN '" PC_WAKEUP_DEFERRED "' ELSE '" PC_WAKEUP_COALESCED "' END"
 static PcPlan plan_enqueue = PC_PLAN(
 	"WITH a AS (SELECT a.company_id, a.status, s.session_id, "
-	"  p.id AS pending_id, p.status AS pending_status, p.context_snapshot AS pending_context, "
+	"  p.id AS pending_id, p.status AS pending_status, "
+	"  CASE WHEN p.status = '" PC_RUN_RUNNING "' "
+	"    THEN paperclip.wake_has_news($10, p.context_snapshot) END AS news, "
 	"  CASE WHEN $3 = 'timer' AND " POLICY_FALSE("enabled") " THEN '" PC_SKIP_DISABLED "' "
 	"       WHEN $3 = 'timer' AND a.status = 'error' THEN '" PC_SKIP_AGENT_ERROR "' "
 	"       WHEN $3 = 'assignment' AND " POLICY_FALSE("wakeOnAssignment") " THEN '" PC_SKIP_ASSIGNMENT "' "
@@ -123,50 +120,70 @@ static PcPlan plan_enqueue = PC_PLAN(
 	"    AND r.status IN ('" PC_RUN_QUEUED "', '" PC_RUN_RUNNING "', '" PC_RUN_SCHEDULED_RETRY "') "
 	"    ORDER BY r.status = '" PC_RUN_SCHEDULED_RETRY "', r.created_at DESC LIMIT 1) p ON true "
 	"  WHERE a.id = $2), "
-	"d AS (SELECT a.*, CASE "
-	"  WHEN a.status IN ('paused', 'terminated') OR a.skip IS NOT NULL THEN NULL "
-	"  WHEN a.pending_id IS NULL THEN 'queue' "
-	"  WHEN a.pending_status = '" PC_RUN_QUEUED "' THEN 'merge' "
-	"  WHEN a.pending_status = '" PC_RUN_RUNNING "' THEN "
-	"    CASE WHEN paperclip.wake_has_news($10, a.pending_context) THEN 'defer' ELSE 'coalesce' END "
-	"  END AS action, gen_random_uuid() AS request_id, gen_random_uuid() AS run_id FROM a), "
+	"go AS (SELECT a.*, gen_random_uuid() AS run_id, gen_random_uuid() AS request_id FROM a "
+	"  WHERE a.status NOT IN ('paused', 'terminated') AND a.skip IS NULL AND a.pending_id IS NULL), "
 	"n AS (INSERT INTO paperclip.heartbeat_runs "
 	"  (id, company_id, agent_id, invocation_source, trigger_detail, "
 	"   wakeup_request_id, context_snapshot, session_id_before) "
-	"  SELECT d.run_id, d.company_id, $2, $3, $4, d.request_id, $10, d.session_id "
-	"  FROM d WHERE d.action = 'queue' "
+	"  SELECT go.run_id, go.company_id, $2, $3, $4, go.request_id, $10, go.session_id FROM go "
 	"  ON CONFLICT (company_id, agent_id) WHERE status IN ('queued', 'running') DO NOTHING "
 	"  RETURNING *), "
-	"m AS (UPDATE paperclip.heartbeat_runs r SET updated_at = now(), "
+	"w AS (INSERT INTO paperclip.agent_wakeup_requests "
+	"  (id, company_id, agent_id, source, trigger_detail, reason, payload, "
+	"   requested_by_actor_type, requested_by_actor_id, idempotency_key, run_id) "
+	"  SELECT go.request_id, go.company_id, $2, $3, $4, $5, $6, $7, $8, $9, n.id FROM go, n) "
+	"SELECT n.*, a.company_id AS agent_company_id, a.status AS agent_status, a.skip, "
+	"  a.pending_id, a.pending_status, a.news "
+	"FROM a LEFT JOIN n ON true",
+	UUIDOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID,
+	TEXTOID, JSONBOID, BOOLOID);
+
+/*
+ * The pending run is found again by id, its status re-checked after waiting
+ * for its row (what a concurrent claim, finalize or cancel changed), by the
+ * primary key only (PC_NO_INDEX). $1..$9 as in request_params(), $10
+ * context, $11 the pending run. No row: a lost race.
+ */
+#define PENDING_RUN(status) \
+	"r.id = $11 AND " PC_NO_INDEX("r.status") " = '" status "'"
+#define REQUEST_COLUMNS \
+	"company_id, agent_id, source, trigger_detail, reason, payload, " \
+	"requested_by_actor_type, requested_by_actor_id, idempotency_key"
+#define REQUEST_TYPES \
+	UUIDOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, \
+	JSONBOID, UUIDOID
+
+/* the queued run gets the wake's context merged into its own */
+static PcPlan plan_merge = PC_PLAN(
+	"WITH m AS (UPDATE paperclip.heartbeat_runs r SET updated_at = now(), "
 	"  context_snapshot = paperclip.wake_context_merge(r.context_snapshot, $10, $5, "
 	"    CASE WHEN r.context_snapshot ? 'wakeReasons' THEN NULL ELSE "
 	"    (SELECT q.reason FROM paperclip.agent_wakeup_requests q WHERE q.id = r.wakeup_request_id) END) "
-	"  WHERE r.id = (SELECT d.pending_id FROM d WHERE d.action = 'merge') "
-	"  AND " BY_ID_STATUS "'" PC_RUN_QUEUED "' RETURNING r.*), "
-	"k AS (SELECT r.id FROM paperclip.heartbeat_runs r "
-	"  WHERE r.id = (SELECT d.pending_id FROM d WHERE d.action = 'defer') "
-	"  AND " BY_ID_STATUS "'" PC_RUN_RUNNING "' FOR KEY SHARE OF r), "
-	"w AS (INSERT INTO paperclip.agent_wakeup_requests "
-	"  (id, company_id, agent_id, source, trigger_detail, reason, payload, "
-	"   requested_by_actor_type, requested_by_actor_id, idempotency_key, "
-	"   status, coalesced_count, run_id, finished_at, context_snapshot, requested_at) "
-	"  SELECT d.request_id, d.company_id, $2, $3, $4, $5, $6, $7, $8, $9, " ACTION_STATUS ", "
-	"   CASE WHEN d.action IN ('merge', 'coalesce') THEN 1 ELSE 0 END, "
-	"   coalesce(n.id, m.id, k.id, d.pending_id), "
-	"   CASE WHEN d.action IN ('merge', 'coalesce') THEN now() END, "
-	"   CASE WHEN d.action = 'defer' THEN $10 END, "
-	"   CASE WHEN d.action = 'defer' THEN clock_timestamp() ELSE now() END "
-	"  FROM d LEFT JOIN n ON true LEFT JOIN m ON true LEFT JOIN k ON true "
-	"  WHERE n.id IS NOT NULL OR m.id IS NOT NULL OR k.id IS NOT NULL OR d.action = 'coalesce' "
-	"  RETURNING id, status) "
-	"SELECT x.*, d.company_id AS agent_company_id, d.status AS agent_status, d.skip, "
-	"  d.action, d.pending_id, d.pending_status, w.id AS request_id "
-	"FROM d LEFT JOIN w ON true "
-	"LEFT JOIN LATERAL (SELECT * FROM n UNION ALL SELECT * FROM m UNION ALL "
-	"  SELECT r.* FROM paperclip.heartbeat_runs r WHERE d.action IN ('defer', 'coalesce') "
-	"  AND w.id IS NOT NULL AND r.id = d.pending_id) x ON true",
-	UUIDOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID,
-	TEXTOID, JSONBOID, BOOLOID);
+	"  WHERE " PENDING_RUN(PC_RUN_QUEUED) " RETURNING r.*), "
+	"w AS (INSERT INTO paperclip.agent_wakeup_requests (" REQUEST_COLUMNS ", "
+	"  status, coalesced_count, run_id, finished_at) "
+	"  SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, '" PC_WAKEUP_COALESCED "', 1, m.id, now() FROM m) "
+	"SELECT * FROM m",
+	REQUEST_TYPES);
+
+/* the running run is held (KEY SHARE) until this deferral commits */
+static PcPlan plan_defer = PC_PLAN(
+	"WITH k AS (SELECT r.* FROM paperclip.heartbeat_runs r "
+	"  WHERE " PENDING_RUN(PC_RUN_RUNNING) " FOR KEY SHARE), "
+	"w AS (INSERT INTO paperclip.agent_wakeup_requests (" REQUEST_COLUMNS ", "
+	"  status, run_id, context_snapshot, requested_at) "
+	"  SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, '" PC_WAKEUP_DEFERRED "', k.id, $10, "
+	"  clock_timestamp() FROM k RETURNING id) "
+	"SELECT k.*, w.id AS request_id FROM k, w",
+	REQUEST_TYPES);
+
+/* a wake without news for the running run: recorded as coalesced into it */
+static PcPlan plan_coalesce = PC_PLAN(
+	"WITH w AS (INSERT INTO paperclip.agent_wakeup_requests (" REQUEST_COLUMNS ", "
+	"  status, coalesced_count, run_id, finished_at) "
+	"  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '" PC_WAKEUP_COALESCED "', 1, $11, now())) "
+	"SELECT * FROM paperclip.heartbeat_runs r WHERE r.id = $11",
+	REQUEST_TYPES);
 
 /* Fill the request columns $1..$9 shared by every request insert. */
 static void
@@ -303,25 +320,39 @@ coalesce_into_retry(const WakeupRequest *req, Datum company_id, Datum retry_id)
 	return true;
 }
 
-/* What the statement did, with the run in row 0: announce it. */
-static void
-announce(const char *action)
+/*
+ * The agent has a pending run (queued, or running): coalesce into it, merge
+ * into it or defer for it, with plan (plan_merge, plan_defer, plan_coalesce)
+ * and the request columns in v/n (their $10 and $11 set here). Leaves the
+ * run in row 0 of SPI_tuptable and returns true, or returns false when the
+ * run is no longer what the probe read (the caller looks again).
+ */
+static bool
+into_pending(PcPlan *plan, const WakeupRequest *req, Datum *v, char *n,
+			 Datum company_id, Datum pending_id)
 {
-	if (strcmp(action, "queue") == 0)
-	{
-		pc_notify_run_queued(0);
-		pc_wake_launcher_at_commit();
-	}
-	else if (strcmp(action, "merge") == 0)
+	Datum		pv[11];
+	char		pn[11];
+
+	memcpy(pv, v, sizeof(pv));
+	memcpy(pn, n, sizeof(pn));
+	pv[0] = company_id;
+	pn[0] = ' ';
+	pv[10] = pending_id;
+	pn[10] = ' ';
+	if (!pc_exec_row(plan, pv, pn))
+		return false;
+	if (plan == &plan_merge)
 	{
 		/* a claim that met our lock on the run skipped it: claim again */
 		pc_wake_launcher_at_commit();
 	}
-	else if (strcmp(action, "defer") == 0)
+	else if (plan == &plan_defer)
 		pc_notify_wakeup_status(pc_getattr_cstring(0, "company_id"),
 								pc_getattr_cstring(0, "request_id"),
 								pc_getattr_cstring(0, "agent_id"),
 								pc_getattr_cstring(0, "id"), PC_WAKEUP_DEFERRED);
+	return true;
 }
 
 /*
@@ -355,23 +386,25 @@ pc_enqueue_wakeup(const WakeupRequest *req)
 	for (attempt = 1;; attempt++)
 	{
 		Datum		company_id;
+		Datum		pending_id;
 		char	   *status;
 		char	   *skip;
-		char	   *action;
 		char	   *pending_status;
 		bool		isnull;
 		bool		no_run;
+		bool		done;
 
 		if (!pc_exec_row(&plan_enqueue, v, n))
 			ereport(ERROR,
 					(errcode(ERRCODE_NO_DATA_FOUND),
 					 errmsg("agent not found")));
 
-		action = pc_getattr_cstring(0, "action");
+		/* the hot path: a new queued run */
 		(void) pc_getattr(0, "id", &no_run);
 		if (!no_run)
 		{
-			announce(action);
+			pc_notify_run_queued(0);
+			pc_wake_launcher_at_commit();
 			return true;
 		}
 
@@ -396,11 +429,20 @@ pc_enqueue_wakeup(const WakeupRequest *req)
 			return false;
 		}
 
-		/* a scheduled retry to promote */
+		/* into the pending run: merge, defer, coalesce, or promote a retry */
+		pending_id = pc_getattr(0, "pending_id", &isnull);
 		pending_status = pc_getattr_cstring(0, "pending_status");
-		if (action == NULL && pending_status != NULL &&
-			strcmp(pending_status, PC_RUN_SCHEDULED_RETRY) == 0 &&
-			coalesce_into_retry(req, company_id, pc_getattr(0, "pending_id", &isnull)))
+		if (pending_status == NULL)
+			done = false;		/* a concurrent wakeup queued the run first */
+		else if (strcmp(pending_status, PC_RUN_QUEUED) == 0)
+			done = into_pending(&plan_merge, req, v, n, company_id, pending_id);
+		else if (strcmp(pending_status, PC_RUN_RUNNING) != 0)
+			done = coalesce_into_retry(req, company_id, pending_id);
+		else if (DatumGetBool(pc_getattr(0, "news", &isnull)))
+			done = into_pending(&plan_defer, req, v, n, company_id, pending_id);
+		else
+			done = into_pending(&plan_coalesce, req, v, n, company_id, pending_id);
+		if (done)
 			return true;
 
 		/* a concurrent transaction changed the agent's runs: look again */
