@@ -86,9 +86,9 @@ ok $(! grep -q '"c-4"' <<< "$deferred"; echo $?) "without the comment"
 # the runner is lost (kill -9): the run fails process_lost, its retry is
 # promoted at once with the comment merged in: one run, no second follow-up
 runner=$(q "SELECT runner_pid FROM paperclip.heartbeat_runs WHERE id = '$r'")
-touch "$WORK/go"
 kill -9 "$runner"
 ok $(wait_finished "$r"; echo $?) "the run of the lost runner ends"
+touch "$WORK/go"	# its retry may finish
 is "$(q "SELECT status || ' ' || error_code FROM paperclip.heartbeat_runs WHERE id = '$r'")" "failed process_lost" \
 	"as failed, process_lost"
 retry=$(q "SELECT id FROM paperclip.heartbeat_runs WHERE retry_of_run_id = '$r'")
