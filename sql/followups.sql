@@ -152,10 +152,11 @@ SELECT context_snapshot -> 'wakeCommentIds' AS comments FROM runs WHERE n = 1 AN
 SELECT status, count(*) FROM requests GROUP BY status ORDER BY status;
 SELECT count(*) AS deferred_left FROM requests WHERE status = 'deferred';
 
-DELETE FROM paperclip.heartbeat_run_events;
-DELETE FROM paperclip.heartbeat_runs;
-DELETE FROM paperclip.agent_wakeup_requests;
-DELETE FROM paperclip.agent_runtime_state;
+-- (the company's rows only: later suites read what earlier ones left)
+DELETE FROM paperclip.heartbeat_run_events WHERE company_id = 'd0000000-0000-0000-0000-000000000001';
+DELETE FROM paperclip.heartbeat_runs WHERE company_id = 'd0000000-0000-0000-0000-000000000001';
+DELETE FROM paperclip.agent_wakeup_requests WHERE company_id = 'd0000000-0000-0000-0000-000000000001';
+DELETE FROM paperclip.agent_runtime_state WHERE company_id = 'd0000000-0000-0000-0000-000000000001';
 DELETE FROM paperclip.issues WHERE company_id = 'd0000000-0000-0000-0000-000000000001';
-DELETE FROM paperclip.agents;
-DELETE FROM paperclip.companies;
+DELETE FROM paperclip.agents WHERE company_id = 'd0000000-0000-0000-0000-000000000001';
+DELETE FROM paperclip.companies WHERE id = 'd0000000-0000-0000-0000-000000000001';

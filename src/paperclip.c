@@ -7,8 +7,10 @@
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
 #include "access/xact.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
@@ -20,11 +22,9 @@
 #include "utils/varlena.h"
 
 #include "paperclip.h"
+#include "protocol.h"
 
 PG_MODULE_MAGIC;
-
-/* Largest jsonb accepted for a payload or context snapshot. */
-#define PC_MAX_JSON_BYTES (1024 * 1024)
 
 char	   *pc_database_name = NULL;
 bool		pc_launcher_enabled = true;
@@ -40,6 +40,10 @@ bool		pc_scheduler_enabled = true;
 bool		pc_live_events = true;
 char	   *pc_allowed_commands = NULL;
 char	   *pc_allowed_http_hosts = NULL;
+bool		pc_agent_isolation = true;
+char	   *pc_agent_os_user = NULL;
+char	   *pc_agent_home_directory = NULL;
+int			pc_max_log_kb = (int) (PC_DEFAULT_MAX_LOG_BYTES / 1024);
 
 PaperclipShared *pc_shared = NULL;
 
@@ -71,6 +75,55 @@ pc_define_worker_gucs(void)
 							   "Path of the paperclip_runner executable (empty: the installed one).",
 							   NULL, &pc_runner_path, "",
 							   PGC_POSTMASTER, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+}
+
+/* paperclip.agent_os_user: a user of the agents' own, which the runner accepts */
+static bool
+check_agent_os_user(char **newval, void **extra, GucSource source)
+{
+	if (strncmp(*newval, PC_AGENT_OS_USER_PREFIX, strlen(PC_AGENT_OS_USER_PREFIX)) != 0)
+	{
+		GUC_check_errdetail("The runner switches only to OS users whose name starts with \"%s\".",
+							PC_AGENT_OS_USER_PREFIX);
+		GUC_check_errhint("Create an OS user such as \"%s\" for the agents.", PC_DEFAULT_AGENT_OS_USER);
+		return false;
+	}
+	return true;
+}
+
+/* paperclip.agent_home_directory: absolute, without ".." */
+static bool
+check_agent_home(char **newval, void **extra, GucSource source)
+{
+	if (!is_absolute_path(*newval) || pc_path_has_parent_ref(*newval))
+	{
+		GUC_check_errdetail("The agents' home directory must be an absolute path without \"..\".");
+		return false;
+	}
+	return true;
+}
+
+static void
+pc_define_isolation_gucs(void)
+{
+	DefineCustomBoolVariable("paperclip.agent_isolation",
+							 "Whether agents' programs run isolated: as paperclip.agent_os_user, in a pid namespace of their run.",
+							 "Off runs them as the server's OS user, able to reach everything the server can.",
+							 &pc_agent_isolation, true,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("paperclip.agent_os_user",
+							   "OS user that agents' programs run as (its name must start with \"paperclip\").",
+							   NULL, &pc_agent_os_user, PC_DEFAULT_AGENT_OS_USER,
+							   PGC_SIGHUP, 0, check_agent_os_user, NULL, NULL);
+	DefineCustomStringVariable("paperclip.agent_home_directory",
+							   "Home and default working directory of agents' programs (outside the data directory).",
+							   NULL, &pc_agent_home_directory, PC_DEFAULT_AGENT_HOME,
+							   PGC_SIGHUP, 0, check_agent_home, NULL, NULL);
+	DefineCustomIntVariable("paperclip.max_log_bytes",
+							"Largest run log; past it a run's output is drained, not stored.",
+							"A lifecycle event of the run says how much was dropped.",
+							&pc_max_log_kb, (int) (PC_DEFAULT_MAX_LOG_BYTES / 1024), 64, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_KB, NULL, NULL, NULL);
 }
 
 static void
@@ -127,6 +180,7 @@ pc_define_gucs(void)
 							 "Off saves NOTIFY's commit-time queue lock where nobody listens.",
 							 &pc_live_events, true,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	pc_define_isolation_gucs();
 	MarkGUCPrefixReserved("paperclip");
 }
 
@@ -248,17 +302,6 @@ pc_path_has_parent_ref(const char *path)
 	return false;
 }
 
-/* Whether a log_ref names a file inside the run log directory. */
-bool
-pc_log_ref_is_ours(const char *log_ref)
-{
-	char	   *dir = pc_run_log_dir();
-	size_t		len = strlen(dir);
-
-	return strncmp(log_ref, dir, len) == 0 && log_ref[len] == '/' &&
-		!pc_path_has_parent_ref(log_ref);
-}
-
 /* A comma-separated list setting as a JSON array of strings. */
 char *
 pc_json_list_of_guc(const char *value)
@@ -279,6 +322,49 @@ pc_json_list_of_guc(const char *value)
 		}
 	appendStringInfoChar(&buf, ']');
 	return buf.data;
+}
+
+/*
+ * What the runner is told of its agents' sandbox, merged into every run
+ * spec: isolation, OS user, home, the run log's cap (protocol.h keys).
+ */
+char *
+pc_runner_settings_json(void)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"%s\":%s,\"%s\":", PC_SPEC_AGENT_ISOLATION,
+					 pc_agent_isolation ? "true" : "false", PC_SPEC_AGENT_OS_USER);
+	escape_json(&buf, pc_agent_os_user);
+	appendStringInfo(&buf, ",\"%s\":", PC_SPEC_AGENT_HOME);
+	escape_json(&buf, pc_agent_home_directory);
+	appendStringInfo(&buf, ",\"%s\":" INT64_FORMAT "}", PC_SPEC_MAX_LOG_BYTES,
+					 (int64) pc_max_log_kb * 1024);
+	return buf.data;
+}
+
+/*
+ * A worker that starts agents says so when they run unisolated: when it
+ * starts, and when a reload turns isolation off.
+ */
+void
+pc_warn_if_isolation_off(const char *worker)
+{
+	static bool warned = false;
+
+	if (pc_agent_isolation)
+		warned = false;
+	else if (!warned)
+	{
+		warned = true;
+		ereport(WARNING,
+				(errmsg("%s: paperclip.agent_isolation is off: agents run as the server's OS user", worker),
+				 errdetail("An agent's program can then read the data directory, connect as the server's "
+						   "user and signal the server."),
+				 errhint("Set up the OS user paperclip.agent_os_user and the runner's capabilities "
+						 "(see the paperclip README), then set paperclip.agent_isolation = on.")));
+	}
 }
 
 /* Absolute path of the run log directory. */
@@ -344,6 +430,41 @@ pc_check_not_null(FunctionCallInfo fcinfo, int argno, const char *param)
 				 errmsg("%s must not be null", param)));
 }
 
+/*
+ * A value as error messages quote it: at most PC_QUOTE_MAX bytes (cut on a
+ * character), "..." marking a cut. Every message that quotes an argument
+ * goes through here, so no input can fill the server log.
+ */
+const char *
+pc_quote(const char *value)
+{
+	int			len;
+
+	if (value == NULL)
+		return "(null)";
+	len = strlen(value);
+	if (len <= PC_QUOTE_MAX)
+		return value;
+	return psprintf("%s...", pnstrdup(value, pg_mbcliplen(value, len, PC_QUOTE_MAX)));
+}
+
+/* A text argument within its documented length limit (54000 beyond it). */
+void
+pc_check_length(FunctionCallInfo fcinfo, int argno, const char *param, int max_bytes)
+{
+	Size		len;
+
+	if (PG_ARGISNULL(argno))
+		return;
+	/* the size without detoasting: a 10 MB argument costs no copy here */
+	len = toast_raw_datum_size(PG_GETARG_DATUM(argno)) - VARHDRSZ;
+	if (len > (Size) max_bytes)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s is too long", param),
+				 errdetail("It is %zu bytes; at most %d are accepted.", len, max_bytes)));
+}
+
 void
 pc_check_vocabulary(const char *param, const char *value, const char *const *allowed)
 {
@@ -359,18 +480,18 @@ pc_check_vocabulary(const char *param, const char *value, const char *const *all
 		appendStringInfo(&list, "%s%s", i > 0 ? ", " : "", allowed[i]);
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid value for %s: \"%s\"", param, value),
+			 errmsg("invalid value for %s: \"%s\"", param, pc_quote(value)),
 			 errhint("%s must be one of: %s.", param, list.data)));
 }
 
 void
 pc_check_size(const char *param, Jsonb *jb)
 {
-	if (VARSIZE(jb) > PC_MAX_JSON_BYTES)
+	if (VARSIZE(jb) > PC_MAX_CONTENT_BYTES)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("%s is too large", param),
 				 errdetail("It is %zu bytes; at most %d are accepted.",
-						   (size_t) VARSIZE(jb), PC_MAX_JSON_BYTES),
+						   (size_t) VARSIZE(jb), PC_MAX_CONTENT_BYTES),
 				 errhint("Store large content elsewhere and pass a reference.")));
 }

@@ -28,6 +28,10 @@ extern bool pc_scheduler_enabled;
 extern bool pc_live_events;
 extern char *pc_allowed_commands;
 extern char *pc_allowed_http_hosts;
+extern bool pc_agent_isolation;
+extern char *pc_agent_os_user;
+extern char *pc_agent_home_directory;
+extern int	pc_max_log_kb;
 
 /* Shared state between backends and the workers (paperclip.c) */
 typedef struct PaperclipShared
@@ -43,14 +47,31 @@ extern void pc_wake_launcher_at_commit(void);
 extern void pc_wake_scheduler_at_commit(void);
 extern char *pc_run_log_dir(void);
 extern char *pc_json_list_of_guc(const char *value);
+extern char *pc_runner_settings_json(void);
+extern void pc_warn_if_isolation_off(const char *worker);
 extern bool pc_path_has_parent_ref(const char *path);
-extern bool pc_log_ref_is_ours(const char *log_ref);
 
-/* Vocabulary checks (paperclip.c) */
+/* Run log locations (runlog.c): derived from the run, never from a caller */
+extern char *pc_run_log_path(const char *company_id, const char *run_id, bool create_dir);
+
+/*
+ * Argument checks (paperclip.c). Text arguments have documented length
+ * limits (54000 program_limit_exceeded beyond them); error messages quote at
+ * most PC_QUOTE_MAX bytes of a value they refuse.
+ */
+#define PC_MAX_NAME_BYTES 1024	/* keys and names: idempotency_key, actor ids,
+								 * event_type, action, entity_type, entity_id */
+#define PC_MAX_REASON_BYTES (64 * 1024) /* a wakeup's reason */
+#define PC_MAX_CONTENT_BYTES (1024 * 1024)	/* messages, log chunks, and
+											 * every jsonb argument */
+#define PC_QUOTE_MAX 100
+
+extern const char *pc_quote(const char *value);
 extern void pc_check_vocabulary(const char *param, const char *value,
 								const char *const *allowed);
 extern void pc_check_not_null(FunctionCallInfo fcinfo, int argno, const char *param);
 extern void pc_check_size(const char *param, Jsonb *jb);
+extern void pc_check_length(FunctionCallInfo fcinfo, int argno, const char *param, int max_bytes);
 
 extern const char *const pc_sources[];
 extern const char *const pc_trigger_details[];
@@ -67,11 +88,11 @@ extern void pc_insert_run_event(Datum company_id, Datum run_id, Datum agent_id,
 								const char *level, const char *message, Jsonb *payload);
 extern void pc_notify_run_event(const char *company_id, Datum run_id, Datum agent_id,
 								int seq, const char *event_type, const char *stream,
-								const char *level, const char *message, Jsonb *payload);
+								const char *level);
 extern void pc_notify(const char *company_id, const char *type, const char *payload_json);
 extern void pc_notify_run_status(int row);
 extern void pc_notify_run_log(const char *company_id, const char *run_id,
-							  const char *agent_id, const char *stream, const char *chunk);
+							  const char *stream, int64 offset, int64 bytes);
 extern void pc_notify_run_queued(int row);
 extern void pc_notify_agent_status(int row, const char *outcome);
 extern void pc_notify_wakeup_status(const char *company_id, const char *request_id,
@@ -106,8 +127,10 @@ extern Jsonb *pc_wake_context_merge(Jsonb *existing, Jsonb *incoming,
 									const char *existing_reason);
 
 /* Deferred wakes and follow-up runs (followups.c); need SPI */
+extern void pc_lock_deferral(Datum run_id);
 extern void pc_release_deferred(Datum run_id, Datum company_id, Datum agent_id,
 								bool cancel);
+extern int	pc_release_orphaned_deferrals(int limit);
 
 /* Runs (runs.c) */
 extern bool pc_is_transient_error(const char *error_code);

@@ -22,13 +22,13 @@
  *	    - a new run: the one-active-run index arbitrates (ON CONFLICT);
  *	    - a merge: the UPDATE of the queued run re-checks it is still queued
  *	      after waiting for a concurrent claim or cancel;
- *	    - a deferral: a FOR KEY SHARE lock on the running run, re-checked
- *	      to be running. finalize_run and cancel_run lock that run FOR
- *	      UPDATE before they release its deferred requests, so a deferral
- *	      either commits before the release reads them or sees the run
- *	      ended and looks again (then it merges into the follow-up or queues
- *	      a run). KEY SHARE does not conflict with the launcher's updates of
- *	      a running run (pids, event seq), only with its end.
+ *	    - a deferral: the run's handshake lock with its end, taken shared
+ *	      (followups.c), then the run re-checked to be running with a new
+ *	      snapshot: a run whose end is in flight makes it wait, then look
+ *	      again (it merges into the follow-up or queues a run); a deferral
+ *	      that commits after the end released the others is released by
+ *	      the scheduler, woken at commit. It takes no lock on the run's row,
+ *	      so it never waits for the launcher's updates of a running run.
  *	  Lock order: a wakeup takes no lock on the agent row and, while it
  *	  waits for a run's row, holds no lock that finalize, cancel or the
  *	  launcher's claim (run rows, then the agent row) could wait for. An
@@ -166,10 +166,10 @@ static PcPlan plan_merge = PC_PLAN(
 	"SELECT * FROM m",
 	REQUEST_TYPES);
 
-/* the running run is held (KEY SHARE) until this deferral commits */
+/* the running run's handshake lock is held (pc_lock_deferral) */
 static PcPlan plan_defer = PC_PLAN(
 	"WITH k AS (SELECT r.* FROM paperclip.heartbeat_runs r "
-	"  WHERE " PENDING_RUN(PC_RUN_RUNNING) " FOR KEY SHARE), "
+	"  WHERE " PENDING_RUN(PC_RUN_RUNNING) "), "
 	"w AS (INSERT INTO paperclip.agent_wakeup_requests (" REQUEST_COLUMNS ", "
 	"  status, run_id, context_snapshot, requested_at) "
 	"  SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, '" PC_WAKEUP_DEFERRED "', k.id, $10, "
@@ -228,6 +228,7 @@ insert_finished_request(const WakeupRequest *req, Datum company_id,
 	v[10] = run_id;
 	n[10] = pc_null(run_id_null);
 	pc_exec(&plan_insert_finished_request, v, n, 0);
+	pc_free_tuptable(SPI_tuptable);
 }
 
 /*
@@ -257,14 +258,20 @@ find_idempotent(const WakeupRequest *req)
 	Datum		v[2] = {req->agent_id, req->idempotency_key};
 	bool		isnull;
 	Datum		run_id;
+	SPITupleTable *found;
 
 	if (!pc_exec_row(&plan_idempotent_request, v, NULL))
+	{
+		pc_free_tuptable(SPI_tuptable);
 		return false;
+	}
+	found = SPI_tuptable;
 	run_id = pc_getattr(0, "run_id", &isnull);
 	if (isnull)
 		SPI_processed = 0;
 	else
 		pc_exec_row(&plan_get_run, &run_id, NULL);
+	pc_free_tuptable(found);
 	return true;
 }
 
@@ -284,6 +291,7 @@ promote_retry(void *arg)
 	char		n[3] = {' ', ' ', pc_null(p->req->reason_null)};
 
 	p->promoted = pc_exec_row(&plan_promote_retry, v, n);
+	pc_free_tuptable(SPI_tuptable);
 	if (p->promoted)
 		insert_finished_request(p->req, p->company_id, PC_WAKEUP_COALESCED, NULL,
 								p->retry_id, false);
@@ -340,18 +348,27 @@ into_pending(PcPlan *plan, const WakeupRequest *req, Datum *v, char *n,
 	pn[0] = ' ';
 	pv[10] = pending_id;
 	pn[10] = ' ';
+	if (plan == &plan_defer)
+		pc_lock_deferral(pending_id);
 	if (!pc_exec_row(plan, pv, pn))
+	{
+		pc_free_tuptable(SPI_tuptable);
 		return false;
+	}
 	if (plan == &plan_merge)
 	{
 		/* a claim that met our lock on the run skipped it: claim again */
 		pc_wake_launcher_at_commit();
 	}
 	else if (plan == &plan_defer)
+	{
 		pc_notify_wakeup_status(pc_getattr_cstring(0, "company_id"),
 								pc_getattr_cstring(0, "request_id"),
 								pc_getattr_cstring(0, "agent_id"),
 								pc_getattr_cstring(0, "id"), PC_WAKEUP_DEFERRED);
+		/* should the run's end have come before we commit, it releases us */
+		pc_wake_scheduler_at_commit();
+	}
 	return true;
 }
 
@@ -359,7 +376,8 @@ into_pending(PcPlan *plan, const WakeupRequest *req, Datum *v, char *n,
  * Enqueue one wakeup. Returns true with the run in row 0 of SPI_tuptable,
  * or false when the request was skipped (by policy, by an idempotent hit
  * on a skipped request, or, for timer ticks, an agent no longer invokable).
- * Needs an open SPI connection.
+ * Needs an open SPI connection. Of the results it makes, only the one it
+ * returns is left: loops of enqueues (timer ticks) free it and keep none.
  */
 bool
 pc_enqueue_wakeup(const WakeupRequest *req)
@@ -393,11 +411,13 @@ pc_enqueue_wakeup(const WakeupRequest *req)
 		bool		isnull;
 		bool		no_run;
 		bool		done;
+		SPITupleTable *probe;
 
 		if (!pc_exec_row(&plan_enqueue, v, n))
 			ereport(ERROR,
 					(errcode(ERRCODE_NO_DATA_FOUND),
 					 errmsg("agent not found")));
+		probe = SPI_tuptable;
 
 		/* the hot path: a new queued run */
 		(void) pc_getattr(0, "id", &no_run);
@@ -413,7 +433,10 @@ pc_enqueue_wakeup(const WakeupRequest *req)
 		if (strcmp(status, "paused") == 0 || strcmp(status, "terminated") == 0)
 		{
 			if (req->quiet_if_not_invokable)
+			{
+				pc_free_tuptable(probe);
 				return false;
+			}
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("agent is not invokable in its current state"),
@@ -426,6 +449,7 @@ pc_enqueue_wakeup(const WakeupRequest *req)
 		if (skip != NULL)
 		{
 			insert_finished_request(req, company_id, PC_WAKEUP_SKIPPED, skip, (Datum) 0, true);
+			pc_free_tuptable(probe);
 			return false;
 		}
 
@@ -442,6 +466,7 @@ pc_enqueue_wakeup(const WakeupRequest *req)
 			done = into_pending(&plan_defer, req, v, n, company_id, pending_id);
 		else
 			done = into_pending(&plan_coalesce, req, v, n, company_id, pending_id);
+		pc_free_tuptable(probe);
 		if (done)
 			return true;
 
@@ -529,6 +554,9 @@ paperclip_enqueue_wakeup(PG_FUNCTION_ARGS)
 	WakeupRequest req = {0};
 
 	pc_check_not_null(fcinfo, 0, "agent_id");
+	pc_check_length(fcinfo, 3, "reason", PC_MAX_REASON_BYTES);
+	pc_check_length(fcinfo, 5, "idempotency_key", PC_MAX_NAME_BYTES);
+	pc_check_length(fcinfo, 7, "requested_by_actor_id", PC_MAX_NAME_BYTES);
 	req.agent_id = PG_GETARG_DATUM(0);
 	req.source = vocabulary_arg(fcinfo, 1, "source", pc_sources, true);
 	req.trigger_detail = vocabulary_arg(fcinfo, 2, "trigger_detail", pc_trigger_details, false);
@@ -555,6 +583,7 @@ paperclip_invoke(PG_FUNCTION_ARGS)
 	WakeupRequest req = {0};
 
 	pc_check_not_null(fcinfo, 0, "agent_id");
+	pc_check_length(fcinfo, 5, "actor_id", PC_MAX_NAME_BYTES);
 	req.agent_id = PG_GETARG_DATUM(0);
 	req.source = vocabulary_arg(fcinfo, 1, "source", pc_sources, true);
 	req.context_snapshot = context_arg(fcinfo, 2);

@@ -59,6 +59,7 @@ char		spool_dir[MAXPGPATH];
 char		runner_path[MAXPGPATH];
 static char *allowed_commands_json = NULL;	/* the allowlists as JSON arrays, */
 static char *allowed_hosts_json = NULL; /* read with the settings */
+static char *runner_settings_json = NULL;	/* isolation, OS user, log cap */
 MemoryContext loop_cxt = NULL;	/* reset every loop iteration */
 
 static PcPlan plan_extension_present = PC_PLAN(
@@ -70,23 +71,24 @@ static PcPlan plan_blocked_runs = PC_PLAN(
 	"FROM paperclip.heartbeat_runs r JOIN paperclip.agents a ON a.id = r.agent_id "
 	"WHERE r.status = 'queued' AND (a.status IN ('paused', 'terminated') "
 	"  OR (a.budget_monthly_cents > 0 AND a.spent_monthly_cents >= a.budget_monthly_cents)) "
-	"ORDER BY r.created_at LIMIT 100 FOR UPDATE OF r SKIP LOCKED");
+	"ORDER BY r.created_at LIMIT 100 FOR NO KEY UPDATE OF r SKIP LOCKED");
 
-/* $1 how many, $2 log dir, $3 spool dir */
+/* $1 how many, $3 spool dir ($2, the log dir, is unused: paperclip.run_log_path names logs),
+ * $4 $5 the allowlists, $6 the runner's settings (isolation, OS user, log cap) */
 static PcPlan plan_claim = PC_PLAN(
 	"WITH c AS (SELECT r.id FROM paperclip.heartbeat_runs r "
 	"  JOIN paperclip.agents a ON a.id = r.agent_id "
 	"  WHERE r.status = 'queued' AND a.status NOT IN ('paused', 'terminated') "
 	"  AND NOT (a.budget_monthly_cents > 0 AND a.spent_monthly_cents >= a.budget_monthly_cents) "
-	"  ORDER BY r.created_at LIMIT $1 FOR UPDATE OF r SKIP LOCKED) "
+	"  ORDER BY r.created_at LIMIT $1 FOR NO KEY UPDATE OF r SKIP LOCKED) "
 	"UPDATE paperclip.heartbeat_runs r SET status = 'running', started_at = now(), "
 	" updated_at = now(), log_store = 'local_file', "
-	" log_ref = $2 || '/' || r.company_id || '/' || r.id || '.ndjson', "
+	" log_ref = paperclip.run_log_path(r.company_id, r.id), "
 	" session_id_before = coalesce((SELECT s.session_id FROM paperclip.agent_runtime_state s "
 	"   WHERE s.agent_id = r.agent_id), r.session_id_before), "
 	" event_seq = r.event_seq + 1 "
 	"FROM c, paperclip.agents a WHERE r.id = c.id AND a.id = r.agent_id "
-	"RETURNING r.*, jsonb_build_object("
+	"RETURNING r.*, (jsonb_build_object("
 	" 'runId', r.id, 'agentId', r.agent_id, 'companyId', r.company_id, "
 	" 'adapterType', a.adapter_type, 'config', a.adapter_config, "
 	" 'context', coalesce(r.context_snapshot, '{}'), 'sessionId', r.session_id_before, "
@@ -94,11 +96,11 @@ static PcPlan plan_claim = PC_PLAN(
 	"   WHERE s.agent_id = r.agent_id), 'agentName', a.name, 'runSource', r.invocation_source, "
 	" 'wakeReason', (SELECT w.reason FROM paperclip.agent_wakeup_requests w "
 	"   WHERE w.id = r.wakeup_request_id), "
-	" 'logPath', $2 || '/' || r.company_id || '/' || r.id || '.ndjson', "
+	" 'logPath', paperclip.run_log_path(r.company_id, r.id), "
 	" 'spoolPath', $3 || '/' || r.id || '.json', "
 	" 'resultFilePath', $3 || '/' || r.id || '.result', "
-	" 'allowedCommands', $4::jsonb, 'allowedHttpHosts', $5::jsonb)::text AS spec",
-	INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID);
+	" 'allowedCommands', $4::jsonb, 'allowedHttpHosts', $5::jsonb) || $6::jsonb)::text AS spec",
+	INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID);
 
 static PcPlan plan_cancelled_of = PC_PLAN(
 	"SELECT id FROM paperclip.heartbeat_runs WHERE id = ANY($1) AND status <> 'running'",
@@ -166,6 +168,10 @@ resolve_paths(void)
 												pc_json_list_of_guc(pc_allowed_commands));
 	allowed_hosts_json = MemoryContextStrdup(TopMemoryContext,
 											 pc_json_list_of_guc(pc_allowed_http_hosts));
+	if (runner_settings_json)
+		pfree(runner_settings_json);
+	runner_settings_json = MemoryContextStrdup(TopMemoryContext, pc_runner_settings_json());
+	pc_warn_if_isolation_off("paperclip launcher");
 }
 Jsonb *
 make_result(const char *error_code, const char *message)
@@ -245,7 +251,7 @@ static void
 claim_and_start(void)
 {
 	int			free = pc_max_concurrent_runs - runners_in_use();
-	Datum		v[5];
+	Datum		v[6];
 	int			n;
 	int			i;
 	SPITupleTable *tt;
@@ -268,6 +274,7 @@ claim_and_start(void)
 	v[2] = CStringGetTextDatum(spool_dir);
 	v[3] = CStringGetTextDatum(allowed_commands_json);
 	v[4] = CStringGetTextDatum(allowed_hosts_json);
+	v[5] = CStringGetTextDatum(runner_settings_json);
 	n = pc_exec(&plan_claim, v, NULL, 0);
 	tt = SPI_tuptable;
 
@@ -291,7 +298,7 @@ claim_and_start(void)
 		strlcpy(r->agent_id_str, pc_getattr_cstring(i, "agent_id"), sizeof(r->agent_id_str));
 		strlcpy(r->company_id_str, pc_getattr_cstring(i, "company_id"), sizeof(r->company_id_str));
 		memcpy(&r->run_id, DatumGetUUIDP(run_id), sizeof(pg_uuid_t));
-		make_dirs(psprintf("%s/%s", run_log_dir, r->company_id_str));
+		(void) pc_run_log_path(r->company_id_str, r->run_id_str, true);	/* its directory */
 		pc_notify_run_status(i);
 		resetStringInfo(&r->pending);
 		appendStringInfoString(&r->pending, pc_getattr_cstring(i, "spec"));
@@ -317,7 +324,7 @@ claim_and_start(void)
 		/* its "run started" event is inserted with the batch below */
 		pc_notify_run_event(r->company_id_str, run_id, pc_getattr(i, "agent_id", &isnull),
 							DatumGetInt32(pc_getattr(i, "event_seq", &isnull)),
-							"lifecycle", "system", "info", "run started", NULL);
+							"lifecycle", "system", "info");
 		run_ids[nstarted] = run_id;
 		pids[nstarted] = Int32GetDatum(r->pid);
 		starts[nstarted] = TimestampTzGetDatum(started_at);

@@ -241,15 +241,20 @@ handle_frame(Runner *r, char *line, int len)
 	if (strcmp(type, PC_FRAME_LOG) == 0)
 	{
 		char	   *stream = frame_string(frame, "stream");
-		char	   *chunk = frame_string(frame, "chunk");
+		JsonbValue	obuf,
+					bbuf;
+		JsonbValue *offset = pc_json_get(&frame->root, "offset", &obuf);
+		JsonbValue *bytes = pc_json_get(&frame->root, "bytes", &bbuf);
 
-		if (stream && chunk)
-			pc_notify_run_log(r->company_id_str, r->run_id_str, r->agent_id_str,
-							  stream, chunk);
+		/* where the record is in the run log: the live event says only that */
+		if (stream && offset && bytes && offset->type == jbvNumeric && bytes->type == jbvNumeric)
+			pc_notify_run_log(r->company_id_str, r->run_id_str, stream,
+							  (int64) pc_numeric_to_double(offset->val.numeric),
+							  (int64) pc_numeric_to_double(bytes->val.numeric));
 	}
 	else if (strcmp(type, PC_FRAME_LOG_CAPPED) == 0)
 		pc_append_run_event(uuid_datum(&r->run_id), "log", "system", "warn",
-							"live log capped; the run log keeps all output", NULL);
+							"live log capped; the run log keeps the output (up to paperclip.max_log_bytes)", NULL);
 	else if (strcmp(type, PC_FRAME_SPAWNED) == 0)
 	{
 		JsonbValue	buf;
@@ -264,6 +269,14 @@ handle_frame(Runner *r, char *line, int len)
 			v[1] = Int32GetDatum(r->agent_pid);
 			pc_exec(&plan_record_agent, v, NULL, 0);
 		}
+	}
+	else if (strcmp(type, PC_FRAME_WARNING) == 0)
+	{
+		char	   *message = frame_string(frame, "message");
+
+		if (message != NULL)
+			pc_append_run_event(uuid_datum(&r->run_id), "lifecycle", "system", "warn",
+								message, frame_object(frame, "payload"));
 	}
 	else if (strcmp(type, PC_FRAME_META) == 0)
 		pc_append_run_event(uuid_datum(&r->run_id), "adapter.invoke", "system", "info",

@@ -8,6 +8,7 @@
 #      of the 0.1 path
 #   2. the launcher: dispatch latency, run throughput, memory (launcher.sh)
 #   3. the scheduler: timer ticks by agents due, liveness backfill (scheduler.sh)
+#   4. the http adapter (http.sh); parsing a coding-agent CLI's output (cli.sh)
 # The cluster runs with synchronous_commit=off (and pg_virtualenv's fsync=off),
 # so that WAL flushes do not hide the CPU cost of what is compared.
 set -euo pipefail
@@ -95,5 +96,7 @@ dropdb "$db"
 ./launcher.sh
 echo
 ./http.sh
+echo
+./cli.sh
 echo
 ./scheduler.sh

@@ -22,7 +22,8 @@ CREATE ROLE tap_news_a IN ROLE paperclip_operator;
 CREATE ROLE tap_news_reader IN ROLE paperclip_reader;
 INSERT INTO paperclip.companies (id, name) VALUES
   ('e0000000-0000-0000-0000-00000000000a', 'news A'), ('e0000000-0000-0000-0000-00000000000b', 'news B');
-INSERT INTO paperclip.company_roles (role_id, company_id) VALUES ('tap_news_a', 'e0000000-0000-0000-0000-00000000000a');
+INSERT INTO paperclip.company_roles (role_id, company_id) VALUES
+  ('tap_news_a', 'e0000000-0000-0000-0000-00000000000a'), ('tap_news_reader', 'e0000000-0000-0000-0000-00000000000a');
 INSERT INTO paperclip.agents (id, company_id, name) VALUES
   ('e0000000-0000-0000-0000-0000000000a1', 'e0000000-0000-0000-0000-00000000000a', 'a1'),
   ('e0000000-0000-0000-0000-0000000000b1', 'e0000000-0000-0000-0000-00000000000b', 'b1');
