@@ -31,6 +31,7 @@ OBJS = \
 	src/wake_context.o \
 	src/followups.o \
 	src/bgworkers/common.o \
+	src/bgworkers/registry.o \
 	src/bgworkers/launcher.o \
 	src/bgworkers/runner_io.o \
 	src/bgworkers/reconcile.o \
