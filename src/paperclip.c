@@ -233,6 +233,10 @@ pc_xact_callback(XactEvent event, void *arg)
 			scheduler_wake_pending = false;
 			pc_serving_xact_end(false);
 			break;
+		case XACT_EVENT_PREPARE:
+			/* what it holds is released; its commit, elsewhere, nudges no one */
+			pc_serving_xact_end(false);
+			break;
 		default:
 			break;
 	}

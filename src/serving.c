@@ -17,8 +17,8 @@
  *	    OWNED), are seen by an object access hook; when the transaction
  *	    commits, the supervisor is told (pc_registry_nudge), so that a
  *	    database gains its workers, or they see the extension gone and
- *	    exit, at once. CREATE DATABASE and a rename wake the supervisor at
- *	    commit to look at pg_database again.
+ *	    exit, at once. CREATE DATABASE, ALTER DATABASE and a rename wake
+ *	    the supervisor at commit to look at pg_database again.
  *	  - enqueue_wakeup in a database that no local launcher serves and to
  *	    which no paperclip_worker is connected warns, once per session
  *	    (paperclip.unserved_warning), rather than queueing runs that will
@@ -38,6 +38,7 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "pgstat.h"
+#include "postmaster/bgworker.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/backend_status.h"
@@ -158,6 +159,8 @@ pc_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTre
 		case T_AlterDatabaseStmt:
 			if (option_named(((AlterDatabaseStmt *) stmt)->options, "tablespace") != NULL)
 				hold_database(((AlterDatabaseStmt *) stmt)->dbname, false);
+			/* ALLOW_CONNECTIONS, IS_TEMPLATE: whether the workers serve it */
+			changes_databases = true;
 			break;
 		case T_CreatedbStmt:
 			{
@@ -371,7 +374,7 @@ pc_warn_if_unserved(void)
 	char	   *hint;
 	TimestampTz now;
 
-	if (unserved_warned || !pc_unserved_warning || IsBackgroundWorker)
+	if (unserved_warned || !pc_unserved_warning || MyBgworkerEntry != NULL)
 		return;
 	read_my_database();
 	if (my_dbname == NULL || served_here(&why, &hint))

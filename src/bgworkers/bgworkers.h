@@ -126,7 +126,7 @@ extern void pc_worker_start(PcWorkerKind kind);
 extern void pc_worker_reload_config(void);
 extern void pc_worker_found_extension(void);
 extern bool pc_worker_nudged(void);
-extern void pc_worker_exit(PcSlotState next) pg_attribute_noreturn();
+extern void pc_worker_exit(PcSlotState next);
 extern void pc_worker_session_settings(void);
 extern bool pc_worker_take_wake(void);
 extern void pc_worker_check_interrupts(void);

@@ -895,6 +895,10 @@ back_off(void)
 {
 	PcTrouble	t = trouble;
 
+	/* leaving a database without the extension: no spool directory left behind (if empty) */
+	if (t == PC_TROUBLE_NO_EXTENSION && spool_dir[0] != '\0')
+		(void) rmdir(spool_dir);
+
 	trouble = PC_TROUBLE_NONE;
 	pc_worker_back_off(t, trouble_why);
 	trouble_why = NULL;
