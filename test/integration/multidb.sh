@@ -5,8 +5,8 @@
 # runner a child of its own database's launcher; a database copied from a
 # served one (CREATE DATABASE ... TEMPLATE, which the template's workers do
 # not block) and one that gains the extension later are served within
-# seconds; DROP EXTENSION stops that database's workers; DROP DATABASE of a
-# served database succeeds at once; workers (and the supervisor) ended with
+# seconds; DROP EXTENSION stops that database's workers; DROP DATABASE and
+# ALTER DATABASE RENAME of a served database succeed at once; workers (and the supervisor) ended with
 # pg_terminate_backend come back; a database the workers do not serve warns
 # at enqueue, once per session, unless a paperclip_worker is connected; too
 # small a max_worker_processes gets a WARNING naming how many are needed.
@@ -23,7 +23,7 @@ restore() {
 		-c "ALTER SYSTEM RESET max_worker_processes" >/dev/null 2>&1
 	if [ "$restart_needed" = 1 ]; then server_restart
 	else psql -X -q -d postgres -c "SELECT pg_reload_conf()" >/dev/null 2>&1; fi
-	for d in $A $B $C; do dropdb --if-exists "$d" >/dev/null 2>&1; done
+	for d in $A ${A}_renamed $B $C; do dropdb --if-exists "$d" >/dev/null 2>&1; done
 	rm -rf "$WORK"
 }
 trap restore EXIT
@@ -147,6 +147,8 @@ ok $(wait_workers $C 2 10; echo $?) "CREATE EXTENSION: its workers start within 
 mark=$(log_mark)
 qd $C "DROP EXTENSION paperclip" >/dev/null
 ok $(wait_workers $C 0 10; echo $?) "DROP EXTENSION: its workers exit"
+oid_c=$(q "SELECT oid FROM pg_database WHERE datname = '$C'")
+ok $([ ! -d "$spool/$oid_c" ]; echo $?) "leaving no spool directory behind"
 if [ -n "$log" ]; then
 	is "$(log_count "$mark" "LOG: +paperclip (launcher|scheduler): extension \"paperclip\" is not installed in database \"$C\"; exiting")" 2 \
 		"each says why, once"
@@ -161,6 +163,14 @@ is "$out" "" "DROP DATABASE of a served database succeeds"
 ok $([ -z "$pb" ] || ! kill -0 "$pb" 2>/dev/null; echo $?) "its launcher is gone"
 ok $(d=$((SECONDS + 10)); while [ -d "$spool/$oid_b" ] && [ $SECONDS -lt $d ]; do sleep 0.1; done
      [ ! -d "$spool/$oid_b" ]; echo $?) "and its spool directory"
+
+# --- ALTER DATABASE ... RENAME of a served database is not blocked either; it is served under its new name
+out=$(psql -X -q -d postgres -c "ALTER DATABASE $A RENAME TO ${A}_renamed" 2>&1)
+is "$out" "" "ALTER DATABASE ... RENAME TO of a served database succeeds"
+ok $(wait_workers ${A}_renamed 2 10; echo $?) "its workers come back"
+out=$(psql -X -q -d postgres -c "ALTER DATABASE ${A}_renamed RENAME TO $A" 2>&1)
+is "$out" "" "and it is renamed back"
+ok $(wait_workers $A 2 10; echo $?) "served again under its name"
 
 # --- workers, and the supervisor, ended with pg_terminate_backend come back
 pl=$(worker_in launcher $A)
