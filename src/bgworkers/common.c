@@ -38,7 +38,6 @@
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
-#include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 
 #include "bgworkers/bgworkers.h"

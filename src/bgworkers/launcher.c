@@ -1,6 +1,7 @@
 /*-------------------------------------------------------------------------
  * launcher.c
- *	  The launcher background worker: claims queued runs (FOR UPDATE SKIP
+ *	  The launcher background worker, one per database that has the
+ *	  extension (started by the supervisor): claims queued runs (FOR UPDATE SKIP
  *	  LOCKED, up to paperclip.max_concurrent_runs as the descriptors allow),
  *	  starts one paperclip_runner per run, multiplexes the runners' sockets
  *	  in a WaitEventSet, turns their frames into live events, run events

@@ -1,6 +1,7 @@
 /*-------------------------------------------------------------------------
  * scheduler.c
- *	  The scheduler background worker: ticks interval timers, promotes due
+ *	  The scheduler background worker, one per database that has the
+ *	  extension (started by the supervisor): ticks interval timers, promotes due
  *	  retries, releases deferred wakes that committed after their run's end
  *	  (followups.c), classifies the liveness of finished runs and prunes what
  *	  paperclip.run_retention lets go, each unit of work in its own

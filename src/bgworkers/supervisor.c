@@ -291,6 +291,10 @@ start_worker(PcStart *s, BackgroundWorkerHandle **handle)
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+#ifdef BGWORKER_INTERRUPTIBLE
+	/* proposed after 18: terminated by DROP DATABASE and the like (serving.c holds it too) */
+	worker.bgw_flags |= BGWORKER_INTERRUPTIBLE;
+#endif
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	worker.bgw_restart_time = BGW_NEVER_RESTART;	/* the supervisor restarts it */
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "paperclip");
