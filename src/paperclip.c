@@ -39,6 +39,7 @@ bool		pc_scheduler_enabled = true;
 bool		pc_live_events = true;
 char	   *pc_allowed_commands = NULL;
 char	   *pc_allowed_http_hosts = NULL;
+int			pc_worker_lease_s = 30;
 
 PaperclipShared *pc_shared = NULL;
 
@@ -126,6 +127,11 @@ pc_define_gucs(void)
 							 "Off saves NOTIFY's commit-time queue lock where nobody listens.",
 							 &pc_live_events, true,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("paperclip.worker_lease",
+							"How long a paperclip_worker holds a run it claimed without renewing its lease.",
+							"A run whose lease lapses (its worker was killed, lost its machine or its network) is failed as process_lost by the scheduler and retried; the worker's late result is then refused.",
+							&pc_worker_lease_s, 30, 1, 86400,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("paperclip");
 }
 

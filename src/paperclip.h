@@ -12,6 +12,9 @@
 #include "port/atomics.h"
 #include "storage/latch.h"
 #include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "protocol.h"
 
 /* GUCs (paperclip.c) */
 extern char *pc_database_name;
@@ -28,6 +31,7 @@ extern bool pc_scheduler_enabled;
 extern bool pc_live_events;
 extern char *pc_allowed_commands;
 extern char *pc_allowed_http_hosts;
+extern int	pc_worker_lease_s;
 
 /* Shared state between backends and the workers (paperclip.c) */
 typedef struct PaperclipShared
@@ -116,6 +120,14 @@ extern bool pc_is_transient_error(const char *error_code);
 extern bool pc_finalize_run(Datum run_id, Jsonb *result);
 extern bool pc_cancel_run(Datum run_id, const char *error);
 extern void pc_mark_runs_started(Datum *v, const char *nulls);
+
+/* Claims of external runners (claims.c) and leases of paperclip_worker's runs (leases.c) */
+#define ERRCODE_PC_LEASE_LOST \
+	MAKE_SQLSTATE(PC_SQLSTATE_LEASE_LOST[0], PC_SQLSTATE_LEASE_LOST[1], \
+				  PC_SQLSTATE_LEASE_LOST[2], PC_SQLSTATE_LEASE_LOST[3], \
+				  PC_SQLSTATE_LEASE_LOST[4])
+extern int	pc_expire_worker_leases(int limit, Datum role);
+extern TimestampTz pc_next_lease_expiry(void);
 
 /* Timers (timers.c), retries (retries.c), liveness (liveness.c), retention (retention.c) */
 typedef struct TickCounts

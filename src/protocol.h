@@ -60,6 +60,9 @@
 #define PC_SPEC_SESSION_PARAMS "sessionParams"	/* the agent's saved session_params */
 #define PC_SPEC_AGENT_NAME "agentName"
 #define PC_SPEC_RUN_SOURCE "runSource"	/* invocation_source */
+#define PC_SPEC_STOP_WITH_PARENT "stopWithParent"	/* bool: paperclip_worker's
+														 * runners stop their run
+														 * when the worker dies */
 
 /* adapter types (agents.adapter_type; the SQL CHECK lists the same) */
 #define PC_ADAPTER_PROCESS "process"
@@ -127,5 +130,15 @@
 #define PC_TRANSIENT_ERROR_CODES \
 	PC_ERR_PROCESS_LOST, PC_ERR_HTTP_429, PC_ERR_HTTP_5XX, PC_ERR_HTTP_CONNECT, \
 	PC_ERR_CLAUDE_TRANSIENT, PC_ERR_CODEX_TRANSIENT, PC_ERR_CLI_TRANSIENT
+
+/*
+ * paperclip_worker <-> the database (leases, src/leases.c). A worker holds a
+ * lease on each run it claimed (paperclip.worker_lease long) and renews
+ * them all in one statement every third of it. A result whose run the
+ * worker no longer holds (its lease lapsed: the run was failed as
+ * process_lost and retried; or another worker, or none, claimed it) is
+ * refused with this SQLSTATE: the worker drops it and stops the run.
+ */
+#define PC_SQLSTATE_LEASE_LOST "PC001"
 
 #endif

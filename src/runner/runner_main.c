@@ -179,6 +179,7 @@ main(void)
 	int			sigfd;
 	cJSON	   *result;
 	cJSON	   *frame;
+	pid_t		parent = getppid();
 
 	sigfd = signals_init();
 	if (getsid(0) != getpid())
@@ -194,6 +195,17 @@ main(void)
 	{
 		fprintf(stderr, "paperclip_runner: unreadable run spec\n");
 		return EXIT_BAD_SPEC;
+	}
+	/*
+	 * A paperclip_worker's run stops when its worker dies (the launcher's
+	 * runners outlive it instead): SIGTERM, as a cancel, stops the agent;
+	 * the run's lease then lapses and it is retried elsewhere.
+	 */
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(spec.json, PC_SPEC_STOP_WITH_PARENT)))
+	{
+		(void) prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			(void) kill(getpid(), SIGTERM);
 	}
 	frames_init();
 
