@@ -40,7 +40,7 @@ OBJS = \
 DATA = sql/paperclip--0.1.sql $(wildcard sql/paperclip--*--*.sql)
 
 # pg_regress: sql/<area>.sql -> expected/<area>.out
-REGRESS = schema wakeup finalize cancel timers activity errors liveness retries retention
+REGRESS = schema wakeup finalize cancel timers activity errors liveness retries retention cli_adapters
 REGRESS_OPTS = --load-extension=paperclip
 # isolation specs: test/specs/<name>.spec -> test/expected/<name>.out
 ISOLATION = enqueue-coalesce enqueue-cancel finalize-cancel claim-race
@@ -89,12 +89,33 @@ all: $(RUNNER) $(RUNNER_UNIT) $(WORKER)
 install: install-runner install-worker
 endif
 
-$(RUNNER): $(RUNNER_SRCS) $(wildcard src/runner/*.h src/runner/*/*.h) src/protocol.h
+$(RUNNER): $(RUNNER_SRCS) $(wildcard src/runner/*.h src/runner/*/*.h) src/protocol.h src/agent_rules.h
 	$(CC) $(RUNNER_CFLAGS) -o $@ $(RUNNER_SRCS) $(RUNNER_LIBS)
+
+# Agent isolation (README, "Agents are isolated from the server"): installed by
+# root, paperclip_runner gets the file capabilities cap_setuid,cap_setgid (used
+# only to map the agents' OS user into each run's namespaces), and only the
+# server's group RUNNER_GROUP may execute it. chown clears file capabilities:
+# setcap comes last. Packagers (DESTDIR) set both in their package.
+RUNNER_GROUP ?= postgres
 
 .PHONY: install-runner
 install-runner: $(RUNNER)
 	$(INSTALL_PROGRAM) $(RUNNER) '$(DESTDIR)$(pkglibdir)/$(RUNNER)'
+	@if [ -n "$(DESTDIR)" ]; then :; \
+	elif [ "$$(id -u)" -ne 0 ]; then \
+		echo "note: not root: $(pkglibdir)/$(RUNNER) has no capabilities; agent isolation needs (as root)" \
+			"setcap cap_setuid,cap_setgid+ep $(pkglibdir)/$(RUNNER), or paperclip.agent_isolation = off"; \
+	else \
+		if getent group '$(RUNNER_GROUP)' >/dev/null; then \
+			chown root:'$(RUNNER_GROUP)' '$(pkglibdir)/$(RUNNER)' && chmod 0750 '$(pkglibdir)/$(RUNNER)'; \
+		else \
+			echo "note: no group $(RUNNER_GROUP) (make install RUNNER_GROUP=<the server's group>):" \
+				"$(pkglibdir)/$(RUNNER) stays executable by everyone"; \
+		fi; \
+		setcap cap_setuid,cap_setgid+ep '$(pkglibdir)/$(RUNNER)' || \
+			echo "WARNING: setcap failed (is libcap2-bin installed?): agent isolation will be unavailable"; \
+	fi
 
 $(WORKER): $(WORKER_SRCS) src/worker/worker.h src/protocol.h
 	$(CC) $(WORKER_CFLAGS) -o $@ $(WORKER_SRCS) $(WORKER_LIBS)

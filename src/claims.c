@@ -65,8 +65,9 @@ static PcPlan plan_claim = PC_PLAN(
 
 /*
  * $3 the worker, $4 its lease in seconds, $5 $6 the allowlists (JSON
- * arrays). The spec has the keys of the launcher's (bgworkers/launcher.c)
- * but the paths, which the worker adds.
+ * arrays), $7 the runner's settings (isolation, OS user, log cap). The spec
+ * has the keys of the launcher's (bgworkers/launcher.c) but the paths,
+ * which the worker adds.
  */
 static PcPlan plan_worker_claim = PC_PLAN(
 	CLAIM_PICKED
@@ -81,8 +82,8 @@ static PcPlan plan_worker_claim = PC_PLAN(
 	"   WHERE s.agent_id = r.agent_id), 'agentName', a.name, 'runSource', r.invocation_source, "
 	" 'wakeReason', (SELECT w.reason FROM paperclip.agent_wakeup_requests w "
 	"   WHERE w.id = r.wakeup_request_id), "
-	" 'allowedCommands', $5::jsonb, 'allowedHttpHosts', $6::jsonb) AS spec",
-	INT4OID, NAMEOID, TEXTOID, FLOAT8OID, TEXTOID, TEXTOID);
+	" 'allowedCommands', $5::jsonb, 'allowedHttpHosts', $6::jsonb) || $7::jsonb AS spec",
+	INT4OID, NAMEOID, TEXTOID, FLOAT8OID, TEXTOID, TEXTOID, TEXTOID);
 
 /* $1 the caller's role: queued runs of its companies whose agent cannot run */
 static PcPlan plan_blocked_runs = PC_PLAN(
@@ -196,7 +197,7 @@ Datum
 paperclip_worker_claim_runs(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Datum		v[6];
+	Datum		v[7];
 	int			n;
 	int			i;
 
@@ -213,6 +214,7 @@ paperclip_worker_claim_runs(PG_FUNCTION_ARGS)
 	v[3] = Float8GetDatum((double) pc_worker_lease_s);
 	v[4] = CStringGetTextDatum(pc_json_list_of_guc(pc_allowed_commands));
 	v[5] = CStringGetTextDatum(pc_json_list_of_guc(pc_allowed_http_hosts));
+	v[6] = CStringGetTextDatum(pc_runner_settings_json());
 	InitMaterializedSRF(fcinfo, 0);
 
 	SPI_connect();

@@ -61,8 +61,9 @@ ok $(spool_empty rs; echo $?) "nothing is left in its spool"
 # --- kill -9 of a worker mid-run: lease lapses, process_lost, retried elsewhere
 setting paperclip.worker_lease 2s
 setting paperclip.retry_base_delay 1s
-cmd=$(script victim.sh "echo \$\$ > '$WORK/victim.pid'
-if mkdir '$WORK/first' 2>/dev/null; then exec sleep 60; fi
+# the agent is found by its command line (in a pid namespace, its own pid says nothing here)
+victim="sleep 60.$$"
+cmd=$(script victim.sh "if mkdir '$WORK/first' 2>/dev/null; then exec $victim; fi
 echo '{\"type\":\"paperclip.result\",\"costUsd\":0.05}'")
 a=$(agent victim "{\"command\":\"$cmd\"}")
 start_worker ka pc_it_faults
@@ -71,15 +72,17 @@ r=$(enqueue "$a")
 ok $(wait_running "$r" ka; echo $?) "worker ka runs the run"
 start_worker kb pc_it_faults
 ok $(worker_connected pc_it_faults 2; echo $?) "worker kb connects"
-agent_pid=$(cat "$WORK/victim.pid")
+deadline=$((SECONDS + 20))
+until pgrep -f -x "$victim" >/dev/null || [ $SECONDS -ge $deadline ]; do sleep 0.05; done
+ok $(pgrep -f -x "$victim" >/dev/null; echo $?) "its agent runs"
 kill -9 "${WORKER_PID[ka]}"
 wait "${WORKER_PID[ka]}" 2>/dev/null
 unset "WORKER_PID[ka]"
 ok $(wait_for 30 "SELECT status = 'failed' AND error_code = 'process_lost' AND finalized_at > lease_expires_at
   FROM paperclip.heartbeat_runs WHERE id = '$r'"; echo $?) "once its lease lapses the run fails process_lost"
 deadline=$((SECONDS + 30))
-while kill -0 "$agent_pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
-ok $(! kill -0 "$agent_pid" 2>/dev/null; echo $?) "the killed worker's agent does not outlive it"
+while pgrep -f -x "$victim" >/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
+ok $(! pgrep -f -x "$victim" >/dev/null; echo $?) "the killed worker's agent does not outlive it"
 ok $(wait_for 30 "SELECT EXISTS (SELECT 1 FROM paperclip.heartbeat_runs WHERE retry_of_run_id = '$r'
   AND status = 'succeeded' AND worker_name = 'kb')"; echo $?) "its retry is run by the other worker"
 is "$(q "SELECT spent_monthly_cents FROM paperclip.agents WHERE id = '$a'")" 5 "the retry's cost is counted"
