@@ -384,7 +384,7 @@ AS 'MODULE_PATHNAME', 'paperclip_worker_claim_runs'
 LANGUAGE C VOLATILE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION paperclip.worker_claim_runs(text, int)
-    IS 'for paperclip_worker: claim up to max_runs (at most 1000) queued runs of the caller''s companies (SKIP LOCKED), each with a lease of paperclip.worker_lease, and return each run''s runner spec; first ends queued runs that cannot start (agent paused: cancelled; over budget: failed budget_blocked). worker_name at most 1 kB';
+    IS 'for paperclip_worker: claim up to max_runs (at most 1000) queued runs of the caller''s companies (SKIP LOCKED), each with a lease of paperclip.worker_lease, and return each run''s runner spec; when it finds fewer than asked, ends the queued runs that cannot start (agent paused: cancelled; over budget: failed budget_blocked). worker_name at most 1 kB';
 REVOKE ALL ON FUNCTION paperclip.worker_claim_runs(text, int) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION paperclip.worker_claim_runs(text, int) TO paperclip_operator;
 

@@ -8,8 +8,9 @@
  *	    expires them), and gets each run's spec as the launcher sends it to
  *	    its runner (protocol.h), less what is the worker machine's own (log,
  *	    spool and result file paths). Queued runs that can never start end
- *	    first, as in the launcher's claim guard: an agent paused or
- *	    terminated cancels its run, one over budget fails it budget_blocked.
+ *	    when a claim finds fewer runs than it asked for, as in the launcher's
+ *	    claim guard: an agent paused or terminated cancels its run, one over
+ *	    budget fails it budget_blocked.
  *	  Both take queued runs of invokable agents within budget, oldest first,
  *	  of the companies the caller may see, locked with SKIP LOCKED so that
  *	  racing claims never take one run twice nor wait on each other. The
@@ -218,9 +219,21 @@ paperclip_worker_claim_runs(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 
 	SPI_connect();
-	guard_blocked_runs(v[1]);
 	n = pc_exec(&plan_worker_claim, v, NULL, 0);
 	record_started(n);
+	/*
+	 * Fewer runs than asked: the queue may hold runs that can never start
+	 * (a scan of every queued run; not needed while claims are served in
+	 * full). They end now; the caller claims again when told of new runs.
+	 */
+	if (n < DatumGetInt32(v[0]))
+	{
+		SPITupleTable *claimed = SPI_tuptable;
+
+		guard_blocked_runs(v[1]);
+		SPI_tuptable = claimed;
+		SPI_processed = n;
+	}
 	for (i = 0; i < n; i++)
 	{
 		Datum		out[2];

@@ -30,6 +30,13 @@ static bool renew_in_flight = false;
 static long long next_renew = 0;
 static char *last_claim_error = NULL;
 
+static DbStatement stmt_claim = DB_STATEMENT("paperclip_worker_claim", 2,
+											 "SELECT run_id, spec FROM paperclip.worker_claim_runs($1, $2::int)");
+static DbStatement stmt_renew = DB_STATEMENT("paperclip_worker_renew", 2,
+											 "SELECT run_id, status, held FROM paperclip.worker_renew_leases($1, $2::uuid[])");
+static DbStatement stmt_lease = DB_STATEMENT("paperclip_worker_lease", 0,
+											 "SELECT extract(epoch FROM pg_catalog.current_setting('paperclip.worker_lease', true)::interval)::float8");
+
 /* ----------------------------------------------------------------------
  * The lease's length
  * ----------------------------------------------------------------------
@@ -62,8 +69,7 @@ lease_read(const DbReply *reply, void *arg)
 static void
 send_lease_read(void)
 {
-	db_send("SELECT extract(epoch FROM pg_catalog.current_setting('paperclip.worker_lease', true)::interval)::float8",
-			0, NULL, lease_read, NULL);
+	db_send_prepared(&stmt_lease, NULL, lease_read, NULL);
 }
 
 /* ----------------------------------------------------------------------
@@ -132,8 +138,7 @@ send_renew(void)
 		params[0] = settings.name;
 		params[1] = ids.data;
 		send_lease_read();
-		db_send("SELECT run_id, status, held FROM paperclip.worker_renew_leases($1, $2::uuid[])",
-				2, params, renewed, NULL);
+		db_send_prepared(&stmt_renew, params, renewed, NULL);
 		renew_in_flight = true;
 	}
 	buf_free(&ids);
@@ -198,8 +203,7 @@ send_claim(int free_slots)
 	claim_wanted = false;
 	claim_in_flight = true;
 	claim_asked = free_slots;
-	db_send("SELECT run_id, spec FROM paperclip.worker_claim_runs($1, $2::int)",
-			2, params, claimed, NULL);
+	db_send_prepared(&stmt_claim, params, claimed, NULL);
 }
 
 /* ----------------------------------------------------------------------

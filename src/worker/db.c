@@ -34,8 +34,13 @@ typedef struct Pending
 	DbCallback	cb;
 	void	   *arg;
 	long long	sent_at;
+	DbStatement *preparing;		/* its first result is this statement's Parse */
 	DbReply		reply;
 } Pending;
+
+#define MAX_STATEMENTS 16
+static DbStatement *statements[MAX_STATEMENTS];	/* prepared ones, to forget at reconnection */
+static int	nstatements = 0;
 
 static PGconn *conn = NULL;
 static DbState state = DB_DOWN;
@@ -174,29 +179,11 @@ connect_step(void)
  * ----------------------------------------------------------------------
  */
 
-/*
- * Send one statement (text parameters) in its own transaction; cb gets
- * its answer. Only when db_ready().
- */
-void
-db_send(const char *sql, int nparams, const char *const *values, DbCallback cb, void *arg)
+static Pending *
+push_pending(DbCallback cb, void *arg)
 {
 	Pending    *p;
-	int			rc;
 
-	if (state != DB_READY)
-		fatal("internal error: statement sent without a connection");
-	if (!PQsendQueryParams(conn, sql, nparams, NULL, values, NULL, NULL, 0) ||
-		!PQpipelineSync(conn))
-	{
-		/* answer it as lost: the callback sees the same thing as for the others */
-		DbReply		reply = {.conn_lost = true};
-
-		db_lost(conn_error());
-		if (cb)
-			cb(&reply, arg);
-		return;
-	}
 	if (fifo_len == fifo_cap)
 	{
 		fifo_cap = fifo_cap ? fifo_cap * 2 : 16;
@@ -207,11 +194,81 @@ db_send(const char *sql, int nparams, const char *const *values, DbCallback cb, 
 	p->cb = cb;
 	p->arg = arg;
 	p->sent_at = now_ms();
-	rc = PQflush(conn);
+	return p;
+}
+
+/* A statement could not even be queued: the connection is unusable. */
+static void
+send_failed(DbCallback cb, void *arg)
+{
+	/* answered as lost: the callback sees what the others waiting see */
+	DbReply		reply = {.conn_lost = true};
+
+	db_lost(conn_error());
+	if (cb)
+		cb(&reply, arg);
+}
+
+static void
+flush_output(void)
+{
+	int			rc = PQflush(conn);
+
 	if (rc < 0)
 		db_lost(conn_error());
 	else
 		want_write = (rc == 1);
+}
+
+/*
+ * Send one statement (text parameters) in its own transaction; cb gets
+ * its answer. Only when db_ready().
+ */
+void
+db_send(const char *sql, int nparams, const char *const *values, DbCallback cb, void *arg)
+{
+	if (state != DB_READY)
+		fatal("internal error: statement sent without a connection");
+	if (!PQsendQueryParams(conn, sql, nparams, NULL, values, NULL, NULL, 0) ||
+		!PQpipelineSync(conn))
+	{
+		send_failed(cb, arg);
+		return;
+	}
+	push_pending(cb, arg);
+	flush_output();
+}
+
+/*
+ * The same for a statement run often: parsed and planned once per
+ * connection (its Parse goes with its first execution, in the same
+ * transaction: an error there is the execution's error).
+ */
+void
+db_send_prepared(DbStatement *st, const char *const *values, DbCallback cb, void *arg)
+{
+	bool		prepare = !st->prepared;
+
+	if (state != DB_READY)
+		fatal("internal error: statement sent without a connection");
+	if (!st->registered)
+	{
+		if (nstatements == MAX_STATEMENTS)
+			fatal("internal error: too many prepared statements");
+		statements[nstatements++] = st;
+		st->registered = true;
+	}
+	if ((prepare && !PQsendPrepare(conn, st->name, st->sql, st->nparams, NULL)) ||
+		!PQsendQueryPrepared(conn, st->name, st->nparams, values, NULL, NULL, 0) ||
+		!PQpipelineSync(conn))
+	{
+		send_failed(cb, arg);
+		return;
+	}
+	/* prepared from now on for what follows in the pipeline; if the Parse fails, again */
+	st->prepared = true;
+	push_pending(cb, arg)->preparing = prepare ? st : NULL;
+	flush_output();
 }
 
 static void
@@ -271,7 +328,13 @@ read_results(void)
 				break;
 			case PGRES_TUPLES_OK:
 			case PGRES_COMMAND_OK:
-				if (reply->result == NULL && !reply->failed)
+				if (fifo[0].preparing != NULL)
+				{
+					/* the Parse of a statement prepared with its first execution */
+					fifo[0].preparing = NULL;
+					PQclear(res);
+				}
+				else if (reply->result == NULL && !reply->failed)
 					reply->result = res;
 				else
 					PQclear(res);
@@ -298,6 +361,9 @@ read_results(void)
 					free(why);
 					return;
 				}
+				if (fifo[0].preparing != NULL)
+					fifo[0].preparing->prepared = false;	/* its Parse failed: again next time */
+				fifo[0].preparing = NULL;
 				if (!reply->failed)
 				{
 					const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
@@ -347,6 +413,8 @@ db_lost(const char *why)
 	conn = NULL;
 	state = DB_DOWN;
 	want_write = false;
+	for (i = 0; i < nstatements; i++)
+		statements[i]->prepared = false;
 	schedule_retry();
 	wlog(LOG_INFO, "reconnecting in %lld ms; %d run(s) go on meanwhile", backoff_ms, runs_busy());
 

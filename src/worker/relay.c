@@ -27,14 +27,14 @@
 
 #define SEGMENT_MAX (256 * 1024)	/* merged text sent as one log record */
 
-static const char *const sql_logs =
-"SELECT pg_catalog.count(paperclip.append_run_log($1::uuid, e ->> 0, e ->> 1)) "
-"FROM pg_catalog.jsonb_array_elements($2::jsonb) AS e";
+static DbStatement stmt_logs = DB_STATEMENT("paperclip_worker_logs", 2,
+											"SELECT pg_catalog.count(paperclip.append_run_log($1::uuid, e ->> 0, e ->> 1)) "
+											"FROM pg_catalog.jsonb_array_elements($2::jsonb) AS e");
 
-static const char *const sql_events =
-"SELECT pg_catalog.count(paperclip.append_run_event($1::uuid, e ->> 'type', e ->> 'message', "
-"  nullif(e -> 'payload', 'null'), 'system', e ->> 'level')) "
-"FROM pg_catalog.jsonb_array_elements($2::jsonb) AS e";
+static DbStatement stmt_events = DB_STATEMENT("paperclip_worker_events", 2,
+											  "SELECT pg_catalog.count(paperclip.append_run_event($1::uuid, e ->> 'type', "
+											  "  e ->> 'message', nullif(e -> 'payload', 'null'), 'system', e ->> 'level')) "
+											  "FROM pg_catalog.jsonb_array_elements($2::jsonb) AS e");
 
 static char *
 log_path(const Run *r)
@@ -218,7 +218,7 @@ events_sent(const DbReply *reply, void *arg)
 }
 
 static void
-send_batch(Run *r, const char *sql, Buf *pending, int *pending_items, Buf *sending,
+send_batch(Run *r, DbStatement *st, Buf *pending, int *pending_items, Buf *sending,
 		   int *sending_items, bool *in_flight, DbCallback cb)
 {
 	const char *params[2];
@@ -233,7 +233,7 @@ send_batch(Run *r, const char *sql, Buf *pending, int *pending_items, Buf *sendi
 	params[0] = r->id;
 	params[1] = array;
 	*in_flight = true;
-	db_send(sql, 2, params, cb, r);
+	db_send_prepared(st, params, cb, r);
 	free(array);
 }
 
@@ -245,10 +245,10 @@ relay_flush(Run *r)
 		return;
 	close_segment(r);
 	if (!r->log_in_flight && r->log_items > 0)
-		send_batch(r, sql_logs, &r->log_batch, &r->log_items, &r->log_sending,
+		send_batch(r, &stmt_logs, &r->log_batch, &r->log_items, &r->log_sending,
 				   &r->log_sending_items, &r->log_in_flight, logs_sent);
 	if (db_ready() && !r->events_in_flight && r->event_items > 0)
-		send_batch(r, sql_events, &r->event_batch, &r->event_items, &r->event_sending,
+		send_batch(r, &stmt_events, &r->event_batch, &r->event_items, &r->event_sending,
 				   &r->event_sending_items, &r->events_in_flight, events_sent);
 }
 

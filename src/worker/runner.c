@@ -254,7 +254,7 @@ handle_frame(Run *r, const char *line)
 		if (cJSON_IsNumber(pid) && pid->valuedouble > 1)
 			r->agent_pid = (pid_t) pid->valuedouble;
 	}
-	else if (strcmp(type, PC_FRAME_RESULT) == 0 && !r->result_spooled)
+	else if (strcmp(type, PC_FRAME_RESULT) == 0 && !r->result_received)
 	{
 		cJSON	   *result = cJSON_DetachItemFromObjectCaseSensitive(frame, "result");
 
@@ -296,9 +296,9 @@ read_frames(Run *r)
 			r->in_fd = -1;
 			buf_free(&r->to_runner);
 			buf_free(&r->frame);
-			if (!r->result_spooled)
+			if (!r->result_received)
 				spool_runner_gone(r);
-			claim_slot_freed();
+			run_release_if_done(r);
 			return;
 		}
 		for (i = 0; i < n; i++)

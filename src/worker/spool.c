@@ -50,8 +50,8 @@ static int	ndeliveries = 0;
 static int	deliveries_cap = 0;
 static long long next_scan = 0;
 
-static const char *const sql_finalize =
-"SELECT status FROM paperclip.worker_finalize_run($1, $2::uuid, $3::jsonb)";
+static DbStatement stmt_finalize = DB_STATEMENT("paperclip_worker_finalize", 3,
+												"SELECT status FROM paperclip.worker_finalize_run($1, $2::uuid, $3::jsonb)");
 
 char *
 spool_path(const char *id, const char *suffix)
@@ -258,6 +258,7 @@ spool_result(Run *r, cJSON *result)
 	char	   *text;
 	char	   *why = NULL;
 
+	r->result_received = true;
 	if (r->lost)
 	{
 		wlog(LOG_INFO, "run %s: result dropped: the worker lost the run's lease", r->id);
@@ -483,7 +484,7 @@ spool_step(void)
 		params[1] = d->id;
 		params[2] = d->result;
 		d->in_flight = true;
-		db_send(sql_finalize, 3, params, delivered, d);
+		db_send_prepared(&stmt_finalize, params, delivered, d);
 	}
 }
 

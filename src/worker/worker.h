@@ -111,9 +111,23 @@ typedef struct DbReply
 
 typedef void (*DbCallback) (const DbReply *reply, void *arg);
 
+/* A statement run often: prepared once per connection, on first use. */
+typedef struct DbStatement
+{
+	const char *name;
+	const char *sql;
+	int			nparams;
+	bool		prepared;		/* on the current connection */
+	bool		registered;
+} DbStatement;
+
+#define DB_STATEMENT(name_, nparams_, sql_) {.name = (name_), .sql = (sql_), .nparams = (nparams_)}
+
 extern bool db_ready(void);
 extern void db_send(const char *sql, int nparams, const char *const *values,
 					DbCallback cb, void *arg);
+extern void db_send_prepared(DbStatement *st, const char *const *values,
+							 DbCallback cb, void *arg);
 extern int	db_in_flight(void);
 extern void db_poll_fd(int *fd, short *events);
 extern void db_step(short revents);
@@ -144,6 +158,7 @@ typedef struct Run
 	bool		cancel_sent;	/* SIGTERM sent: cancelled, lost or stopping */
 	bool		stopped_by_worker;	/* a cancelled result is process_lost */
 	bool		lost;			/* the lease is gone: drop its result */
+	bool		result_received;	/* the runner reported one (or its spool had it) */
 	bool		result_spooled; /* its result is in the spool, to deliver */
 	/* relay.c: the run log and events */
 	int			log_fd;

@@ -42,6 +42,29 @@ is "$(q "SELECT count(*) FROM paperclip.agents a JOIN paperclip.agent_runtime_st
 is "$(q "SELECT count(*) FROM paperclip.heartbeat_runs WHERE company_id = '$COMPANY'
   AND stdout_excerpt LIKE 'hello from%' AND lease_expires_at >= finalized_at")" 30 \
 	"excerpts recorded; every result came within its lease"
+
+# a log that comes fast is sent in batches: 1,000 lines written while the
+# worker is stopped reach the database as one record
+cmd=$(script loud.sh "while [ ! -e '$WORK/go' ]; do sleep 0.02; done
+for i in \$(seq 1000); do echo \"line \$i\"; done
+touch '$WORK/printed'; while [ ! -e '$WORK/end' ]; do sleep 0.02; done")
+a=$(agent loud "{\"command\":\"$cmd\"}")
+r=$(enqueue "$a")
+ok $(wait_for 20 "SELECT status = 'running' AND worker_name = 'w1' FROM paperclip.heartbeat_runs WHERE id = '$r'"; echo $?) \
+	"a loud agent runs"
+kill -STOP "${WORKER_PID[w1]}"
+touch "$WORK/go"
+deadline=$((SECONDS + 20))
+until [ -e "$WORK/printed" ] || [ $SECONDS -ge $deadline ]; do sleep 0.05; done
+kill -CONT "${WORKER_PID[w1]}"
+touch "$WORK/end"
+ok $(wait_finished "$r" 30; echo $?) "it finishes"
+lines=$(q "SELECT string_agg(l::jsonb ->> 'chunk', '' ORDER BY n) FROM paperclip.read_log('$r') p,
+  regexp_split_to_table(p.content, E'\\n') WITH ORDINALITY AS x(l, n) WHERE l <> ''" | grep '^line ')
+is "$(wc -l <<<"$lines" | tr -d ' ')/$(seq 1000 | sed 's/^/line /' | cmp -s - <(echo "$lines") && echo in-order)" \
+	"1000/in-order" "its 1,000 lines are in the log, in order"
+is "$(q "SELECT count(*) FROM paperclip.read_log('$r') p, regexp_split_to_table(p.content, E'\\n') AS l
+  WHERE l <> '' AND l::jsonb ->> 'stream' = 'stdout'")" 1 "sent as one record, not one per chunk"
 stop_worker w1
 ok $(spool_empty w1; echo $?) "the drained worker left nothing in its spool"
 

@@ -57,7 +57,7 @@ SELECT is(pg_temp.as_role('tap_w_a', $$SELECT string_agg(spec ->> 'agentId', ','
   'd1000000-0000-0000-0000-0000000000a1,d1000000-0000-0000-0000-0000000000a2',
   'a worker bound to company A claims only A''s runs that can start');
 SELECT is((pg_temp.run('d1000000-0000-0000-0000-0000000000a3')).status || ' ' || (pg_temp.run('d1000000-0000-0000-0000-0000000000a3')).error_code,
-  'failed budget_blocked', 'first, its claim fails the queued run of an agent over budget');
+  'failed budget_blocked', 'finding fewer runs than asked, its claim fails the queued run of an agent over budget');
 SELECT is((pg_temp.run('d1000000-0000-0000-0000-0000000000a4')).status, 'cancelled',
   'and cancels the queued run of a paused agent');
 SELECT is((pg_temp.run('d1000000-0000-0000-0000-0000000000b2')).status, 'queued',
