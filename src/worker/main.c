@@ -191,6 +191,14 @@ parse_options(int argc, char **argv)
 				exit(2);
 		}
 	}
+	/* as PostgreSQL's own programs: a runner of untrusted agents is no root process */
+	if (geteuid() == 0)
+	{
+		fprintf(stderr, "%s: cannot be run as root\n"
+				"Please start it as an unprivileged user: agents run as paperclip.agent_os_user,\n"
+				"which the runner's capabilities switch to.\n", WORKER_NAME);
+		exit(1);
+	}
 	if (optind < argc)
 	{
 		fprintf(stderr, "%s: unexpected argument \"%s\"\nTry \"%s --help\" for more information.\n",

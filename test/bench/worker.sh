@@ -16,6 +16,9 @@ cd "$(dirname "$0")"
 N_DISPATCH=${N_WORKER_DISPATCH:-${N_DISPATCH:-1000}}
 N_THROUGHPUT=${N_WORKER_THROUGHPUT:-${N_THROUGHPUT:-3000}}
 ROUNDS=${WORKER_ROUNDS:-10}
+# each way runs its throughput in two halves of whole rounds of the 100 agents
+HALF=$(( (N_THROUGHPUT / 200) * 100 ))
+[ "$HALF" -ge 100 ] || HALF=100
 bin=$(mktemp -d /tmp/paperclip-bench-worker.XXXXXX)
 chmod 755 "$bin"
 worker_pid=""
@@ -100,7 +103,7 @@ throughput() {
 }
 
 echo "== paperclip_worker beside the launcher: dispatch latency ($N_DISPATCH sequential runs each, in $ROUNDS"
-echo "   alternating rounds) and throughput ($N_THROUGHPUT runs of /bin/true over 100 agents each, $concurrency at once)"
+echo "   alternating rounds) and throughput ($((2 * HALF)) runs of /bin/true over 100 agents each, $concurrency at once)"
 : >"$bin/samples"
 for _ in $(seq 1 "$ROUNDS"); do
 	launcher_turn
@@ -109,18 +112,18 @@ for _ in $(seq 1 "$ROUNDS"); do
 	dispatch $((N_DISPATCH / ROUNDS))
 done
 launcher_turn
-launcher_s=$(throughput $((N_THROUGHPUT / 2)))
+launcher_s=$(throughput "$HALF")
 worker_turn
-worker_s=$(throughput $((N_THROUGHPUT / 2)))
+worker_s=$(throughput "$HALF")
 launcher_turn
-launcher_s=$(calc "$launcher_s + $(throughput $((N_THROUGHPUT / 2)))")
+launcher_s=$(calc "$launcher_s + $(throughput "$HALF")")
 worker_turn
-worker_s=$(calc "$worker_s + $(throughput $((N_THROUGHPUT / 2)))")
+worker_s=$(calc "$worker_s + $(throughput "$HALF")")
 stop_worker
 launcher_turn
-launcher_tp=$(calc "$N_THROUGHPUT / $launcher_s")
-worker_tp=$(calc "$N_THROUGHPUT / $worker_s")
-ceiling=$("$bin/spawn_loop" "$N_THROUGHPUT" /bin/true)
+launcher_tp=$(calc "2 * $HALF / $launcher_s")
+worker_tp=$(calc "2 * $HALF / $worker_s")
+ceiling=$("$bin/spawn_loop" $((2 * HALF)) /bin/true)
 ran=$(q "SELECT count(*) FILTER (WHERE r.worker_name IS NULL) || ' ' || count(*) FILTER (WHERE r.worker_name = 'bench')
   FROM paperclip.heartbeat_runs r JOIN paperclip.agents a ON a.id = r.agent_id
   WHERE r.company_id = '$company' AND a.name LIKE 'w-tp-%' AND r.status = 'succeeded'")

@@ -11,6 +11,20 @@ chmod 777 "$WORK"	# the agents write their marks here, whatever their OS user
 setting paperclip.launcher_enabled off
 worker_role pc_it_worker
 
+# --- bad settings are said at start, not retried forever
+if [ "$(id -u)" -eq 0 ]; then
+	out=$("$WORKER_BIN" --name x 2>&1); rc=$?
+	ok $([ $rc -eq 1 ] && grep -q "cannot be run as root" <<<"$out"; echo $?) "it refuses to run as root"
+fi
+as=()
+[ "$(id -u)" -eq 0 ] && as=(setpriv --reuid postgres --regid postgres --init-groups --)
+out=$("${as[@]}" "$WORKER_BIN" --dsn 'host=x bogus=1' --dir "$WORK/state" 2>&1); rc=$?
+ok $([ $rc -eq 1 ] && grep -q 'invalid --dsn: invalid connection option "bogus"' <<<"$out"; echo $?) "an invalid --dsn is refused at once"
+out=$("${as[@]}" "$WORKER_BIN" --concurrency 0 2>&1); rc=$?
+ok $([ $rc -eq 2 ] && grep -q -- "--concurrency must be a number from 1 to 1024" <<<"$out"; echo $?) "so is --concurrency 0"
+out=$("${as[@]}" "$WORKER_BIN" --runner /nonexistent --dir "$WORK/state" 2>&1); rc=$?
+ok $([ $rc -eq 1 ] && grep -q 'cannot execute the runner "/nonexistent"' <<<"$out"; echo $?) "and a runner that is not there"
+
 # --- one worker, 30 runs of 10 agents
 cmd=$(script hello.sh 'echo "hello from $PAPERCLIP_RUN_ID"; echo oops >&2
 echo "{\"type\":\"paperclip.result\",\"usage\":{\"inputTokens\":5},\"costUsd\":0.01}"')
