@@ -30,6 +30,7 @@ OBJS = \
 	src/claims.o \
 	src/leases.o \
 	src/bgworkers/common.o \
+	src/bgworkers/registry.o \
 	src/bgworkers/launcher.o \
 	src/bgworkers/runner_io.o \
 	src/bgworkers/reconcile.o \

@@ -131,7 +131,7 @@ guard_blocked_runs(Datum role)
 			pc_cancel_run(ids[i], "Cancelled: agent is paused or terminated");
 		else
 			pc_finalize_run(ids[i], pc_jsonb_from_cstring(
-											 "{\"exitCode\":null,\"errorCode\":\"budget_blocked\","
+											 "{\"exitCode\":null,\"errorCode\":\"" PC_ERR_BUDGET_BLOCKED "\","
 											 "\"errorMessage\":\"Agent is over its monthly budget\"}"));
 		pc_free_tuptable(SPI_tuptable);
 	}
@@ -147,7 +147,7 @@ record_started(int n)
 {
 	SPITupleTable *claimed = SPI_tuptable;
 	Datum	   *ids;
-	Datum		started[3] = {0, 0, 0};
+	Datum		started[6] = {0, 0, 0, 0, 0, 0};
 	bool		isnull;
 	int			i;
 
@@ -160,7 +160,7 @@ record_started(int n)
 		pc_notify_run_status(i);
 	}
 	started[0] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
-	pc_mark_runs_started(started, " nn");
+	pc_mark_runs_started(started, " nnnnn");
 	SPI_tuptable = claimed;
 	SPI_processed = n;
 }

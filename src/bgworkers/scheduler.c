@@ -71,9 +71,26 @@ typedef struct Deadlines
 
 /* ----------------------------------------------------------------------
  * Units of work: each in its own transaction (pc_run_unit); an error is
- * logged and the worker goes on with the next unit.
+ * logged and costs that pass only, which the scheduler tries again.
  * ----------------------------------------------------------------------
  */
+
+/* What a failed unit showed: the database cannot be worked in as it is. */
+static PcTrouble trouble = PC_TROUBLE_NONE;
+
+static bool
+scheduler_unit(const char *activity, PcUnitFn fn, void *arg)
+{
+	ErrorData  *edata;
+	PcTrouble	t;
+
+	if (pc_run_unit(activity, fn, arg, &edata))
+		return true;
+	if (pc_error_is_misconfiguration(edata, &t))
+		trouble = t;
+	FreeErrorData(edata);
+	return false;
+}
 
 static void
 unit_extension_present(void *arg)
@@ -152,9 +169,10 @@ classify_finished_runs(void)
 	{
 		int			n = 0;
 
-		if (!pc_run_unit("paperclip scheduler: classifying run liveness", unit_classify, &n) ||
-			n < LIVENESS_BATCH || ShutdownRequestPending)
+		if (!scheduler_unit("paperclip scheduler: classifying run liveness", unit_classify, &n) ||
+			n < LIVENESS_BATCH)
 			break;
+		pc_worker_check_interrupts();
 	}
 }
 
@@ -167,15 +185,15 @@ prune_expired(void)
 	{
 		PruneCounts counts = {0};
 
-		if (!pc_run_unit("paperclip scheduler: pruning", unit_prune, &counts))
+		if (!scheduler_unit("paperclip scheduler: pruning", unit_prune, &counts))
 			break;
 		if (counts.runs > 0 || counts.wakeup_requests > 0)
 			elog(DEBUG1, "paperclip scheduler: pruned %lld event(s) and %d log(s) of %d run(s), %lld wakeup request(s)",
 				 (long long) counts.events, counts.log_files, counts.runs,
 				 (long long) counts.wakeup_requests);
-		if ((counts.runs < RETENTION_BATCH && counts.wakeup_requests < RETENTION_BATCH) ||
-			ShutdownRequestPending)
+		if (counts.runs < RETENTION_BATCH && counts.wakeup_requests < RETENTION_BATCH)
 			break;
+		pc_worker_check_interrupts();
 	}
 }
 
@@ -187,7 +205,7 @@ expire_leases(void)
 	do
 	{
 		n = 0;
-		if (!pc_run_unit("paperclip scheduler: expiring worker leases", unit_expire_leases, &n))
+		if (!scheduler_unit("paperclip scheduler: expiring worker leases", unit_expire_leases, &n))
 			break;
 	} while (n == LEASE_BATCH && !ShutdownRequestPending);
 }
@@ -203,13 +221,6 @@ earliest(TimestampTz a, TimestampTz b)
 }
 
 static void
-scheduler_shmem_exit(int code, Datum arg)
-{
-	if (pc_shared != NULL && pc_shared->scheduler_latch == MyLatch)
-		pc_shared->scheduler_latch = NULL;
-}
-
-static void
 sleep_until(TimestampTz wake_at)
 {
 	long		ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), wake_at);
@@ -218,30 +229,32 @@ sleep_until(TimestampTz wake_at)
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 ms, PG_WAIT_EXTENSION);
 	ResetLatch(MyLatch);
-	CHECK_FOR_INTERRUPTS();
+	pc_worker_check_interrupts();
 }
 
 void
 paperclip_scheduler_main(Datum arg)
 {
-	TimestampTz next_tick = 0;
-	TimestampTz next_liveness = 0;
-	TimestampTz next_retention = 0;
+	sigjmp_buf	local_sigjmp_buf;
+	static TimestampTz next_tick = 0;	/* static: kept across an error's longjmp */
+	static TimestampTz next_liveness = 0;
+	static TimestampTz next_retention = 0;
 
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(pc_database_name, NULL, 0);
-	pgstat_report_appname("paperclip scheduler");
-	pc_worker_session_settings();
-
-	before_shmem_exit(scheduler_shmem_exit, (Datum) 0);
-	pc_shared->scheduler_latch = MyLatch;
+	pc_worker_start(PC_WORKER_SCHEDULER);
 	ereport(LOG, (errmsg("paperclip scheduler started in database \"%s\"", pc_database_name)));
 
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "paperclip scheduler loop",
 									 ALLOCSET_DEFAULT_SIZES);
-	while (!ShutdownRequestPending)
+
+	/* an ERROR outside every unit of work lands here: logged, then go on */
+	if (sigsetjmp(local_sigjmp_buf, 1) != 0)
+	{
+		MemoryContextSwitchTo(loop_cxt);
+		pc_worker_recover();
+	}
+	PG_exception_stack = &local_sigjmp_buf;
+
+	for (;;)
 	{
 		TimestampTz now;
 		TimestampTz wake_at;
@@ -251,6 +264,7 @@ paperclip_scheduler_main(Datum arg)
 
 		MemoryContextSwitchTo(loop_cxt);
 		MemoryContextReset(loop_cxt);
+		pc_worker_check_interrupts();
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
@@ -258,22 +272,39 @@ paperclip_scheduler_main(Datum arg)
 			/* settings may have changed: every pass looks again now */
 			next_tick = next_liveness = next_retention = 0;
 		}
+		(void) pc_worker_take_wake();
 
-		if (!pc_scheduler_enabled ||
-			!pc_run_unit("paperclip scheduler: looking for the extension",
-					  unit_extension_present, &present) || !present)
+		if (!pc_scheduler_enabled)
 		{
 			sleep_until(TimestampTzPlusMilliseconds(GetCurrentTimestamp(), IDLE_CHECK_MS));
+			continue;
+		}
+		trouble = PC_TROUBLE_NONE;
+		if (scheduler_unit("paperclip scheduler: looking for the extension",
+						   unit_extension_present, &present))
+		{
+			if (!present)
+				trouble = PC_TROUBLE_NO_EXTENSION;
+			else
+				pc_worker_resolved(PC_TROUBLE_NO_EXTENSION);
+		}
+		if (trouble != PC_TROUBLE_NONE)
+		{
+			pc_worker_back_off(trouble, NULL);
 			continue;
 		}
 
 		now = GetCurrentTimestamp();
 		if (now >= next_tick)
 		{
-			pc_run_unit("paperclip scheduler: ticking timers", unit_tick, NULL);
-			next_tick = TimestampTzPlusMilliseconds(now, pc_timer_interval_s * 1000L);
+			/* a failed tick is tried again a second later, not an interval later */
+			if (scheduler_unit("paperclip scheduler: ticking timers", unit_tick, NULL))
+				next_tick = TimestampTzPlusMilliseconds(now, pc_timer_interval_s * 1000L);
+			else
+				next_tick = TimestampTzPlusMilliseconds(now, MIN_TICK_SPACING_MS);
 		}
-		pc_run_unit("paperclip scheduler: promoting due retries", unit_promote, &promoted);
+		if (scheduler_unit("paperclip scheduler: promoting due retries", unit_promote, &promoted))
+			pc_worker_working();
 		expire_leases();
 		if (now >= next_liveness)
 		{
@@ -285,9 +316,14 @@ paperclip_scheduler_main(Datum arg)
 			prune_expired();
 			next_retention = TimestampTzPlusMilliseconds(now, RETENTION_INTERVAL_MS);
 		}
+		if (trouble != PC_TROUBLE_NONE)
+		{
+			pc_worker_back_off(trouble, NULL);
+			continue;
+		}
 
 		/* sleep until the next deadline; ticks stay a second apart at least */
-		if (!pc_run_unit("paperclip scheduler: reading deadlines", unit_deadlines, &d))
+		if (!scheduler_unit("paperclip scheduler: reading deadlines", unit_deadlines, &d))
 			d.next_timer = d.next_retry = 0;
 		if (d.next_timer != 0)
 			next_tick = Min(next_tick,
@@ -303,6 +339,4 @@ paperclip_scheduler_main(Datum arg)
 			wake_at = Min(wake_at, TimestampTzPlusMilliseconds(now, RETRY_RECHECK_MS));
 		sleep_until(wake_at);
 	}
-	ereport(LOG, (errmsg("paperclip scheduler shutting down")));
-	proc_exit(0);
 }

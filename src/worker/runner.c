@@ -195,7 +195,7 @@ runner_start(const char *id, const char *spec_json)
 		wlog(LOG_WARNING, "run %s: could not start runner \"%s\": %s", id,
 			 settings.runner_path, strerror(e));
 		buf_free(&r->to_runner);
-		spool_result(r, make_error_result("runner_spawn_failed", "could not start runner \"%s\": %s",
+		spool_result(r, make_error_result(PC_ERR_RUNNER_SPAWN, "could not start runner \"%s\": %s",
 										  settings.runner_path, strerror(e)));
 		return;
 	}
