@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -243,6 +244,38 @@ parse_options(int argc, char **argv)
 	}
 }
 
+/*
+ * Each run takes three descriptors (the runner's two pipes, its log): the
+ * soft limit is raised to the hard one, and the concurrency kept within it
+ * (a run that found no descriptor would fail runner_spawn_failed).
+ */
+static void
+fit_descriptors(void)
+{
+	struct rlimit rl;
+	int			fits;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max)
+	{
+		rl.rlim_cur = rl.rlim_max;
+		(void) setrlimit(RLIMIT_NOFILE, &rl);
+		(void) getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 3 * CONCURRENCY_MAX + 64)
+		return;
+	fits = ((int) rl.rlim_cur - 64) / 3;
+	if (fits < 1)
+		fits = 1;
+	if (settings.concurrency > fits)
+	{
+		wlog(LOG_WARNING, "--concurrency %d lowered to %d: %d file descriptors allowed (ulimit -n), 3 a run",
+			 settings.concurrency, fits, (int) rl.rlim_cur);
+		settings.concurrency = fits;
+	}
+}
+
 /* SIGTERM, SIGINT and SIGCHLD come through a signalfd, read in the loop. */
 static int
 signals_init(void)
@@ -324,6 +357,7 @@ main(int argc, char **argv)
 	long long	next_log_scan = 0;
 
 	parse_options(argc, argv);
+	fit_descriptors();
 	sigfd = signals_init();
 	srandom((unsigned) (time(NULL) ^ getpid()));
 	cJSON_InitHooks(&(cJSON_Hooks) {.malloc_fn = xmalloc,.free_fn = free});
