@@ -98,6 +98,24 @@ ok $(grep -q "run $r: result refused: heartbeat run $r is not held by worker \"k
 is "$(q "SELECT status || ' ' || error_code FROM paperclip.heartbeat_runs WHERE id = '$r'")" "failed process_lost" \
 	"the run stays as the lease made it"
 is "$(q "SELECT spent_monthly_cents FROM paperclip.agents WHERE id = '$a'")" 5 "and nothing more is counted"
+
+# a lease lost while the worker lives (its renewals too late): it stops the run
+stuck="sleep 61.$$"
+cmd=$(script stuck.sh "if mkdir '$WORK/stuck1' 2>/dev/null; then exec $stuck; fi")
+a=$(agent stuck "{\"command\":\"$cmd\"}")
+r=$(enqueue "$a")
+ok $(wait_running "$r" ka || wait_running "$r" kb; echo $?) "a worker runs another run"
+holder=$(q "SELECT worker_name FROM paperclip.heartbeat_runs WHERE id = '$r'")
+q "UPDATE paperclip.heartbeat_runs SET lease_expires_at = now() - interval '1 s' WHERE id = '$r'"
+ok $(wait_for 20 "SELECT status = 'failed' AND error_code = 'process_lost' FROM paperclip.heartbeat_runs WHERE id = '$r'"; echo $?) \
+	"when its lease lapses the run fails process_lost"
+deadline=$((SECONDS + 20))
+while pgrep -f -x "$stuck" >/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
+ok $(! pgrep -f -x "$stuck" >/dev/null; echo $?) "the worker, told by its renewal, stops the agent"
+deadline=$((SECONDS + 20))
+until grep -q "run $r: lease lost" "$WORK/$holder.log" || [ $SECONDS -ge $deadline ]; do sleep 0.05; done
+ok $(grep -q "run $r: lease lost (status [a-z]*): stopping it" "$WORK/$holder.log"; echo $?) "and says so"
+
 stop_worker ka
 stop_worker kb
 ok $(spool_empty ka && spool_empty kb; echo $?) "both spools are empty"

@@ -79,6 +79,23 @@ is "$(wc -l <<<"$lines" | tr -d ' ')/$(seq 1000 | sed 's/^/line /' | cmp -s - <(
 	"1000/in-order" "its 1,000 lines are in the log, in order"
 is "$(q "SELECT count(*) FROM paperclip.read_log('$r') p, regexp_split_to_table(p.content, E'\\n') AS l
   WHERE l <> '' AND l::jsonb ->> 'stream' = 'stdout'")" 1 "sent as one record, not one per chunk"
+
+# cancel_run reaches the worker's run: its agent stops, the run stays cancelled
+sleeper="sleep 60.$$"
+cmd=$(script sleeper.sh "exec $sleeper")
+a=$(agent sleeper "{\"command\":\"$cmd\"}")
+r=$(enqueue "$a")
+deadline=$((SECONDS + 20))
+until pgrep -f -x "$sleeper" >/dev/null || [ $SECONDS -ge $deadline ]; do sleep 0.05; done
+ok $(pgrep -f -x "$sleeper" >/dev/null; echo $?) "a sleeping agent runs"
+q "SELECT paperclip.cancel_run('$r')" >/dev/null
+deadline=$((SECONDS + 30))
+while pgrep -f -x "$sleeper" >/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
+ok $(! pgrep -f -x "$sleeper" >/dev/null; echo $?) "cancel_run stops it on the worker's machine"
+ok $(wait_for 20 "SELECT finalized_at IS NOT NULL FROM paperclip.heartbeat_runs WHERE id = '$r'"; echo $?) \
+	"its result is recorded"
+is "$(q "SELECT status || ' ' || error_code FROM paperclip.heartbeat_runs WHERE id = '$r'")" "cancelled cancelled" \
+	"and the run stays cancelled"
 stop_worker w1
 ok $(spool_empty w1; echo $?) "the drained worker left nothing in its spool"
 
