@@ -132,7 +132,7 @@ extern bool pc_finalize_run(Datum run_id, Jsonb *result);
 extern bool pc_cancel_run(Datum run_id, const char *error);
 extern void pc_mark_runs_started(Datum *v, const char *nulls);
 
-/* Claims of external runners (claims.c) and leases of paperclip_worker's runs (leases.c) */
+/* Leases of paperclip_worker's runs (leases.c); PC001 is refused a late result */
 #define ERRCODE_PC_LEASE_LOST \
 	MAKE_SQLSTATE(PC_SQLSTATE_LEASE_LOST[0], PC_SQLSTATE_LEASE_LOST[1], \
 				  PC_SQLSTATE_LEASE_LOST[2], PC_SQLSTATE_LEASE_LOST[3], \

@@ -2,10 +2,12 @@
  * protocol.h
  *	  The protocol between the launcher (inside Postgres) and
  *	  paperclip_runner (outside it). Shared by both sides; includes nothing
- *	  of the backend.
+ *	  of the backend. paperclip_worker (src/worker/) speaks it too, to the
+ *	  runners it starts on its own machine ("launcher" below is either).
  *
  *	  The runner's stdin and stdout are one end of a socket pair (one
- *	  descriptor in the launcher for each runner).
+ *	  descriptor in the launcher for each runner); paperclip_worker gives
+ *	  its runners a pipe each way.
  *
  *	  launcher -> runner, on the runner's stdin:
  *	    line 1: the run spec, one JSON object (keys PC_SPEC_*)
