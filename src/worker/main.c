@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -109,6 +111,25 @@ make_dir(const char *path)
 	if (!S_ISDIR(st.st_mode) || st.st_uid != getuid() || (st.st_mode & 022) != 0)
 		fatal("\"%s\" must be a directory of this user that no one else may write to", p);
 	free(p);
+}
+
+/*
+ * One live worker per directory: a second one of the same --name would take
+ * the first one's spool and logs for leftovers. The lock lives as long as
+ * the process (its descriptor is never closed, and not inherited).
+ */
+static void
+lock_dir(void)
+{
+	char	   *path = xasprintf("%s/lock", settings.dir);
+	int			fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd < 0)
+		fatal("could not open \"%s\": %m", path);
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+		fatal("another paperclip_worker named \"%s\" runs with directory \"%s\": names must be unique",
+			  settings.name, settings.dir);
+	free(path);
 }
 
 /* The worker's name as a directory name: other characters become '_'. */
@@ -237,6 +258,7 @@ parse_options(int argc, char **argv)
 		settings.log_dir = xasprintf("%s/logs", settings.dir);
 		make_dir(base);
 		make_dir(settings.dir);
+		lock_dir();
 		make_dir(settings.spool_dir);
 		make_dir(settings.log_dir);
 		free(base);

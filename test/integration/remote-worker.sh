@@ -108,6 +108,9 @@ q "INSERT INTO paperclip.agents (company_id, name, adapter_config)
 start_worker b1 pc_it_worker --concurrency 6
 start_worker b2 pc_it_worker --concurrency 6
 ok $(worker_connected pc_it_worker 2; echo $?) "two workers connect"
+out=$(PGUSER=pc_it_worker PGPASSWORD=$WORKER_PASSWORD "${as[@]}" "$WORKER_BIN" --name b1 --dir "$WORK/state" 2>&1); rc=$?
+ok $([ $rc -eq 1 ] && grep -q 'another paperclip_worker named "b1" runs with directory' <<<"$out"; echo $?) \
+	"a third one named as one of them is refused"
 q "SELECT count(paperclip.enqueue_wakeup(id)) FROM paperclip.agents WHERE company_id = '$COMPANY' AND name LIKE 'burst-%'" >/dev/null
 ok $(wait_for 180 "SELECT count(*) = 200 FROM paperclip.heartbeat_runs r JOIN paperclip.agents a ON a.id = r.agent_id
   WHERE a.name LIKE 'burst-%' AND a.company_id = '$COMPANY' AND r.status NOT IN ('queued', 'running')"; echo $?) \
