@@ -60,7 +60,8 @@ spool_empty() {
 	[ -z "$(ls -A "$WORK/state/$1/spool" "$WORK/state/$1/logs" 2>/dev/null | grep -v ':$' | grep -v '^$')" ]
 }
 
-# Workers stopped at once, settings reset, what was queued cancelled, logs shown on failure.
+# Workers stopped at once, settings reset, what was queued cancelled, logs shown on
+# failure; $WORK removed unless KEEP_WORK is set (to look at a failure).
 remote_cleanup() {
 	local name s
 	for name in "${!WORKER_PID[@]}"; do kill -KILL "${WORKER_PID[$name]}" 2>/dev/null; done
