@@ -15,7 +15,9 @@
  *	  of the companies the caller may see, locked with SKIP LOCKED so that
  *	  racing claims never take one run twice nor wait on each other. The
  *	  claimed runs are then recorded as started the way the launcher records
- *	  its own (pc_mark_runs_started).
+ *	  its own (pc_mark_runs_started). As in the launcher's claim guard,
+ *	  queued runs of a blocked issue (of the companies the caller may claim
+ *	  for) are cancelled first, not claimed.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -182,6 +184,7 @@ paperclip_claim_runs(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 
 	SPI_connect();
+	(void) pc_cancel_blocked_issue_runs(v[1], false);
 	n = pc_exec(&plan_claim, v, NULL, 0);
 	record_started(n);
 	pc_return_rows(fcinfo);
@@ -219,6 +222,7 @@ paperclip_worker_claim_runs(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 
 	SPI_connect();
+	(void) pc_cancel_blocked_issue_runs(v[1], false);
 	n = pc_exec(&plan_worker_claim, v, NULL, 0);
 	record_started(n);
 	/*
