@@ -417,18 +417,17 @@ read_nudges(void)
  * workers to start now (launchers known to find the extension, then
  * schedulers, then launchers looking at a database not known yet), and
  * when the next WANTED slot is due. Counts the databases that need
- * workers and the launchers merely looking.
+ * workers.
  */
 static int
 plan_starts(PcDatabase *dbs, int ndb, TimestampTz now, PcStart *starts,
-			TimestampTz *next, int *needing, int *looking)
+			TimestampTz *next, int *needing)
 {
 	int			nstarts = 0;
 	int			pass;
 	int			i;
 
 	*needing = 0;
-	*looking = 0;
 	for (i = 0; i < ndb; i++)
 	{
 		PcWorkerSlot *launcher;
@@ -461,9 +460,6 @@ plan_starts(PcDatabase *dbs, int ndb, TimestampTz now, PcStart *starts,
 
 			if (!slot->in_use)
 				continue;
-			if (pass == 0 && slot->kind == PC_WORKER_LAUNCHER && !slot->present &&
-				(slot->state == PC_SLOT_STARTING || slot->state == PC_SLOT_RUNNING))
-				(*looking)++;
 			if (slot->state != PC_SLOT_WANTED || slot->pid != 0 ||
 				pc_registry_held_locked(slot->database))
 				continue;
@@ -538,6 +534,7 @@ supervise(void)
 	int			looking;
 	uint32		holds_generation;
 	bool		failed = false;
+	bool		short_now;
 	int			i;
 
 	pc_registry_lock(LW_SHARED);
@@ -559,7 +556,7 @@ supervise(void)
 	}
 	read_slots(dbs, ndb, now);
 	read_nudges();
-	nstarts = plan_starts(dbs, ndb, now, starts, &next, &needing, &looking);
+	nstarts = plan_starts(dbs, ndb, now, starts, &next, &needing);
 	pc_registry_unlock();
 
 	for (i = 0; i < nstarts; i++)
@@ -589,9 +586,29 @@ supervise(void)
 	if (failed)
 		next = TimestampTzPlusMilliseconds(now, 1000);
 
-	/* short only when none of ours is merely looking at a database */
-	if (!failed || looking == 0)
-		report_shortage(failed, needing);
+	/*
+	 * Short when a worker found no background worker free and none of ours
+	 * is merely looking at a database (those leave soon, or are served);
+	 * served again when no worker waits for one.
+	 */
+	pc_registry_lock(LW_SHARED);
+	short_now = false;
+	looking = 0;
+	for (i = 0; i < pc_registry_nslots(); i++)
+	{
+		PcWorkerSlot *slot = pc_registry_slot(i);
+
+		if (!slot->in_use)
+			continue;
+		if (slot->short_of_workers && slot->pid == 0 && slot->state == PC_SLOT_WANTED)
+			short_now = true;
+		if (slot->kind == PC_WORKER_LAUNCHER && !slot->present &&
+			(slot->state == PC_SLOT_STARTING || slot->state == PC_SLOT_RUNNING))
+			looking++;
+	}
+	pc_registry_unlock();
+	if (!short_now || looking == 0)
+		report_shortage(short_now, needing);
 
 	if (next == 0)
 		return PC_RESCAN_MS;
