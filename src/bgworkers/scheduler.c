@@ -233,7 +233,12 @@ sleep_until(TimestampTz wake_at)
 {
 	long		ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), wake_at);
 
-	if (ms > 0)
+	/*
+	 * A wake raised during the pass (a nudge after DROP EXTENSION, a retry
+	 * scheduled) may have had its SetLatch consumed by a lock wait inside a
+	 * unit: the flag, not the latch, says whether to sleep.
+	 */
+	if (ms > 0 && pg_atomic_read_u32(&MyWorkerSlot->wake) == 0)
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 ms, PG_WAIT_EXTENSION);
 	ResetLatch(MyLatch);
