@@ -29,7 +29,8 @@ OBJS = \
 	src/liveness.o \
 	src/retention.o \
 	src/access.o \
-	src/claims.o
+	src/claims.o \
+	src/extension_drop.o
 
 # paperclip--0.1.sql is the base install script; every later version is an
 # upgrade script, so a fresh install and an upgraded one are the same schema
@@ -42,7 +43,7 @@ REGRESS_OPTS = --load-extension=paperclip
 ISOLATION = enqueue-coalesce enqueue-cancel finalize-cancel claim-race
 ISOLATION_OPTS = --inputdir=test --load-extension=paperclip
 
-PG_CPPFLAGS = -Isrc
+PG_CPPFLAGS = -Isrc -DPC_EXTVERSION='"$(EXTVERSION)"'
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare -Wno-cast-function-type
 
 PG_CONFIG ?= pg_config

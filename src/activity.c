@@ -206,6 +206,7 @@ paperclip_log_activity(PG_FUNCTION_ARGS)
 	Datum		result;
 	int			i;
 
+	pc_check_writable(fcinfo);
 	for (i = 0; i < 6; i++)
 		pc_check_not_null(fcinfo, i, required[i]);
 	pc_check_vocabulary("actor_type", text_to_cstring(PG_GETARG_TEXT_PP(1)), pc_actor_types);

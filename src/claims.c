@@ -54,6 +54,7 @@ paperclip_claim_runs(PG_FUNCTION_ARGS)
 	int			i;
 	SPITupleTable *claimed;
 
+	pc_check_writable(fcinfo);
 	pc_check_not_null(fcinfo, 0, "max_runs");
 	v[0] = Int32GetDatum(Max(0, Min(PG_GETARG_INT32(0), MAX_CLAIM)));
 	v[1] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetOuterUserId(), false)));

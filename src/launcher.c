@@ -28,7 +28,9 @@
 #include <unistd.h>
 
 #include "access/xact.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "common/jsonapi.h"
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
@@ -38,6 +40,7 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
@@ -48,6 +51,7 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "compat.h"
 #include "json_util.h"
 #include "paperclip.h"
 #include "protocol.h"
@@ -77,6 +81,7 @@ typedef struct Runner
 	bool		finalized;
 	bool		ack_pending;	/* finalized in the open transaction: ack after commit */
 	bool		cancel_sent;
+	bool		abandoned;		/* its extension was dropped: drain, record nothing */
 } Runner;
 
 /* A running run whose runner belongs to an earlier launcher. */
@@ -99,9 +104,7 @@ static char *allowed_commands_json = NULL;	/* the allowlists as JSON arrays, */
 static char *allowed_hosts_json = NULL; /* read with the settings */
 static bool slot_freed = false;	/* a runner finished: claim again */
 static MemoryContext loop_cxt = NULL;	/* reset every loop iteration */
-
-static PcPlan plan_extension_present = PC_PLAN(
-	"SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'paperclip'");
+static Oid	served_extension = InvalidOid;	/* the extension whose runs we run */
 
 /* Queued runs whose agent can no longer run: paused, terminated, over budget. */
 static PcPlan plan_blocked_runs = PC_PLAN(
@@ -155,14 +158,28 @@ static PcPlan plan_orphans = PC_PLAN(
  * ----------------------------------------------------------------------
  */
 
-static void
+/*
+ * Begin a transaction of work on the served extension's tables; false (and
+ * no transaction) when that extension is gone. The lock on the extension
+ * makes a DROP EXTENSION wait for this transaction, or this transaction
+ * wait for the DROP and then see it.
+ */
+static bool
 begin_tx(const char *activity)
 {
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
+	LockDatabaseObject(ExtensionRelationId, served_extension, 0, AccessShareLock);
+	if (get_extension_name(served_extension) == NULL)
+	{
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(loop_cxt);
+		return false;
+	}
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, activity);
+	return true;
 }
 
 static void
@@ -298,7 +315,7 @@ read_spool(const char *run_id)
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
 		appendBinaryStringInfo(&buf, chunk, n);
 	FreeFile(f);
-	lex = makeJsonLexContextCstringLen(buf.data, buf.len, PG_UTF8, true);
+	lex = pc_json_lex_context(buf.data, buf.len, PG_UTF8, true);
 	if (pg_parse_json(lex, &nullSemAction) != JSON_SUCCESS)
 	{
 		ereport(LOG,
@@ -428,6 +445,7 @@ release_slot(Runner *r)
 	resetStringInfo(&r->pending);
 	resetStringInfo(&r->frames);
 	r->in_use = false;
+	r->abandoned = false;
 	slot_freed = true;
 }
 
@@ -577,7 +595,8 @@ claim_and_start(void)
 	/* outlives the transaction's SPI memory */
 	started = palloc(sizeof(Runner *) * free);
 
-	begin_tx("paperclip launcher: claiming runs");
+	if (!begin_tx("paperclip launcher: claiming runs"))
+		return;
 	guard_blocked_runs();
 	v[0] = Int32GetDatum(free);
 	v[1] = CStringGetTextDatum(run_log_dir);
@@ -642,6 +661,7 @@ claim_and_start(void)
 		r->finalized = false;
 		r->ack_pending = false;
 		r->cancel_sent = false;
+		r->abandoned = false;
 		r->skipping = false;
 		started[nstarted++] = r;
 	}
@@ -690,7 +710,7 @@ frame_object(Jsonb *frame, const char *key)
 static void
 handle_frame(Runner *r, char *line, int len)
 {
-	JsonLexContext *lex = makeJsonLexContextCstringLen(line, len, PG_UTF8, true);
+	JsonLexContext *lex = pc_json_lex_context(line, len, PG_UTF8, true);
 	Jsonb	   *frame;
 	char	   *type;
 
@@ -768,7 +788,7 @@ read_runner(Runner *r)
 		{
 			if (buf[i] != '\n')
 				continue;
-			if (!r->skipping)
+			if (!r->skipping && !r->abandoned)
 			{
 				appendBinaryStringInfo(&r->frames, buf + start, i - start);
 				handle_frame(r, r->frames.data, r->frames.len);
@@ -840,7 +860,8 @@ forward_cancellations(void)
 
 	if (runners_in_use() + norphans == 0)
 		return;
-	begin_tx("paperclip launcher: checking cancellations");
+	if (!begin_tx("paperclip launcher: checking cancellations"))
+		return;
 	ids = in_flight_ids();
 	n = pc_exec(&plan_cancelled_of, &ids, NULL, 0);
 	for (i = 0; i < n; i++)
@@ -901,7 +922,8 @@ reconcile_orphans(void)
 	int			i;
 	SPITupleTable *tt;
 
-	begin_tx("paperclip launcher: reconciling runs");
+	if (!begin_tx("paperclip launcher: reconciling runs"))
+		return;
 	norphans = 0;
 	ids = in_flight_ids();
 	n = pc_exec(&plan_orphans, &ids, NULL, 0);
@@ -950,15 +972,64 @@ reconcile_orphans(void)
  * ----------------------------------------------------------------------
  */
 
-static bool
-extension_present(void)
+/* The paperclip extension of this database now, or InvalidOid. */
+static Oid
+current_extension(void)
 {
-	bool		present;
+	Oid			ext;
 
-	begin_tx("paperclip launcher: looking for the extension");
-	present = pc_exec_row(&plan_extension_present, NULL, NULL);
-	commit_tx();
-	return present;
+	StartTransactionCommand();
+	ext = get_extension_oid("paperclip", true);
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(loop_cxt);
+	return ext;
+}
+
+/*
+ * The extension this launcher served was dropped (and maybe created again):
+ * its runs are gone with it. Every runner we know of is terminated (it
+ * forwards SIGTERM to its agent, and SIGKILL after its grace period); ours
+ * are drained without recording anything, and their spool files removed.
+ */
+static void
+abandon_runners(void)
+{
+	int			i;
+	int			n = 0;
+
+	for (i = 0; i < nrunners; i++)
+	{
+		Runner	   *r = &runners[i];
+
+		if (!r->in_use || r->abandoned)
+			continue;
+		kill(r->pid, SIGTERM);
+		r->cancel_sent = true;
+		r->abandoned = true;
+		r->ack_pending = false;
+		/* no acknowledgement will come: the runner exits once its agent has */
+		resetStringInfo(&r->pending);
+		if (r->in_fd >= 0)
+			close(r->in_fd);
+		r->in_fd = -1;
+		n++;
+	}
+	for (i = 0; i < norphans; i++)
+		kill(orphans[i].pid, SIGTERM);
+	n += norphans;
+	norphans = 0;
+	if (n > 0)
+		ereport(LOG,
+				(errmsg("paperclip launcher: the extension was dropped; terminating %d runner(s) of its runs",
+						n)));
+}
+
+/* An abandoned runner exited: nothing to record, nothing to keep. */
+static void
+abandoned_runner_gone(Runner *r)
+{
+	remove_spool(r->run_id_str);
+	release_slot(r);
 }
 
 static void
@@ -978,7 +1049,7 @@ wait_and_read(long timeout_ms)
 	int			i;
 	bool		in_tx = false;
 
-	set = CreateWaitEventSet(CurrentMemoryContext, 2 + 2 * Max(nrunners, 1));
+	set = pc_create_wait_event_set(CurrentMemoryContext, 2 + 2 * Max(nrunners, 1));
 	AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 	for (i = 0; i < nrunners; i++)
@@ -1013,9 +1084,16 @@ wait_and_read(long timeout_ms)
 
 		if (!(events[i].events & WL_SOCKET_READABLE) || r == NULL || !r->in_use)
 			continue;
+		if (r->abandoned)
+		{
+			if (read_runner(r))
+				abandoned_runner_gone(r);
+			continue;
+		}
 		if (!in_tx)
 		{
-			begin_tx("paperclip launcher: reading runners");
+			if (!begin_tx("paperclip launcher: reading runners"))
+				break;			/* the extension is gone: the loop abandons them */
 			in_tx = true;
 		}
 		if (read_runner(r))
@@ -1059,6 +1137,7 @@ paperclip_launcher_main(Datum arg)
 		TimestampTz now;
 		bool		tick;
 		bool		woken;
+		Oid			now_extension;
 
 		MemoryContextSwitchTo(loop_cxt);
 		MemoryContextReset(loop_cxt);
@@ -1070,16 +1149,29 @@ paperclip_launcher_main(Datum arg)
 			resolve_paths();
 		}
 
-		if (!extension_present())
+		now_extension = current_extension();
+		if (now_extension != served_extension)
 		{
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 5000, PG_WAIT_EXTENSION);
-			ResetLatch(MyLatch);
-			CHECK_FOR_INTERRUPTS();
+			if (OidIsValid(served_extension))
+				abandon_runners();
+			served_extension = now_extension;
+		}
+		reap_children();
+		if (!OidIsValid(served_extension))
+		{
+			/* drain abandoned runners until they exit, else only wait */
+			if (runners_in_use() > 0)
+				wait_and_read(LAUNCHER_TICK_MS);
+			else
+			{
+				(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								 5000, PG_WAIT_EXTENSION);
+				ResetLatch(MyLatch);
+				CHECK_FOR_INTERRUPTS();
+			}
 			continue;
 		}
 
-		reap_children();
 		now = GetCurrentTimestamp();
 		tick = TimestampDifferenceExceeds(last_reconcile, now, LAUNCHER_TICK_MS);
 		if (tick)

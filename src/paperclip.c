@@ -8,20 +8,24 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/json.h"
+#include "utils/lsyscache.h"
 #include "utils/varlena.h"
 
+#include "compat.h"
 #include "paperclip.h"
 
-PG_MODULE_MAGIC;
+PC_MODULE_MAGIC;
 
 /* Largest jsonb accepted for a payload or context snapshot. */
 #define PC_MAX_JSON_BYTES (1024 * 1024)
@@ -351,6 +355,37 @@ _PG_init(void)
 	}
 
 	RegisterXactCallback(pc_xact_callback, NULL);
+}
+
+/*
+ * Every SQL function that writes calls this before anything else. On a
+ * standby its first statement would fail with "cannot execute INSERT in a
+ * read-only transaction" and the internal SQL as context; say what is
+ * true instead. A read-only transaction on the primary gets the server's
+ * own message for it, naming the function.
+ */
+static const char *
+called_function(FunctionCallInfo fcinfo)
+{
+	char	   *name = NULL;
+
+	if (fcinfo->flinfo != NULL)
+		name = get_func_name(fcinfo->flinfo->fn_oid);
+	return name ? psprintf("paperclip.%s()", name) : "this function";
+}
+
+void
+pc_check_writable(FunctionCallInfo fcinfo)
+{
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("paperclip is read-only on a standby"),
+				 errdetail("%s writes, and this server is in recovery.",
+						   called_function(fcinfo)),
+				 errhint("Call it on the primary. Reading functions and views work here.")));
+	if (XactReadOnly)
+		PreventCommandIfReadOnly(called_function(fcinfo));
 }
 
 /*

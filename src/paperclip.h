@@ -47,6 +47,9 @@ extern void pc_worker_session_settings(void);
 extern bool pc_path_has_parent_ref(const char *path);
 extern bool pc_log_ref_is_ours(const char *log_ref);
 
+/* The first call of every SQL function that writes (paperclip.c) */
+extern void pc_check_writable(FunctionCallInfo fcinfo);
+
 /* Vocabulary checks (paperclip.c) */
 extern void pc_check_vocabulary(const char *param, const char *value,
 								const char *const *allowed);

@@ -365,6 +365,7 @@ paperclip_enqueue_wakeup(PG_FUNCTION_ARGS)
 {
 	WakeupRequest req = {0};
 
+	pc_check_writable(fcinfo);
 	pc_check_not_null(fcinfo, 0, "agent_id");
 	req.agent_id = PG_GETARG_DATUM(0);
 	req.source = vocabulary_arg(fcinfo, 1, "source", pc_sources, true);
@@ -391,6 +392,7 @@ paperclip_invoke(PG_FUNCTION_ARGS)
 {
 	WakeupRequest req = {0};
 
+	pc_check_writable(fcinfo);
 	pc_check_not_null(fcinfo, 0, "agent_id");
 	req.agent_id = PG_GETARG_DATUM(0);
 	req.source = vocabulary_arg(fcinfo, 1, "source", pc_sources, true);
