@@ -65,6 +65,15 @@ dropdb --if-exists "$tapdb" >/dev/null 2>&1
 createdb "$tapdb" && psql -X -q -d "$tapdb" -c 'CREATE EXTENSION pgtap; CREATE EXTENSION paperclip;'
 run_tap pgtap pg_prove --verbose --failures -d "$tapdb" test/pgtap/*.sql
 
+# The same pgTAP suites against a database upgraded from a filled 0.1.
+updb=paperclip_tap_upgraded
+if ./test/upgrade/prepare.sh "$updb" >"$out/upgrade.log" 2>&1; then
+	run_tap pgtap-upgraded pg_prove --verbose --failures -d "$updb" test/pgtap/*.sql
+else
+	cat "$out/upgrade.log"
+	count pgtap-upgraded 0 1
+fi
+
 if compgen -G "test/integration/*.sh" >/dev/null; then
 	run_tap integration prove --verbose --exec bash test/integration/*.sh
 fi

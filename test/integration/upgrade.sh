@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The upgrade path: paperclip 0.1 (the oldest supported version) installed
+# and filled through its own API (test/upgrade/fill-0.1.sql), then ALTER
+# EXTENSION paperclip UPDATE. Every row of 0.1 survives, the runs left in
+# flight go on under the new version, and the upgraded schema is the one a
+# fresh CREATE EXTENSION makes (pg_dump --schema-only of both, compared).
+# The pgTAP suites also run against an upgraded database (test/run-all.sh,
+# test/upgrade/prepare.sh).
+. "$(dirname "$0")/lib.bash"
+root=$(cd "$(dirname "$0")/../.." && pwd)
+
+# Columns that an upgrade script rewrites on purpose: "table.column" words.
+# An upgrade section that migrates existing values lists them here, with
+# its own check below; everything else must come through unchanged.
+migrated_columns=""
+
+DB=paperclip_upgrade
+FRESH=paperclip_upgrade_fresh
+dropdb --if-exists "$DB" >/dev/null 2>&1
+dropdb --if-exists "$FRESH" >/dev/null 2>&1
+WORK=$(mktemp -d /tmp/paperclip-upgrade.XXXXXX)
+trap 'rm -rf "$WORK"; dropdb --if-exists "$DB" >/dev/null 2>&1; dropdb --if-exists "$FRESH" >/dev/null 2>&1' EXIT
+createdb "$DB"
+q "CREATE EXTENSION paperclip VERSION '0.1'" >/dev/null
+is "$(q "SELECT extversion FROM pg_extension WHERE extname = 'paperclip'")" 0.1 "paperclip 0.1 installs"
+psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -f "$root/test/upgrade/fill-0.1.sql" >"$WORK/fill.log" 2>&1
+rc=$?
+ok $rc "it is filled through the 0.1 API"
+[ $rc -eq 0 ] || tail -n 20 "$WORK/fill.log" | sed 's/^/#   /'
+
+
+# --- every table's rows, over 0.1's columns, before and after
+q "SELECT c.relname || ' ' || string_agg(quote_ident(a.attname), ',' ORDER BY a.attnum)
+     FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+    WHERE c.relnamespace = 'paperclip'::regnamespace AND c.relkind = 'r'
+    GROUP BY c.relname ORDER BY c.relname" >"$WORK/tables"
+fingerprints() {
+	local table cols col keep
+	while read -r table cols; do
+		keep=
+		for col in ${cols//,/ }; do
+			case " $migrated_columns " in *" $table.$col "*) continue ;; esac
+			keep=${keep:+$keep,}$col
+		done
+		echo "$table $(q "SELECT count(*) || ' ' || md5(coalesce(string_agg(t::text, E'\n' ORDER BY t::text), ''))
+		                  FROM (SELECT $keep FROM paperclip.$table) t")"
+	done <"$WORK/tables"
+}
+fingerprints >"$WORK/before"
+is "$(awk '$2 == 0' "$WORK/before" | wc -l)" 0 "every table holds rows before the upgrade"
+
+default=$(q "SELECT default_version FROM pg_available_extensions WHERE name = 'paperclip'")
+out=$(psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "ALTER EXTENSION paperclip UPDATE" 2>&1)
+rc=$?
+ok $rc "ALTER EXTENSION paperclip UPDATE"
+[ $rc -eq 0 ] || sed 's/^/#   /' <<<"$out"
+is "$(q "SELECT extversion FROM pg_extension WHERE extname = 'paperclip'")" "$default" "it is now $default"
+
+fingerprints >"$WORK/after"
+while read -r table count sum; do
+	is "$(awk -v t="$table" '$1 == t { print $2 " " $3 }' "$WORK/after")" "$count $sum" \
+		"$table: all $count rows survive, unchanged"
+done <"$WORK/before"
+
+# --- the rows of 0.1 under the new version, through the API
+run_of() { q "SELECT id FROM paperclip.heartbeat_runs WHERE agent_id = 'e0000000-0000-0000-0000-0000000000$1' AND status = '$2'"; }
+r_ok=$(run_of a1 succeeded)
+r_running=$(run_of a4 running)
+r_queued=$(run_of a1 queued)
+q "SELECT paperclip.finalize_run('$r_running', '{\"exitCode\":0,\"usage\":{\"inputTokens\":10},\"costUsd\":0.03}')" >/dev/null
+is "$(run_status "$r_running")" succeeded "a run left running by 0.1 is finalized after the upgrade"
+is "$(q "SELECT total_input_tokens || ' ' || total_cost_cents::int FROM paperclip.agent_runtime_state
+          WHERE agent_id = 'e0000000-0000-0000-0000-0000000000a4'")" "10 3" "and counted in its agent's totals"
+is "$(q "SELECT id FROM paperclip.enqueue_wakeup('e0000000-0000-0000-0000-0000000000a1')")" "$r_queued" \
+	"a wakeup coalesces into the run 0.1 queued"
+is "$(q "SELECT paperclip.promote_due_retries(now() + interval '1 day')")" 1 "the retry 0.1 scheduled is promoted"
+is "$(run_status "$(q "SELECT id FROM paperclip.heartbeat_runs WHERE retry_of_run_id IS NOT NULL")")" queued "and queued"
+is "$(q "SELECT count(*) FROM paperclip.read_log('$r_ok') WHERE content LIKE '%working on UP-1%'")" 1 \
+	"the log 0.1 wrote is read"
+is "$(q "SELECT count(*) FROM paperclip.list_events('$r_ok') WHERE event_type = 'tool.call'")" 1 "its events are listed"
+is "$(q "SELECT count(*) FROM paperclip.runs_for_issue('e0000000-0000-0000-0000-000000000001', 'e0000000-0000-0000-0000-0000000000b1')")" 2 \
+	"runs_for_issue finds the issue's runs"
+is "$(q "SET ROLE paperclip_reader; SELECT string_agg(DISTINCT company_id::text, ',') FROM paperclip.heartbeat_runs")" \
+	e0000000-0000-0000-0000-000000000002 "the role bound in 0.1 still sees only its company"
+is "$(q "SELECT cost_cents FROM paperclip.cost_events WHERE run_id = '$r_ok'")" 5 "the cost 0.1 recorded is kept"
+is "$(q "SELECT coalesce(obj_description('paperclip.heartbeat_runs'::regclass, 'pg_class'), '') <> ''")" t \
+	"the upgraded schema has the new comments"
+is "$(q "SELECT count(*) FROM pg_event_trigger WHERE evtname = 'paperclip_drop_watch'")" 1 "and the drop watch"
+
+# --- the upgraded schema is the fresh one
+createdb "$FRESH"
+psql -X -q -d "$FRESH" -c "CREATE EXTENSION paperclip" >/dev/null
+# --binary-upgrade dumps the extension's member objects (a plain dump only
+# says CREATE EXTENSION); what differs by nature (OIDs, xids, the dump's
+# one-time key, the values of sequences whose data is dumped) is normalized
+# away
+dump_opts=(--schema-only --binary-upgrade)
+pg_dump --help | grep -q -- '--no-statistics' && dump_opts+=(--no-statistics)
+normalize() {
+	sed -E -e '/^\\(un)?restrict /d' \
+		-e '/binary_upgrade_set_next_/d' \
+		-e "s/(binary_upgrade_create_empty_extension\('paperclip', 'paperclip', (true|false), '[^']*', )'\{[0-9,]*\}'/\1'{oids}'/" \
+		-e "s/relfrozenxid = '[0-9]+', relminmxid = '[0-9]+'/relfrozenxid = x, relminmxid = x/" \
+		-e "s/^WHERE oid = '[0-9]+';$/WHERE oid = x;/" \
+		-e "s/^(SELECT pg_catalog\.setval\('[^']*', )[0-9]+, (true|false)\);$/\1n);/"
+}
+pg_dump "${dump_opts[@]}" -d "$DB" | normalize >"$WORK/upgraded.sql"
+pg_dump "${dump_opts[@]}" -d "$FRESH" | normalize >"$WORK/fresh.sql"
+ok $([ "$(grep -c 'CREATE TABLE paperclip\.' "$WORK/fresh.sql")" -ge 16 ]; echo $?) \
+	"the dump holds the extension's objects"
+diff -u "$WORK/fresh.sql" "$WORK/upgraded.sql" >"$WORK/schema.diff"
+rc=$?
+ok $rc "pg_dump --schema-only of the upgraded database and of a fresh install match"
+[ $rc -eq 0 ] || head -n 60 "$WORK/schema.diff" | sed 's/^/#   /'
+
+done_testing
