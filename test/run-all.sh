@@ -20,15 +20,16 @@ count() {	# count <suite> <passed> <failed>
 	failed=$((failed + $3))
 }
 
-# pg_regress prints "test NAME ... ok|FAILED" per test.
+# pg_regress prints "test NAME ... ok|FAILED" per test (15), or TAP lines
+# "ok N - NAME" / "not ok N - NAME" (16 and later).
 run_regress() {	# run_regress <suite> <driver> <args...>
 	local suite=$1 driver=$2
 	shift 2
 	"$driver" --bindir="$bindir" --load-extension=paperclip "$@" >"$out/$suite.log" 2>&1
 	local rc=$? ok bad
 	cat "$out/$suite.log"
-	ok=$(grep -cE '\.\.\. ok' "$out/$suite.log")
-	bad=$(grep -cE '\.\.\. FAILED|failed \(ignored\)' "$out/$suite.log")
+	ok=$(grep -cE '\.\.\. ok|^ok [0-9]+ ' "$out/$suite.log")
+	bad=$(grep -cE '\.\.\. FAILED|failed \(ignored\)|^not ok [0-9]+ ' "$out/$suite.log")
 	[ "$rc" -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
 	for f in regression.diffs output_iso/regression.diffs; do
 		[ -s "$f" ] && [ "$bad" -gt 0 ] && head -n 200 "$f"
