@@ -14,8 +14,10 @@ trap 'rm -rf "$out"' EXIT
 passed=0
 failed=0
 
-count() {	# count <suite> <passed> <failed>
-	echo "== $1: $2 passed, $3 failed"
+suite_start=$SECONDS
+count() {	# count <suite> <passed> <failed>; with the time since the last count
+	echo "== $1: $2 passed, $3 failed ($((SECONDS - suite_start)) s)"
+	suite_start=$SECONDS
 	passed=$((passed + $2))
 	failed=$((failed + $3))
 }
@@ -79,5 +81,6 @@ if compgen -G "test/integration/*.sh" >/dev/null; then
 	run_tap integration prove --verbose --exec bash test/integration/*.sh
 fi
 
+echo "== every suite in $SECONDS s"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
