@@ -118,8 +118,9 @@ paperclip_read_log(PG_FUNCTION_ARGS)
 	log_ref = pc_getattr_cstring(0, "log_ref");
 	if (store == NULL || log_ref == NULL)
 		log_not_found(NULL);
-	store = pstrdup(store);
-	log_ref = pstrdup(log_ref);
+	/* SPI_finish frees SPI's memory: copy them into the caller's (SPI_palloc) */
+	store = strcpy(SPI_palloc(strlen(store) + 1), store);
+	log_ref = strcpy(SPI_palloc(strlen(log_ref) + 1), log_ref);
 	SPI_finish();
 
 	check_log_ref(log_ref);
