@@ -23,14 +23,17 @@ OBJS = \
 	src/activity.o \
 	src/runlog.o \
 	src/adapter_config.o \
-	src/launcher.o \
-	src/scheduler.o \
 	src/retries.o \
 	src/liveness.o \
 	src/retention.o \
 	src/access.o \
 	src/claims.o \
-	src/extension_drop.o
+	src/extension_drop.o \
+	src/bgworkers/common.o \
+	src/bgworkers/launcher.o \
+	src/bgworkers/runner_io.o \
+	src/bgworkers/reconcile.o \
+	src/bgworkers/scheduler.o
 
 # paperclip--0.1.sql is the base install script; every later version is an
 # upgrade script, so a fresh install and an upgraded one are the same schema
@@ -59,22 +62,32 @@ endif
 
 # paperclip_runner: our executable outside the database (no backend headers).
 RUNNER = paperclip_runner
-RUNNER_SRCS = $(sort $(wildcard src/runner/*.c))
+RUNNER_SRCS = $(sort $(wildcard src/runner/*.c src/runner/*/*.c))
 RUNNER_CFLAGS = -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Isrc -Isrc/runner
 RUNNER_LIBS = -lcjson -ldl
-EXTRA_CLEAN = $(RUNNER)
+EXTRA_CLEAN = $(RUNNER) $(RUNNER_UNIT)
+
+# The runner's unit tests (test/unit, run by test/run-all.sh): the pieces of
+# the CLI adapters that need no process -- line reader, templates, parsers,
+# command lines, outcomes.
+RUNNER_UNIT = test/unit/cli_unit
+RUNNER_UNIT_SRCS = src/runner/lines.c $(sort $(wildcard src/runner/adapters/parse_*.c)) \
+	$(addprefix src/runner/adapters/, cli.c claude.c codex.c cli_output.c cli_outcome.c template.c retry_time.c)
 
 ifneq ($(PGXS),)
-all: $(RUNNER)
+all: $(RUNNER) $(RUNNER_UNIT)
 install: install-runner
 endif
 
-$(RUNNER): $(RUNNER_SRCS) $(wildcard src/runner/*.h) src/protocol.h
+$(RUNNER): $(RUNNER_SRCS) $(wildcard src/runner/*.h src/runner/*/*.h) src/protocol.h
 	$(CC) $(RUNNER_CFLAGS) -o $@ $(RUNNER_SRCS) $(RUNNER_LIBS)
 
 .PHONY: install-runner
 install-runner: $(RUNNER)
 	$(INSTALL_PROGRAM) $(RUNNER) '$(DESTDIR)$(pkglibdir)/$(RUNNER)'
+
+$(RUNNER_UNIT): test/unit/cli_unit.c $(RUNNER_UNIT_SRCS) $(wildcard src/runner/*.h src/runner/*/*.h) src/protocol.h
+	$(CC) $(RUNNER_CFLAGS) -o $@ test/unit/cli_unit.c $(RUNNER_UNIT_SRCS) -lcjson
 
 .PHONY: deps test demo bench test-installed bench-installed test-cassert test-pg17 test-pg18
 

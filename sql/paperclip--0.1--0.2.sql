@@ -4,6 +4,21 @@
 
 \echo Use "ALTER EXTENSION paperclip UPDATE TO '0.2'" to load this file. \quit
 
+-- issue 12: coding-agent CLI adapters (claude_local, codex_local, cli) and
+-- the session they resume
+ALTER TABLE paperclip.agents
+    DROP CONSTRAINT agents_adapter_type_check,
+    ADD CONSTRAINT agents_adapter_type_check
+        CHECK (adapter_type IN ('process', 'http', 'claude_local', 'codex_local', 'cli'));
+COMMENT ON COLUMN paperclip.agents.adapter_type IS
+    'How the runner runs the agent: process (a program), http (a request), claude_local (Claude Code), codex_local (Codex), cli (a coding-agent CLI described in adapter_config).';
+
+ALTER TABLE paperclip.agent_runtime_state
+    ADD COLUMN session_params jsonb
+        CONSTRAINT agent_runtime_state_session_params_check
+        CHECK (session_params IS NULL OR jsonb_typeof(session_params) = 'object');
+COMMENT ON COLUMN paperclip.agent_runtime_state.session_params IS
+    'The CLI adapters'' saved session ({"sessionId", "cwd", ...}), next to session_id: a run resumes it only when its cwd is empty or the run''s own. Replaced by a result''s sessionParams when the key is present (null clears it), cleared with clearSession.';
 -- ---------------------------------------------------------------------------
 -- issue 14: comments
 -- ---------------------------------------------------------------------------
@@ -28,7 +43,6 @@ COMMENT ON COLUMN paperclip.agents.company_id IS 'the company the agent belongs 
 COMMENT ON COLUMN paperclip.agents.name IS 'display name';
 COMMENT ON COLUMN paperclip.agents.role IS 'free-form role (e.g. engineer, ceo)';
 COMMENT ON COLUMN paperclip.agents.status IS 'idle, running, paused, error or terminated; paused and terminated agents are not woken';
-COMMENT ON COLUMN paperclip.agents.adapter_type IS 'how a run is executed: process (a local command) or http';
 COMMENT ON COLUMN paperclip.agents.adapter_config IS 'the adapter''s settings (command, args, cwd, env, timeoutSec, graceSec; url, method, headers), checked when written';
 COMMENT ON COLUMN paperclip.agents.runtime_config IS 'runtime settings; "heartbeat": {enabled, intervalSec, wakeOnAssignment, wakeOnOnDemand, wakeOnAutomation} is the wakeup policy';
 COMMENT ON COLUMN paperclip.agents.budget_monthly_cents IS 'monthly spend limit in cents (0: none); a run of an agent over it fails budget_blocked';

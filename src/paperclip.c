@@ -285,27 +285,6 @@ pc_json_list_of_guc(const char *value)
 	return buf.data;
 }
 
-/*
- * Session settings of the workers. They resolve names with pg_catalog
- * first and nothing a user can create: their queries qualify everything of
- * ours.
- */
-void
-pc_worker_session_settings(void)
-{
-	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
-
-	/*
-	 * A worker keeps its plans for its whole life, and makes them when it
-	 * starts: on a new install, against empty tables, where a sequential
-	 * scan looks cheapest. Every query of the workers reads by key or
-	 * through a partial index, so plan them that way from the start.
-	 */
-	SetConfigOption("enable_seqscan", "off", PGC_SUSET, PGC_S_OVERRIDE);
-	/* the same statements run thousands of times: plan each once */
-	SetConfigOption("plan_cache_mode", "force_generic_plan", PGC_SUSET, PGC_S_OVERRIDE);
-}
-
 /* Absolute path of the run log directory. */
 char *
 pc_run_log_dir(void)

@@ -43,7 +43,6 @@ extern void pc_wake_launcher_at_commit(void);
 extern void pc_wake_scheduler_at_commit(void);
 extern char *pc_run_log_dir(void);
 extern char *pc_json_list_of_guc(const char *value);
-extern void pc_worker_session_settings(void);
 extern bool pc_path_has_parent_ref(const char *path);
 extern bool pc_log_ref_is_ours(const char *log_ref);
 
@@ -132,7 +131,7 @@ extern void pc_check_run_access(Datum run_id);
 extern void pc_check_company_access(Datum company_id);
 extern void pc_check_all_companies(const char *function_name);
 
-/* Launcher (launcher.c) and scheduler (scheduler.c) */
+/* Launcher and scheduler (bgworkers/launcher.c, bgworkers/scheduler.c) */
 extern PGDLLEXPORT void paperclip_scheduler_main(Datum arg);
 extern PGDLLEXPORT void paperclip_launcher_main(Datum arg);
 

@@ -54,6 +54,26 @@
 #define PC_SPEC_ALLOWED_COMMANDS "allowedCommands"
 #define PC_SPEC_ALLOWED_HOSTS "allowedHttpHosts"
 #define PC_SPEC_MAX_LIVE_LOG "maxLiveLogBytes"
+#define PC_SPEC_SESSION_PARAMS "sessionParams"	/* the agent's saved session_params */
+#define PC_SPEC_AGENT_NAME "agentName"
+#define PC_SPEC_RUN_SOURCE "runSource"	/* invocation_source */
+
+/* adapter types (agents.adapter_type; the SQL CHECK lists the same) */
+#define PC_ADAPTER_PROCESS "process"
+#define PC_ADAPTER_HTTP "http"
+#define PC_ADAPTER_CLAUDE "claude_local"
+#define PC_ADAPTER_CODEX "codex_local"
+#define PC_ADAPTER_CLI "cli"
+
+/* parsers of coding-agent CLI output (the "parser" of a cli adapter_config) */
+#define PC_CLI_PARSER_CLAUDE "claude-stream-json"
+#define PC_CLI_PARSER_CODEX "codex-jsonl"
+#define PC_CLI_PARSER_OPENCODE "opencode-jsonl"
+#define PC_CLI_PARSER_GEMINI "gemini-stream-json"
+#define PC_CLI_PARSERS_LIST \
+	PC_CLI_PARSER_CLAUDE, PC_CLI_PARSER_CODEX, PC_CLI_PARSER_OPENCODE, PC_CLI_PARSER_GEMINI
+#define PC_CLI_PARSER_NAMES \
+	PC_CLI_PARSER_CLAUDE ", " PC_CLI_PARSER_CODEX ", " PC_CLI_PARSER_OPENCODE ", " PC_CLI_PARSER_GEMINI
 
 /* frame types */
 #define PC_FRAME_LOG "log"
@@ -85,5 +105,24 @@
 #define PC_ERR_HTTP_CONNECT "http_connect"
 #define PC_ERR_HTTP_TOO_LARGE "http_response_too_large"
 #define PC_ERR_HTTP "http_error"
+#define PC_ERR_PROCESS_LOST "process_lost"
+/* coding-agent CLI adapters (claude_local, codex_local, cli) */
+#define PC_ERR_CLAUDE_AUTH "claude_auth_required"
+#define PC_ERR_CODEX_AUTH "codex_auth_required"
+#define PC_ERR_CLI_AUTH "cli_auth_required"
+#define PC_ERR_MAX_TURNS "max_turns_exhausted"
+#define PC_ERR_CLAUDE_TRANSIENT "claude_transient_upstream"
+#define PC_ERR_CODEX_TRANSIENT "codex_transient_upstream"
+#define PC_ERR_CLI_TRANSIENT "cli_transient_upstream"
+#define PC_ERROR_FAMILY_TRANSIENT "transient_upstream"
+
+/*
+ * The error codes of a failed run that the scheduler retries (runs.c),
+ * besides any result carrying "transient": true. Not before the result's
+ * retryNotBefore.
+ */
+#define PC_TRANSIENT_ERROR_CODES \
+	PC_ERR_PROCESS_LOST, PC_ERR_HTTP_429, PC_ERR_HTTP_5XX, PC_ERR_HTTP_CONNECT, \
+	PC_ERR_CLAUDE_TRANSIENT, PC_ERR_CODEX_TRANSIENT, PC_ERR_CLI_TRANSIENT
 
 #endif

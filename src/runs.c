@@ -25,6 +25,7 @@
 
 #include "json_util.h"
 #include "paperclip.h"
+#include "protocol.h"
 #include "spi_util.h"
 
 PG_FUNCTION_INFO_V1(paperclip_finalize_run);
@@ -44,9 +45,8 @@ PG_FUNCTION_INFO_V1(paperclip_list_runs);
 	"clearSession,provider,model,resultJson,transient,stdoutExcerpt," \
 	"stderrExcerpt,logStore,logRef,logBytes,logSha256,logCompressed}"
 
-static const char *const transient_codes[] = {
-	"process_lost", "http_429", "http_5xx", "http_connect", NULL
-};
+/* the one list of transient error codes: protocol.h */
+static const char *const transient_codes[] = {PC_TRANSIENT_ERROR_CODES, NULL};
 
 /* An adapter result, validated. */
 typedef struct AdapterResult
@@ -56,6 +56,9 @@ typedef struct AdapterResult
 	int32		exit_code;
 	bool		timed_out;
 	bool		clear_session;
+	char	   *session_id;		/* sessionId, else sessionParams.sessionId */
+	bool		has_session_params; /* the key is there (its value may be null) */
+	Jsonb	   *session_params; /* NULL for a null value */
 	bool		transient;
 	char	   *error_message;
 	char	   *error_code;
@@ -83,11 +86,13 @@ static PcPlan plan_upsert_runtime = PC_PLAN(
 	"INSERT INTO paperclip.agent_runtime_state AS s "
 	"(agent_id, company_id, adapter_type, session_id, last_run_id, last_run_status, "
 	" last_error, total_input_tokens, total_output_tokens, total_cached_input_tokens, "
-	" total_cost_cents) "
+	" total_cost_cents, session_params) "
 	"SELECT a.id, a.company_id, a.adapter_type, CASE WHEN $6 THEN NULL ELSE $2 END, "
-	" $3, $4, $5, $7, $8, $9, $10 FROM paperclip.agents a WHERE a.id = $1 "
+	" $3, $4, $5, $7, $8, $9, $10, CASE WHEN $6 THEN NULL ELSE $11 END "
+	"FROM paperclip.agents a WHERE a.id = $1 "
 	"ON CONFLICT (agent_id) DO UPDATE SET adapter_type = excluded.adapter_type, "
 	" session_id = CASE WHEN $6 THEN NULL ELSE coalesce($2, s.session_id) END, "
+	" session_params = CASE WHEN $6 THEN NULL WHEN $12 THEN $11 ELSE s.session_params END, "
 	" last_run_id = excluded.last_run_id, last_run_status = excluded.last_run_status, "
 	" last_error = excluded.last_error, "
 	" total_input_tokens = s.total_input_tokens + excluded.total_input_tokens, "
@@ -97,7 +102,7 @@ static PcPlan plan_upsert_runtime = PC_PLAN(
 	" updated_at = now() "
 	"RETURNING session_id",
 	UUIDOID, TEXTOID, UUIDOID, TEXTOID, TEXTOID, BOOLOID, INT8OID, INT8OID, INT8OID,
-	NUMERICOID);
+	NUMERICOID, JSONBOID, BOOLOID);
 
 #define R_USAGE "nullif($2 -> 'usage', 'null')"
 #define R_COST "nullif($2 -> 'costUsd', 'null')"
@@ -188,7 +193,8 @@ static PcPlan plan_create_state = PC_PLAN(
 	UUIDOID);
 
 static PcPlan plan_reset_session = PC_PLAN(
-	"UPDATE paperclip.agent_runtime_state SET session_id = NULL, state_json = '{}', "
+	"UPDATE paperclip.agent_runtime_state SET session_id = NULL, session_params = NULL, "
+	" state_json = '{}', "
 	" last_error = NULL, updated_at = now() WHERE agent_id = $1 RETURNING *",
 	UUIDOID);
 
@@ -284,6 +290,33 @@ result_tokens(JsonbContainer *usage, const char *key)
 									  "a non-negative number", &present));
 }
 
+/*
+ * What the coding-agent CLI adapters add (adapters.md): the saved session's
+ * parameters (an object, or null to clear them; absent keeps them), and
+ * strings for display and accounting.
+ */
+static void
+parse_cli_result(JsonbContainer *obj, AdapterResult *r)
+{
+	static const char *const strings[] = {"sessionDisplayId", "billingType", "biller",
+	"summary", "errorFamily", NULL};
+	JsonbValue	buf;
+	JsonbValue *v;
+	int			i;
+
+	for (i = 0; strings[i]; i++)
+		(void) result_string(obj, strings[i]);
+	v = getKeyJsonValueFromContainer(obj, "sessionParams", strlen("sessionParams"), &buf);
+	r->has_session_params = v != NULL;
+	if (v == NULL || v->type == jbvNull)
+		return;
+	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
+		bad_result("sessionParams", "an object or null");
+	r->session_params = JsonbValueToJsonb(v);
+	if (r->session_id == NULL)
+		r->session_id = result_string(&r->session_params->root, "sessionId");
+}
+
 static void
 parse_result(Jsonb *json, AdapterResult *r)
 {
@@ -305,8 +338,9 @@ parse_result(Jsonb *json, AdapterResult *r)
 	r->timed_out = result_bool(obj, "timedOut");
 	r->error_message = result_string(obj, "errorMessage");
 	r->error_code = result_string(obj, "errorCode");
-	(void) result_string(obj, "sessionId");
+	r->session_id = result_string(obj, "sessionId");
 	r->clear_session = result_bool(obj, "clearSession");
+	parse_cli_result(obj, r);
 	r->transient = result_bool(obj, "transient");
 	(void) result_string(obj, "provider");
 	(void) result_string(obj, "model");
@@ -417,17 +451,15 @@ lifecycle_payload(const char *status, const AdapterResult *r)
 static char *
 update_runtime_state(Datum agent_id, Datum run_id, const Outcome *o, const AdapterResult *r)
 {
-	Datum		v[10];
-	char		n[10];
+	Datum		v[12];
+	char		n[12];
 	char	   *session_id = NULL;
-	JsonbValue	buf;
-	JsonbValue *s = pc_json_get(&r->json->root, "sessionId", &buf);
 
 	memset(n, ' ', sizeof(n));
 	v[0] = agent_id;
-	if (s != NULL)
-		v[1] = PointerGetDatum(cstring_to_text_with_len(s->val.string.val, s->val.string.len));
-	n[1] = pc_null(s == NULL);
+	if (r->session_id != NULL)
+		v[1] = CStringGetTextDatum(r->session_id);
+	n[1] = pc_null(r->session_id == NULL);
 	v[2] = run_id;
 	v[3] = CStringGetTextDatum(o->status);
 	v[4] = o->error ? CStringGetTextDatum(o->error) : (Datum) 0;
@@ -437,6 +469,9 @@ update_runtime_state(Datum agent_id, Datum run_id, const Outcome *o, const Adapt
 	v[7] = Int64GetDatum(r->output_tokens);
 	v[8] = Int64GetDatum(r->cached_input_tokens);
 	v[9] = r->cost_cents;
+	v[10] = r->session_params ? JsonbPGetDatum(r->session_params) : (Datum) 0;
+	n[10] = pc_null(r->session_params == NULL);
+	v[11] = BoolGetDatum(r->has_session_params);
 	if (pc_exec_row(&plan_upsert_runtime, v, n))
 		session_id = pc_getattr_cstring(0, "session_id");
 	return session_id;

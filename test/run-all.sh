@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every suite against the cluster pg_virtualenv gave us (PG* set) and
 # ends with one line "N passed, N failed" counting every test of every suite.
-# Suites: pg_regress (sql/ -> expected/), isolation (test/specs ->
+# Suites: the runner's unit tests (test/unit, TAP), pg_regress (sql/ -> expected/), isolation (test/specs ->
 # test/expected), pgTAP (test/pgtap/*.sql via pg_prove), integration
 # (test/integration/*.sh, each printing TAP).
 set -uo pipefail
@@ -52,6 +52,9 @@ run_tap() {	# run_tap <suite> <command...>
 	[ "$rc" -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
 	count "$suite" "$ok" "$bad"
 }
+
+# the runner's unit tests, built by make (all)
+run_tap unit test/unit/cli_unit test/agents/recorded
 
 regress=$(sed -n 's/^REGRESS *= *//p' Makefile)
 isolation=$(sed -n 's/^ISOLATION *= *//p' Makefile)

@@ -88,7 +88,7 @@ extern char *utf8_sanitize(Utf8Carry *carry, const unsigned char *in, size_t n,
 						   bool final, size_t *out_len);
 extern void runlog_finish(RunLog *log, cJSON *result, StreamState *out, StreamState *err);
 
-/* process_adapter.c, http_adapter.c */
+/* adapters/process.c, adapters/http.c */
 extern cJSON *process_adapter_run(const RunSpec *spec, int sigfd);
 extern cJSON *http_adapter_run(const RunSpec *spec, int sigfd);
 

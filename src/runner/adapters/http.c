@@ -1,5 +1,5 @@
 /*-------------------------------------------------------------------------
- * http_adapter.c
+ * adapters/http.c
  *	  The http adapter: posts the run to the agent's url with libcurl and
  *	  turns the answer into an adapter result.
  *

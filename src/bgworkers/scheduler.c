@@ -31,6 +31,7 @@
 
 #include "paperclip.h"
 #include "spi_util.h"
+#include "bgworkers/bgworkers.h"
 
 /* Ticks are at least this far apart: overdue busy agents coalesce once a second at most. */
 #define MIN_TICK_SPACING_MS 1000
@@ -67,47 +68,10 @@ typedef struct Deadlines
 } Deadlines;
 
 /* ----------------------------------------------------------------------
- * Units of work: each in its own transaction; an error is logged and the
- * worker goes on with the next unit.
+ * Units of work: each in its own transaction (pc_run_unit); an error is
+ * logged and the worker goes on with the next unit.
  * ----------------------------------------------------------------------
  */
-
-typedef void (*UnitFn) (void *arg);
-
-static bool
-run_unit(const char *activity, UnitFn fn, void *arg)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	volatile bool ok = true;
-
-	PG_TRY();
-	{
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		SPI_connect();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pgstat_report_activity(STATE_RUNNING, activity);
-		fn(arg);
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-	}
-	PG_CATCH();
-	{
-		HOLD_INTERRUPTS();
-		MemoryContextSwitchTo(cxt);
-		EmitErrorReport();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		RESUME_INTERRUPTS();
-		ok = false;
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	pgstat_report_stat(false);
-	pgstat_report_activity(STATE_IDLE, NULL);
-	return ok;
-}
 
 static void
 unit_extension_present(void *arg)
@@ -178,7 +142,7 @@ classify_finished_runs(void)
 	{
 		int			n = 0;
 
-		if (!run_unit("paperclip scheduler: classifying run liveness", unit_classify, &n) ||
+		if (!pc_run_unit("paperclip scheduler: classifying run liveness", unit_classify, &n) ||
 			n < LIVENESS_BATCH || ShutdownRequestPending)
 			break;
 	}
@@ -193,7 +157,7 @@ prune_expired(void)
 	{
 		PruneCounts counts = {0};
 
-		if (!run_unit("paperclip scheduler: pruning", unit_prune, &counts))
+		if (!pc_run_unit("paperclip scheduler: pruning", unit_prune, &counts))
 			break;
 		if (counts.runs > 0 || counts.wakeup_requests > 0)
 			elog(DEBUG1, "paperclip scheduler: pruned %lld event(s) and %d log(s) of %d run(s), %lld wakeup request(s)",
@@ -273,7 +237,7 @@ paperclip_scheduler_main(Datum arg)
 		}
 
 		if (!pc_scheduler_enabled ||
-			!run_unit("paperclip scheduler: looking for the extension",
+			!pc_run_unit("paperclip scheduler: looking for the extension",
 					  unit_extension_present, &present) || !present)
 		{
 			sleep_until(TimestampTzPlusMilliseconds(GetCurrentTimestamp(), IDLE_CHECK_MS));
@@ -283,10 +247,10 @@ paperclip_scheduler_main(Datum arg)
 		now = GetCurrentTimestamp();
 		if (now >= next_tick)
 		{
-			run_unit("paperclip scheduler: ticking timers", unit_tick, NULL);
+			pc_run_unit("paperclip scheduler: ticking timers", unit_tick, NULL);
 			next_tick = TimestampTzPlusMilliseconds(now, pc_timer_interval_s * 1000L);
 		}
-		run_unit("paperclip scheduler: promoting due retries", unit_promote, &promoted);
+		pc_run_unit("paperclip scheduler: promoting due retries", unit_promote, &promoted);
 		if (now >= next_liveness)
 		{
 			classify_finished_runs();
@@ -299,7 +263,7 @@ paperclip_scheduler_main(Datum arg)
 		}
 
 		/* sleep until the next deadline; ticks stay a second apart at least */
-		if (!run_unit("paperclip scheduler: reading deadlines", unit_deadlines, &d))
+		if (!pc_run_unit("paperclip scheduler: reading deadlines", unit_deadlines, &d))
 			d.next_timer = d.next_retry = 0;
 		if (d.next_timer != 0)
 			next_tick = Min(next_tick,

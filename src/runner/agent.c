@@ -1,0 +1,612 @@
+/*-------------------------------------------------------------------------
+ * agent.c
+ *	  Running an agent program (see agent.h): command resolution and the
+ *	  allowlist, the clean environment, posix_spawn (no shell, own process
+ *	  group, every other descriptor closed), stdin fed from memory, stdout
+ *	  and stderr pumped into the run log and stdout cut into lines for the
+ *	  adapter, timeout and cancellation (SIGTERM to the group, grace,
+ *	  SIGKILL), and every descendant killed and reaped at the end.
+ *	  (Factored out of the process adapter, which uses it as the CLI
+ *	  adapters do.)
+ *-------------------------------------------------------------------------
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+#define DRAIN_MS 2000
+
+/* ---------------------------------------------------------------------
+ * Command resolution
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * allowedCommands: empty or missing allows any; else the command, with
+ * symbolic links and ".." resolved, must be one of the entries (resolved
+ * the same way) or lie inside one of them. The resolved path is what runs.
+ */
+static cJSON *
+check_allowed(const RunSpec *spec, char resolved[PATH_MAX])
+{
+	cJSON	   *e;
+	char		real[PATH_MAX];
+
+	if (!cJSON_IsArray(spec->allowed_commands) || cJSON_GetArraySize(spec->allowed_commands) == 0)
+		return NULL;
+	if (realpath(resolved, real) == NULL)
+		return make_error_result(PC_ERR_NOT_ALLOWED,
+								 "command is not in paperclip.allowed_commands: %s (%s)",
+								 resolved, strerror(errno));
+	cJSON_ArrayForEach(e, spec->allowed_commands)
+	{
+		char		allowed[PATH_MAX];
+		size_t		len;
+
+		if (!cJSON_IsString(e) || e->valuestring[0] != '/' ||
+			realpath(e->valuestring, allowed) == NULL)
+			continue;
+		len = strlen(allowed);
+		if (strcmp(real, allowed) == 0 ||
+			(strncmp(real, allowed, len) == 0 && (len == 1 || real[len] == '/')))
+		{
+			snprintf(resolved, PATH_MAX, "%s", real);
+			return NULL;
+		}
+	}
+	return make_error_result(PC_ERR_NOT_ALLOWED,
+							 "command is not in paperclip.allowed_commands: %s", real);
+}
+
+cJSON *
+agent_resolve(const RunSpec *spec, const char *command, const char *cwd, char resolved[PATH_MAX])
+{
+	struct stat st;
+
+	if (strchr(command, '/') != NULL)
+	{
+		if (command[0] != '/')
+			return make_error_result(PC_ERR_CONFIG,
+									 "adapter_config.command must be absolute or a bare name: %s",
+									 command);
+		snprintf(resolved, PATH_MAX, "%s", command);
+	}
+	else
+	{
+		char		path[] = AGENT_CLEAN_PATH;
+		char	   *save = NULL;
+		char	   *dir;
+
+		resolved[0] = '\0';
+		for (dir = strtok_r(path, ":", &save); dir; dir = strtok_r(NULL, ":", &save))
+		{
+			char		candidate[PATH_MAX];
+
+			snprintf(candidate, sizeof(candidate), "%s/%s", dir, command);
+			if (access(candidate, X_OK) == 0)
+			{
+				snprintf(resolved, PATH_MAX, "%s", candidate);
+				break;
+			}
+		}
+		if (resolved[0] == '\0')
+			return make_error_result(PC_ERR_SPAWN, "command not found in PATH (%s): %s",
+									 AGENT_CLEAN_PATH, command);
+	}
+	if (stat(resolved, &st) != 0)
+		return make_error_result(PC_ERR_SPAWN, "command not found: %s (%s)",
+								 resolved, strerror(errno));
+	if (!S_ISREG(st.st_mode) || access(resolved, X_OK) != 0)
+		return make_error_result(PC_ERR_SPAWN, "command is not an executable file: %s", resolved);
+	if (cwd != NULL && (stat(cwd, &st) != 0 || !S_ISDIR(st.st_mode)))
+		return make_error_result(PC_ERR_SPAWN, "cwd is not an existing directory: %s", cwd);
+	return check_allowed(spec, resolved);
+}
+
+/* ---------------------------------------------------------------------
+ * Environment
+ * ---------------------------------------------------------------------
+ */
+
+/* Set key (replacing an earlier value: the first of duplicates is what getenv sees). */
+void
+agent_env_set(AgentEnv *env, const char *key, const char *value)
+{
+	size_t		klen = strlen(key);
+	char	   *kv = malloc(klen + strlen(value ? value : "") + 2);
+	char	  **v;
+	int			i;
+
+	if (kv == NULL)
+	{
+		env->failed = true;
+		return;
+	}
+	sprintf(kv, "%s=%s", key, value ? value : "");
+	for (i = 0; i < env->n; i++)
+		if (strncmp(env->v[i], key, klen) == 0 && env->v[i][klen] == '=')
+		{
+			free(env->v[i]);
+			env->v[i] = kv;
+			return;
+		}
+	v = realloc(env->v, sizeof(char *) * (env->n + 2));
+	if (v == NULL)
+	{
+		free(kv);
+		env->failed = true;
+		return;
+	}
+	env->v = v;
+	env->v[env->n++] = kv;
+	env->v[env->n] = NULL;
+}
+
+static const char *
+context_string(const RunSpec *spec, const char *key)
+{
+	cJSON	   *v = cJSON_GetObjectItemCaseSensitive(spec->context, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+void
+agent_env_init(AgentEnv *env, const RunSpec *spec, const cJSON *config_env, const char *cwd)
+{
+	cJSON	   *e;
+	cJSON	   *empty = cJSON_CreateObject();
+	char	   *context = cJSON_PrintUnformatted(spec->context ? spec->context : empty);
+	const char *task = context_string(spec, "issueId");
+	char		linked[8192] = "";
+	cJSON	   *ids = cJSON_GetObjectItemCaseSensitive(spec->context, "linkedIssueIds");
+
+	memset(env, 0, sizeof(*env));
+	agent_env_set(env, "PATH", AGENT_CLEAN_PATH);
+	agent_env_set(env, "HOME", cwd ? cwd : "/tmp");
+	agent_env_set(env, "LANG", "C.UTF-8");
+	if (cJSON_IsObject(config_env))
+		cJSON_ArrayForEach(e, config_env)
+			if (cJSON_IsString(e) && strncmp(e->string, "PAPERCLIP_", 10) != 0)
+			agent_env_set(env, e->string, e->valuestring);
+	if (cJSON_IsArray(ids))
+		cJSON_ArrayForEach(e, ids)
+			if (cJSON_IsString(e) && strlen(linked) + strlen(e->valuestring) + 2 < sizeof(linked))
+		{
+			if (linked[0])
+				strcat(linked, ",");
+			strcat(linked, e->valuestring);
+		}
+	agent_env_set(env, "PAPERCLIP_RUN_ID", spec->run_id);
+	agent_env_set(env, "PAPERCLIP_AGENT_ID", spec->agent_id);
+	agent_env_set(env, "PAPERCLIP_COMPANY_ID", spec->company_id);
+	agent_env_set(env, "PAPERCLIP_WAKE_REASON", spec->wake_reason);
+	agent_env_set(env, "PAPERCLIP_TASK_ID", task ? task : context_string(spec, "taskId"));
+	agent_env_set(env, "PAPERCLIP_WAKE_COMMENT_ID", context_string(spec, "wakeCommentId"));
+	agent_env_set(env, "PAPERCLIP_LINKED_ISSUE_IDS", linked);
+	agent_env_set(env, "PAPERCLIP_SESSION_ID", spec->session_id);
+	agent_env_set(env, "PAPERCLIP_CONTEXT", context ? context : "{}");
+	agent_env_set(env, "PAPERCLIP_RESULT_FILE", spec->result_file);
+	if (context == NULL)
+		env->failed = true;
+	free(context);
+	cJSON_Delete(empty);
+}
+
+void
+agent_env_free(AgentEnv *env)
+{
+	int			i;
+
+	for (i = 0; i < env->n; i++)
+		free(env->v[i]);
+	free(env->v);
+	memset(env, 0, sizeof(*env));
+}
+
+/* ---------------------------------------------------------------------
+ * Output
+ * ---------------------------------------------------------------------
+ */
+
+void
+agent_output_open(AgentOutput *o, const RunSpec *spec)
+{
+	memset(o, 0, sizeof(*o));
+	o->out.name = "stdout";
+	o->err.name = "stderr";
+	runlog_open(&o->log, spec->log_path, spec->max_live_log);
+}
+
+void
+agent_output_note(AgentOutput *o, const char *text)
+{
+	size_t		len = strlen(text);
+	char	   *line = malloc(len + 2);
+
+	if (line == NULL)
+		return;
+	memcpy(line, text, len);
+	line[len] = '\n';
+	line[len + 1] = '\0';
+	runlog_chunk(&o->log, &o->err, line, len + 1);
+	free(line);
+}
+
+void
+agent_output_finish(AgentOutput *o, cJSON *result)
+{
+	runlog_finish(&o->log, result, &o->out, &o->err);
+	free(o->out.excerpt);
+	free(o->err.excerpt);
+	o->out.excerpt = o->err.excerpt = NULL;
+}
+
+/* ---------------------------------------------------------------------
+ * The run
+ * ---------------------------------------------------------------------
+ */
+
+/* What happens while the program runs. */
+typedef struct RunState
+{
+	const AgentProgram *p;
+	pid_t		pid;
+	bool		exited;
+	int			status;
+	bool		timed_out;
+	bool		cancelled;
+	long long	kill_at_ms;		/* SIGKILL deadline after SIGTERM, or 0 */
+	long long	drain_until_ms; /* after exit: read what is left until then */
+	LineReader	lines;
+	int			in_fd;			/* stdin still being written, or -1 */
+	size_t		in_done;
+} RunState;
+
+const char *
+agent_signal_name(int sig)
+{
+	static char buf[32];
+	const char *abbrev = sigabbrev_np(sig);
+
+	if (abbrev == NULL)
+		snprintf(buf, sizeof(buf), "SIG%d", sig);
+	else
+		snprintf(buf, sizeof(buf), "SIG%s", abbrev);
+	return buf;
+}
+
+static cJSON *
+spawn_program(const AgentProgram *p, pid_t *pid, int *out_fd, int *err_fd, int *in_fd)
+{
+	int			out[2],
+				err[2],
+				in[2] = {-1, -1};
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t	none,
+				all;
+	int			rc;
+
+	if (pipe2(out, O_CLOEXEC) != 0)
+		return make_error_result(PC_ERR_SPAWN, "cannot create pipes: %s", strerror(errno));
+	if (pipe2(err, O_CLOEXEC) != 0)
+	{
+		close(out[0]);
+		close(out[1]);
+		return make_error_result(PC_ERR_SPAWN, "cannot create pipes: %s", strerror(errno));
+	}
+	if (p->stdin_data != NULL && pipe2(in, O_CLOEXEC) != 0)
+	{
+		close(out[0]);
+		close(out[1]);
+		close(err[0]);
+		close(err[1]);
+		return make_error_result(PC_ERR_SPAWN, "cannot create pipes: %s", strerror(errno));
+	}
+	posix_spawn_file_actions_init(&fa);
+	if (in[0] >= 0)
+		posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+	else
+		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	if (p->cwd)
+		posix_spawn_file_actions_addchdir_np(&fa, p->cwd);
+	posix_spawnattr_init(&attr);
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setpgroup(&attr, 0);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+							 POSIX_SPAWN_SETSIGDEF);
+	rc = posix_spawn(pid, p->path, &fa, &attr, p->argv, p->envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	close(out[1]);
+	close(err[1]);
+	if (in[0] >= 0)
+		close(in[0]);
+	if (rc != 0)
+	{
+		close(out[0]);
+		close(err[0]);
+		if (in[1] >= 0)
+			close(in[1]);
+		return make_error_result(PC_ERR_SPAWN, "cannot start %s: %s", p->path, strerror(rc));
+	}
+	fcntl(out[0], F_SETFL, O_NONBLOCK);
+	fcntl(err[0], F_SETFL, O_NONBLOCK);
+	if (in[1] >= 0)
+		fcntl(in[1], F_SETFL, O_NONBLOCK);
+	*out_fd = out[0];
+	*err_fd = err[0];
+	*in_fd = in[1];
+	return NULL;
+}
+
+/* Write what stdin still takes; close it when all is written or the agent closed it. */
+static void
+feed_stdin(RunState *rs)
+{
+	const AgentProgram *p = rs->p;
+
+	while (rs->in_fd >= 0 && rs->in_done < p->stdin_len)
+	{
+		ssize_t		n = write(rs->in_fd, p->stdin_data + rs->in_done, p->stdin_len - rs->in_done);
+
+		if (n > 0)
+			rs->in_done += n;
+		else if (n < 0 && errno == EINTR)
+			continue;
+		else if (n < 0 && errno == EAGAIN)
+			return;
+		else
+			break;				/* EPIPE: the agent does not read its stdin */
+	}
+	if (rs->in_fd >= 0)
+	{
+		close(rs->in_fd);
+		rs->in_fd = -1;
+	}
+}
+
+/* Read what a pipe has; false at EOF. */
+static bool
+pump(int fd, StreamState *st, RunState *rs, RunLog *log, bool is_stdout)
+{
+	unsigned char buf[65536];
+
+	for (;;)
+	{
+		ssize_t		n = read(fd, buf, sizeof(buf));
+		size_t		len;
+		char	   *text;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return true;
+		text = utf8_sanitize(&st->carry, buf, n > 0 ? (size_t) n : 0, n <= 0, &len);
+		runlog_chunk(log, st, text, len);
+		if (is_stdout && rs->p->on_line)
+			lines_feed(&rs->lines, text, len);
+		free(text);
+		if (n <= 0)
+			return false;
+	}
+}
+
+static void
+terminate_group(RunState *rs)
+{
+	kill(-rs->pid, SIGTERM);
+	if (rs->kill_at_ms == 0)
+		rs->kill_at_ms = now_ms() + (long long) (rs->p->grace_sec * 1000);
+}
+
+static void
+handle_signals(int sigfd, RunState *rs)
+{
+	struct signalfd_siginfo si;
+
+	while (read(sigfd, &si, sizeof(si)) == sizeof(si))
+	{
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+		{
+			if (!rs->exited && !rs->cancelled)
+			{
+				rs->cancelled = true;
+				terminate_group(rs);
+			}
+		}
+	}
+	/* the agent, or a descendant orphaned to us (we are a subreaper) */
+	for (;;)
+	{
+		int			status;
+		pid_t		pid = waitpid(-1, &status, WNOHANG);
+
+		if (pid <= 0)
+			break;
+		if (pid == rs->pid && !rs->exited)
+		{
+			rs->exited = true;
+			rs->status = status;
+			/* leave nothing of its group behind; that also closes their pipes */
+			kill(-rs->pid, SIGKILL);
+			rs->drain_until_ms = now_ms() + DRAIN_MS;
+		}
+	}
+}
+
+/*
+ * Kill every process that is still our child: as a subreaper we adopt the
+ * agent's orphaned descendants, even those that left its process group
+ * (setsid). Returns how many were signalled.
+ */
+static int
+kill_children(void)
+{
+	char		path[64];
+	FILE	   *f;
+	int			pid;
+	int			n = 0;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int) getpid());
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	while (fscanf(f, "%d", &pid) == 1)
+	{
+		kill(-pid, SIGKILL);	/* its group, when it leads one */
+		kill(pid, SIGKILL);
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * After the run: kill what is left of the agent's group and every
+ * descendant orphaned to us, and reap them all, so none outlives the runner.
+ */
+static void
+reap_descendants(pid_t pgid)
+{
+	long long	deadline = now_ms() + DRAIN_MS;
+
+	kill(-pgid, SIGKILL);
+	while (now_ms() < deadline)
+	{
+		pid_t		pid = waitpid(-1, NULL, WNOHANG);
+
+		if (pid < 0 && errno == ECHILD)
+			return;
+		if (pid <= 0)
+		{
+			kill(-pgid, SIGKILL);
+			kill_children();
+			usleep(5000);
+		}
+	}
+}
+
+static int
+poll_timeout(const RunState *rs, long long deadline_ms)
+{
+	long long	now = now_ms();
+	long long	next = now + 1000;
+
+	if (deadline_ms && !rs->timed_out && !rs->exited && deadline_ms < next)
+		next = deadline_ms;
+	if (rs->kill_at_ms && !rs->exited && rs->kill_at_ms < next)
+		next = rs->kill_at_ms;
+	if (rs->drain_until_ms && rs->drain_until_ms < next)
+		next = rs->drain_until_ms;
+	return next > now ? (int) (next - now) : 0;
+}
+
+static void
+send_spawned(pid_t pid)
+{
+	cJSON	   *f = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(f, "type", PC_FRAME_SPAWNED);
+	cJSON_AddNumberToObject(f, "pid", pid);
+	frame_send(f, true);
+	cJSON_Delete(f);
+}
+
+cJSON *
+agent_run(const AgentProgram *p, AgentOutput *o, int sigfd, AgentExit *x)
+{
+	RunState	rs;
+	cJSON	   *err;
+	int			out_fd = -1,
+				err_fd = -1;
+	long long	deadline_ms = 0;
+
+	memset(x, 0, sizeof(*x));
+	memset(&rs, 0, sizeof(rs));
+	rs.p = p;
+	rs.in_fd = -1;
+	if ((err = spawn_program(p, &rs.pid, &out_fd, &err_fd, &rs.in_fd)) != NULL)
+		return err;
+	send_spawned(rs.pid);
+	if (p->on_line)
+		lines_init(&rs.lines, p->on_line, p->arg, p->max_line, p->plain_max);
+	if (p->timeout_sec > 0)
+		deadline_ms = now_ms() + (long long) (p->timeout_sec * 1000);
+	feed_stdin(&rs);
+
+	while (out_fd >= 0 || err_fd >= 0 || !rs.exited)
+	{
+		struct pollfd pfd[4];
+		int			np = 0;
+		long long	now;
+
+		pfd[np++] = (struct pollfd) {.fd = sigfd,.events = POLLIN};
+		if (out_fd >= 0)
+			pfd[np++] = (struct pollfd) {.fd = out_fd,.events = POLLIN};
+		if (err_fd >= 0)
+			pfd[np++] = (struct pollfd) {.fd = err_fd,.events = POLLIN};
+		if (rs.in_fd >= 0)
+			pfd[np++] = (struct pollfd) {.fd = rs.in_fd,.events = POLLOUT};
+		if (poll(pfd, np, poll_timeout(&rs, deadline_ms)) < 0 && errno != EINTR)
+			break;
+
+		handle_signals(sigfd, &rs);
+		feed_stdin(&rs);
+		if (out_fd >= 0 && !pump(out_fd, &o->out, &rs, &o->log, true))
+		{
+			close(out_fd);
+			out_fd = -1;
+		}
+		if (err_fd >= 0 && !pump(err_fd, &o->err, &rs, &o->log, false))
+		{
+			close(err_fd);
+			err_fd = -1;
+		}
+		handle_signals(sigfd, &rs);
+
+		now = now_ms();
+		if (!rs.exited && deadline_ms && !rs.timed_out && now >= deadline_ms)
+		{
+			rs.timed_out = true;
+			terminate_group(&rs);
+		}
+		if (!rs.exited && rs.kill_at_ms && now >= rs.kill_at_ms)
+			kill(-rs.pid, SIGKILL);
+		if (rs.exited && rs.drain_until_ms && now >= rs.drain_until_ms)
+			break;				/* something still holds the pipes: stop reading */
+	}
+	if (out_fd >= 0)
+		close(out_fd);
+	if (err_fd >= 0)
+		close(err_fd);
+	if (rs.in_fd >= 0)
+		close(rs.in_fd);
+	reap_descendants(rs.pid);
+	if (p->on_line)
+	{
+		lines_finish(&rs.lines);	/* a line cut by the end of the output */
+		x->lines_too_long = rs.lines.lines_too_long;
+		lines_free(&rs.lines);
+	}
+	x->status = rs.status;
+	x->timed_out = rs.timed_out;
+	x->cancelled = rs.cancelled;
+	return NULL;
+}
