@@ -7,8 +7,12 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/pg_extension.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
@@ -17,9 +21,11 @@
 #include "storage/shmem.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/varlena.h"
 
 #include "compat.h"
@@ -49,6 +55,7 @@ PaperclipShared *pc_shared = NULL;
 
 static bool wake_pending = false;
 static bool scheduler_wake_pending = false;
+static bool schema_checked = false; /* this transaction found the schema ours */
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
@@ -193,11 +200,13 @@ pc_xact_callback(XactEvent event, void *arg)
 			}
 			wake_pending = false;
 			scheduler_wake_pending = false;
+			schema_checked = false;
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			wake_pending = false;
 			scheduler_wake_pending = false;
+			schema_checked = false;
 			break;
 		default:
 			break;
@@ -365,6 +374,57 @@ pc_check_writable(FunctionCallInfo fcinfo)
 				 errhint("Call it on the primary. Reading functions and views work here.")));
 	if (XactReadOnly)
 		PreventCommandIfReadOnly(called_function(fcinfo));
+
+	/*
+	 * The library writes the schema of its own version. Between installing
+	 * a new version and ALTER EXTENSION paperclip UPDATE the database still
+	 * has the old one: say so, rather than fail on a missing column. Once
+	 * per transaction.
+	 */
+	if (!schema_checked)
+	{
+		char	   *installed = pc_installed_version();
+
+		if (installed == NULL || strcmp(installed, PC_EXTVERSION) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("paperclip's library is version %s but the extension in this database is version %s",
+							PC_EXTVERSION, installed ? installed : "(none)"),
+					 errdetail("%s writes only the schema of its library's version.",
+							   called_function(fcinfo)),
+					 errhint("Run ALTER EXTENSION paperclip UPDATE (or, if the library is the older, "
+							 "restart the server so that it loads the one installed).")));
+		schema_checked = true;
+	}
+}
+
+/* The version of the paperclip extension in this database, or NULL. */
+char *
+pc_installed_version(void)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	char	   *version = NULL;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum("paperclip"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tuple, Anum_pg_extension_extversion,
+									 RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			version = text_to_cstring(DatumGetTextPP(d));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return version;
 }
 
 /*

@@ -46,8 +46,12 @@ extern char *pc_json_list_of_guc(const char *value);
 extern bool pc_path_has_parent_ref(const char *path);
 extern bool pc_log_ref_is_ours(const char *log_ref);
 
-/* The first call of every SQL function that writes (paperclip.c) */
+/*
+ * The first call of every SQL function that writes: not on a standby, not
+ * in a read-only transaction, not on another version's schema (paperclip.c)
+ */
 extern void pc_check_writable(FunctionCallInfo fcinfo);
+extern char *pc_installed_version(void);
 
 /* Vocabulary checks (paperclip.c) */
 extern void pc_check_vocabulary(const char *param, const char *value,

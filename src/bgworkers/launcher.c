@@ -411,14 +411,28 @@ forward_cancellations(void)
  * ----------------------------------------------------------------------
  */
 
-/* The paperclip extension of this database now, or InvalidOid. */
+/*
+ * The paperclip extension of this database now, or InvalidOid; *ours tells
+ * whether it is at the library's version (after a new version is installed
+ * and until ALTER EXTENSION paperclip UPDATE, it is not: runs then wait).
+ */
 static Oid
-current_extension(void)
+current_extension(bool *ours)
 {
+	static bool said = false;
 	Oid			ext;
+	char	   *version;
 
 	StartTransactionCommand();
 	ext = get_extension_oid("paperclip", true);
+	version = OidIsValid(ext) ? pc_installed_version() : NULL;
+	*ours = version != NULL && strcmp(version, PC_EXTVERSION) == 0;
+	if (OidIsValid(ext) && !*ours && !said)
+		ereport(LOG,
+				(errmsg("paperclip launcher: the extension in database \"%s\" is version %s, its library %s; "
+						"runs wait for ALTER EXTENSION paperclip UPDATE",
+						pc_database_name, version ? version : "(none)", PC_EXTVERSION)));
+	said = OidIsValid(ext) && !*ours;
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(loop_cxt);
 	return ext;
@@ -569,6 +583,7 @@ paperclip_launcher_main(Datum arg)
 		bool		tick;
 		bool		woken;
 		Oid			now_extension;
+		bool		ours;
 
 		MemoryContextSwitchTo(loop_cxt);
 		MemoryContextReset(loop_cxt);
@@ -580,7 +595,7 @@ paperclip_launcher_main(Datum arg)
 			resolve_paths();
 		}
 
-		now_extension = current_extension();
+		now_extension = current_extension(&ours);
 		if (now_extension != served_extension)
 		{
 			if (OidIsValid(served_extension))
@@ -588,7 +603,7 @@ paperclip_launcher_main(Datum arg)
 			served_extension = now_extension;
 		}
 		reap_children();
-		if (!OidIsValid(served_extension))
+		if (!OidIsValid(served_extension) || !ours)
 		{
 			/* drain abandoned runners until they exit, else only wait */
 			if (runners_in_use() > 0)

@@ -47,8 +47,10 @@
 
 static MemoryContext loop_cxt = NULL;
 
+/* at the library's version: until ALTER EXTENSION paperclip UPDATE, wait */
 static PcPlan plan_extension_present = PC_PLAN(
-	"SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'paperclip'");
+	"SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'paperclip' "
+	"AND extversion = '" PC_EXTVERSION "'");
 
 /* $1 now: the next deadlines after it, and whether a due retry still waits */
 static PcPlan plan_deadlines = PC_PLAN(

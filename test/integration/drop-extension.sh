@@ -72,12 +72,27 @@ deadline=$((SECONDS + 10))
 while [ -e "$spool/$r.json" ] && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
 ok $([ ! -e "$spool/$r.json" ]; echo $?) "no spool file of the abandoned run is kept"
 
-# --- the extension again: the launcher serves the new one
-q "CREATE EXTENSION paperclip" >/dev/null
+# --- the extension again, at an older version: the launcher waits for the
+# update (a run queued by the old version stays queued), then serves it
+log_start=$(stat -c %s "$log" 2>/dev/null || echo 0)
+q "CREATE EXTENSION paperclip VERSION '0.1'" >/dev/null
 COMPANY=$(q "INSERT INTO paperclip.companies (name) VALUES ('after the drop') RETURNING id")
 a=$(agent again '{"command":"/bin/true"}')
-r=$(enqueue "$a")
-ok $(wait_finished "$r" 30; echo $?) "after CREATE EXTENSION a run is started again"
+r=$(q "INSERT INTO paperclip.heartbeat_runs (company_id, agent_id) VALUES ('$COMPANY', '$a') RETURNING id")
+if [ -r "$log" ]; then
+	deadline=$((SECONDS + 20))
+	until tail -c +"$((log_start + 1))" "$log" | grep -q 'runs wait for ALTER EXTENSION paperclip UPDATE'; do
+		[ $SECONDS -ge $deadline ] && break
+		sleep 0.1
+	done
+	tail -c +"$((log_start + 1))" "$log" | grep -q 'the extension in database "postgres" is version 0.1, its library'
+	ok $? "the launcher says it waits for ALTER EXTENSION paperclip UPDATE"
+else
+	ok 0 "# SKIP server log not readable here"
+fi
+is "$(run_status "$r")" queued "the run the old version queued waits"
+q "ALTER EXTENSION paperclip UPDATE" >/dev/null
+ok $(wait_finished "$r" 30; echo $?) "after ALTER EXTENSION paperclip UPDATE it is started"
 is "$(run_status "$r")" succeeded "and succeeds"
 
 done_testing

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The upgrade path: paperclip 0.1 (the oldest supported version) installed
-# and filled through its own API (test/upgrade/fill-0.1.sql), then ALTER
-# EXTENSION paperclip UPDATE. Every row of 0.1 survives, the runs left in
-# flight go on under the new version, and the upgraded schema is the one a
-# fresh CREATE EXTENSION makes (pg_dump --schema-only of both, compared).
-# The pgTAP suites also run against an upgraded database (test/run-all.sh,
+# and holding what 0.1 wrote through its own API (test/upgrade/load-0.1.sh:
+# fill-0.1.sql as the 0.1 release ran it), then ALTER EXTENSION paperclip
+# UPDATE. Until then the new library refuses, plainly, to work on the old
+# schema; after it every row of 0.1 survives, the runs left in flight go on
+# under the new version, and the upgraded schema is the one a fresh CREATE
+# EXTENSION makes (pg_dump --schema-only of both, compared). The pgTAP
+# suites also run against an upgraded database (test/run-all.sh,
 # test/upgrade/prepare.sh).
 . "$(dirname "$0")/lib.bash"
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -21,12 +23,11 @@ dropdb --if-exists "$FRESH" >/dev/null 2>&1
 WORK=$(mktemp -d /tmp/paperclip-upgrade.XXXXXX)
 trap 'rm -rf "$WORK"; dropdb --if-exists "$DB" >/dev/null 2>&1; dropdb --if-exists "$FRESH" >/dev/null 2>&1' EXIT
 createdb "$DB"
-q "CREATE EXTENSION paperclip VERSION '0.1'" >/dev/null
-is "$(q "SELECT extversion FROM pg_extension WHERE extname = 'paperclip'")" 0.1 "paperclip 0.1 installs"
-psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -f "$root/test/upgrade/fill-0.1.sql" >"$WORK/fill.log" 2>&1
+"$root/test/upgrade/load-0.1.sh" "$DB" >"$WORK/load.log" 2>&1
 rc=$?
-ok $rc "it is filled through the 0.1 API"
-[ $rc -eq 0 ] || tail -n 20 "$WORK/fill.log" | sed 's/^/#   /'
+ok $rc "paperclip 0.1 installs and holds what 0.1 wrote through its API"
+[ $rc -eq 0 ] || tail -n 20 "$WORK/load.log" | sed 's/^/#   /'
+is "$(q "SELECT extversion FROM pg_extension WHERE extname = 'paperclip'")" 0.1 "at version 0.1"
 
 
 # --- every table's rows, over 0.1's columns, before and after
@@ -50,6 +51,16 @@ fingerprints >"$WORK/before"
 is "$(awk '$2 == 0' "$WORK/before" | wc -l)" 0 "every table holds rows before the upgrade"
 
 default=$(q "SELECT default_version FROM pg_available_extensions WHERE name = 'paperclip'")
+
+# --- before the update, the new library says what to do, and writes nothing
+err=$(psql -X -q -d "$DB" -v VERBOSITY=verbose \
+	-c "SELECT paperclip.enqueue_wakeup('e0000000-0000-0000-0000-0000000000a4')" 2>&1 >/dev/null)
+grep -q "^ERROR:  55000: paperclip's library is version $default but the extension in this database is version 0.1\$" <<<"$err" &&
+	grep -q '^HINT:  Run ALTER EXTENSION paperclip UPDATE' <<<"$err" && ! grep -qE '^(CONTEXT|QUERY):' <<<"$err"
+rc=$?
+ok $rc "before ALTER EXTENSION UPDATE the API refuses the old schema plainly (55000, with the hint)"
+[ $rc -eq 0 ] || sed 's/^/#   /' <<<"$err"
+is "$(fingerprints | md5sum)" "$(md5sum <"$WORK/before")" "and writes nothing"
 out=$(psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -c "ALTER EXTENSION paperclip UPDATE" 2>&1)
 rc=$?
 ok $rc "ALTER EXTENSION paperclip UPDATE"

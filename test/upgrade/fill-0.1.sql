@@ -3,11 +3,11 @@
 -- budgets, work evidence, and runs in every state (queued, running,
 -- succeeded with cost, failed, failed transiently with a scheduled retry,
 -- cancelled, timed out), with events, logs, activity, runtime state and a
--- role bound to a company. Run before ALTER EXTENSION paperclip UPDATE by
--- test/integration/upgrade.sh and test/upgrade/prepare.sh. Only calls that
--- exist in 0.1, with 0.1's parameters: this file never changes with later
--- versions. Ids are fixed (e0...); no launcher serves this database, so
--- runs stay as written.
+-- role bound to a company. make-fixture.sh runs it with the 0.1 release's
+-- own library and keeps what it wrote (0.1-data.sql, 0.1-run-logs/), which
+-- the upgrade tests load (load-0.1.sh). Only calls that exist in 0.1, with
+-- 0.1's parameters. Ids are fixed (e0...); no launcher serves the
+-- database, so runs stay as written.
 \set ON_ERROR_STOP on
 SET client_min_messages = warning;
 

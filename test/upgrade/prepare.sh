@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # test/upgrade/prepare.sh DATABASE: a database upgraded from a filled
 # paperclip 0.1, for the pgTAP suites (test/run-all.sh runs them against it
-# as well as against a fresh install). It installs 0.1 with pgTAP, fills it
-# through the 0.1 API (fill-0.1.sql), runs ALTER EXTENSION paperclip UPDATE,
-# then empties the extension's tables: the suites expect no rows but their
-# own, and what they check here is the schema the upgrade left, on tables
-# that held rows when it ran. (test/integration/upgrade.sh checks the rows.)
+# as well as against a fresh install). It installs pgTAP and 0.1 holding
+# what 0.1 wrote through its API (load-0.1.sh), runs ALTER EXTENSION
+# paperclip UPDATE, then empties the extension's tables: the suites expect
+# no rows but their own, and what they check here is the schema the upgrade
+# left, on tables that held rows when it ran. (test/integration/upgrade.sh
+# checks the rows.)
 set -euo pipefail
 db=${1:?usage: test/upgrade/prepare.sh DATABASE}
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -13,8 +14,8 @@ sql() { psql -X -q -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 
 dropdb --if-exists "$db"
 createdb "$db"
-sql -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION paperclip VERSION '0.1'"
-sql -f "$root/test/upgrade/fill-0.1.sql" >/dev/null
+sql -c "CREATE EXTENSION pgtap"
+"$root/test/upgrade/load-0.1.sh" "$db"
 sql -c "ALTER EXTENSION paperclip UPDATE"
 sql <<'SQL'
 DO $$
