@@ -19,6 +19,321 @@ ALTER TABLE paperclip.agent_runtime_state
         CHECK (session_params IS NULL OR jsonb_typeof(session_params) = 'object');
 COMMENT ON COLUMN paperclip.agent_runtime_state.session_params IS
     'The CLI adapters'' saved session ({"sessionId", "cwd", ...}), next to session_id: a run resumes it only when its cwd is empty or the run''s own. Replaced by a result''s sessionParams when the key is present (null clears it), cleared with clearSession.';
+
+-- ===========================================================================
+-- issue 11 (SQL isolation): runtime tables written only through the API,
+-- references that stay inside a company, fail-closed company bindings, run
+-- log locations derived from the run.
+-- ===========================================================================
+
+-- ---------------------------------------------------------------------------
+-- Runtime tables are the extension's. What drives the workers (runs, their
+-- events, wakeup requests, runtime state, costs) is written only by the API
+-- functions, SECURITY DEFINER: no role writes them directly, admins included
+-- (an admin who set a run's agent_pid could make the launcher signal any
+-- process; one who inserted a run could run another company's agent).
+-- Admins keep companies, agents, issues, the evidence tables, the activity
+-- log and the company bindings. Superusers, and the extension's owner, are
+-- not limited by grants.
+-- ---------------------------------------------------------------------------
+DO $runtime_tables$
+DECLARE
+    g record;
+BEGIN
+    -- every grantee but the owner, also grants a DBA added after 0.1, also on columns
+    FOR g IN
+        SELECT DISTINCT c.oid::regclass AS tab, a.grantee::regrole AS grantee
+          FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
+         WHERE c.oid IN ('paperclip.heartbeat_runs'::regclass, 'paperclip.heartbeat_run_events'::regclass,
+                         'paperclip.agent_wakeup_requests'::regclass, 'paperclip.agent_runtime_state'::regclass,
+                         'paperclip.cost_events'::regclass)
+           AND a.grantee OPERATOR(pg_catalog.<>) c.relowner AND a.grantee OPERATOR(pg_catalog.<>) 0
+           AND a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')
+        UNION
+        SELECT DISTINCT c.oid::regclass, a.grantee::regrole
+          FROM pg_catalog.pg_class c JOIN pg_catalog.pg_attribute t ON t.attrelid OPERATOR(pg_catalog.=) c.oid,
+               pg_catalog.aclexplode(t.attacl) a
+         WHERE c.oid IN ('paperclip.heartbeat_runs'::regclass, 'paperclip.heartbeat_run_events'::regclass,
+                         'paperclip.agent_wakeup_requests'::regclass, 'paperclip.agent_runtime_state'::regclass,
+                         'paperclip.cost_events'::regclass)
+           AND a.grantee OPERATOR(pg_catalog.<>) c.relowner AND a.grantee OPERATOR(pg_catalog.<>) 0
+           AND a.privilege_type IN ('INSERT', 'UPDATE')
+    LOOP
+        EXECUTE pg_catalog.format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON %s FROM %s', g.tab, g.grantee);
+        EXECUTE pg_catalog.format('REVOKE INSERT (%2$s), UPDATE (%2$s) ON %1$s FROM %3$s', g.tab,
+            (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(attname), ', ')
+               FROM pg_catalog.pg_attribute WHERE attrelid OPERATOR(pg_catalog.=) g.tab AND attnum > 0
+                AND NOT attisdropped), g.grantee);
+    END LOOP;
+END
+$runtime_tables$;
+REVOKE ALL ON SEQUENCE paperclip.heartbeat_run_events_id_seq FROM paperclip_admin;
+
+COMMENT ON TABLE paperclip.heartbeat_runs
+    IS 'agent runs; written only by the extension (enqueue_wakeup, claims, finalize_run, cancel_run, the workers)';
+COMMENT ON TABLE paperclip.heartbeat_run_events
+    IS 'lifecycle and adapter events of a run, by seq; written only by the extension (append_run_event for external runners)';
+COMMENT ON TABLE paperclip.agent_wakeup_requests
+    IS 'every wakeup and what became of it (queued, coalesced, skipped, ...); written only by the extension';
+COMMENT ON TABLE paperclip.agent_runtime_state
+    IS 'an agent''s session and runtime totals; written only by the extension';
+COMMENT ON TABLE paperclip.cost_events
+    IS 'one row per run that cost something; written only by finalize_run';
+
+-- ---------------------------------------------------------------------------
+-- Run log locations come from the run, never from a caller: one rule (in C,
+-- runlog.c), used by append_run_log, read_log, retention and the launcher.
+-- finalize_run ignores logStore, logRef and logCompressed in a result.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION paperclip.run_log_path(company_id uuid, run_id uuid)
+RETURNS text
+AS 'MODULE_PATHNAME', 'paperclip_run_log_path'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION paperclip.run_log_path(uuid, uuid)
+    IS 'the file of a run''s log: <paperclip.run_log_directory>/<company_id>/<run_id>.ndjson (for the launcher; no grant)';
+REVOKE ALL ON FUNCTION paperclip.run_log_path(uuid, uuid) FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- Fail-closed company bindings. A role with no row in company_roles sees and
+-- touches no company; a row with company_id NULL grants every company;
+-- superusers see all. What a session may see is what both the role in effect
+-- and the login role may see, so SET ROLE never widens it.
+-- ---------------------------------------------------------------------------
+ALTER TABLE paperclip.company_roles DROP CONSTRAINT company_roles_pkey;
+ALTER TABLE paperclip.company_roles ALTER COLUMN company_id DROP NOT NULL;
+ALTER TABLE paperclip.company_roles
+    ADD CONSTRAINT company_roles_role_id_company_id_key UNIQUE NULLS NOT DISTINCT (role_id, company_id);
+COMMENT ON TABLE paperclip.company_roles
+    IS 'binds a role to the companies it may see and touch (company_id NULL: every company); a role with no row sees none';
+COMMENT ON COLUMN paperclip.company_roles.company_id
+    IS 'a company the role may see and touch; NULL: every company';
+COMMENT ON CONSTRAINT company_roles_role_id_company_id_key ON paperclip.company_roles
+    IS 'one row per role and company, and at most one "every company" row (NULLs not distinct)';
+
+-- The companies a role may see in this session: NULL for every company, an
+-- empty array for none. A role sees what its rows grant (every company for a
+-- superuser or a NULL row, none without rows); the session's login role
+-- counts too (both: what both may see). A role this session cannot become
+-- sees nothing, and learns nothing of another role's bindings.
+CREATE OR REPLACE FUNCTION paperclip.visible_companies(role_name name)
+RETURNS uuid[]
+LANGUAGE sql STABLE PARALLEL SAFE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE
+             WHEN NOT pg_catalog.pg_has_role(SESSION_USER, $1, 'MEMBER') THEN '{}'::uuid[]
+             WHEN role_bound.everything AND session_bound.everything THEN NULL
+             WHEN role_bound.everything THEN session_bound.c
+             WHEN session_bound.everything THEN role_bound.c
+             ELSE ARRAY(SELECT pg_catalog.unnest(role_bound.c)
+                        INTERSECT SELECT pg_catalog.unnest(session_bound.c))
+           END
+      FROM (SELECT coalesce(pg_catalog.bool_or(r.rolsuper OR (b.role_id IS NOT NULL AND b.company_id IS NULL)), false)
+                     AS everything,
+                   coalesce(pg_catalog.array_agg(b.company_id) FILTER (WHERE b.company_id IS NOT NULL), '{}') AS c
+              FROM pg_catalog.pg_roles r LEFT JOIN paperclip.company_roles b ON b.role_id = r.oid
+             WHERE r.rolname = $1) role_bound,
+           (SELECT coalesce(pg_catalog.bool_or(r.rolsuper OR (b.role_id IS NOT NULL AND b.company_id IS NULL)), false)
+                     AS everything,
+                   coalesce(pg_catalog.array_agg(b.company_id) FILTER (WHERE b.company_id IS NOT NULL), '{}') AS c
+              FROM pg_catalog.pg_roles r LEFT JOIN paperclip.company_roles b ON b.role_id = r.oid
+             WHERE r.rolname = SESSION_USER) session_bound
+$$;
+COMMENT ON FUNCTION paperclip.visible_companies(name)
+    IS 'the companies a role may see in this session (its rows in paperclip.company_roles and its login''s): NULL for every company, {} for none';
+
+ALTER POLICY unbound_roles_bind ON paperclip.company_roles RENAME TO every_company_roles_bind;
+COMMENT ON POLICY every_company_roles_bind ON paperclip.company_roles
+    IS 'only a role that sees every company (a NULL row, or a superuser) changes bindings';
+COMMENT ON POLICY company_isolation ON paperclip.company_roles
+    IS 'a bound role sees the bindings of its companies';
+
+-- The extension's roles name privileges, not companies: each has a NULL row,
+-- so it never narrows what a session sees (a login bound to company A that
+-- runs SET ROLE paperclip_operator still sees A, and only A; a login with no
+-- row sees nothing, whatever role it sets). pg_dump leaves these rows out:
+-- CREATE EXTENSION makes them when a dump is restored.
+INSERT INTO paperclip.company_roles (role_id, company_id)
+SELECT r::regrole, NULL FROM pg_catalog.unnest(ARRAY['paperclip_reader', 'paperclip_operator', 'paperclip_admin']) r
+ON CONFLICT DO NOTHING;
+
+-- Upgrade from 0.1, where a role with no row saw every company: the roles
+-- that could use paperclip then (USAGE on its schema) keep every company (a
+-- NULL row), so an update takes no access away; roles created from now on see
+-- nothing until they are bound. A fresh install (whose 0.1 script has just
+-- run, in this transaction) binds nobody: members of the paperclip roles that
+-- use it in another database of the cluster get nothing here. The extension
+-- membership of its tables (pg_depend rows, never updated) tells which: it is
+-- as young as this transaction only on a fresh install.
+DO $bindings_kept$
+DECLARE
+    next_xid bigint := pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())::text::bigint;
+    created bigint;
+    fresh boolean;
+BEGIN
+    SELECT d.xmin::text::bigint INTO created
+      FROM pg_catalog.pg_depend d
+     WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+       AND d.objid OPERATOR(pg_catalog.=) 'paperclip.companies'::pg_catalog.regclass
+       AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+       AND d.deptype OPERATOR(pg_catalog.=) 'e';
+    -- the 32-bit xmin in the epoch of the next xid (or the one before)
+    created := CASE WHEN created OPERATOR(pg_catalog.<=) (next_xid OPERATOR(pg_catalog.&) 4294967295)
+                    THEN ((next_xid OPERATOR(pg_catalog.>>) 32) OPERATOR(pg_catalog.<<) 32) OPERATOR(pg_catalog.|) created
+                    ELSE (((next_xid OPERATOR(pg_catalog.>>) 32) OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog.<<) 32)
+                         OPERATOR(pg_catalog.|) created END;
+    fresh := created OPERATOR(pg_catalog.>=) 0
+             AND pg_catalog.pg_xact_status(created::text::pg_catalog.xid8) OPERATOR(pg_catalog.=) 'in progress';
+    IF fresh THEN
+        RETURN;
+    END IF;
+    INSERT INTO paperclip.company_roles (role_id, company_id)
+    SELECT r.oid::regrole, NULL
+      FROM pg_catalog.pg_roles r
+     WHERE NOT r.rolsuper AND r.rolname OPERATOR(pg_catalog.!~) '^pg_'
+       AND pg_catalog.has_schema_privilege(r.oid, 'paperclip', 'USAGE')
+       AND NOT EXISTS (SELECT 1 FROM paperclip.company_roles b WHERE b.role_id OPERATOR(pg_catalog.=) r.oid)
+    ON CONFLICT DO NOTHING;
+END
+$bindings_kept$;
+
+SELECT pg_catalog.pg_extension_config_dump('paperclip.company_roles',
+    $$WHERE NOT (company_id IS NULL AND role_id::text IN ('paperclip_reader', 'paperclip_operator', 'paperclip_admin'))$$);
+
+-- ---------------------------------------------------------------------------
+-- References stay inside a company: every reference to an agent, a run or an
+-- issue carries the row's company_id, so no row of company A can name
+-- company B's agent, run or issue (superusers included).
+-- ---------------------------------------------------------------------------
+ALTER TABLE paperclip.agents ADD CONSTRAINT agents_company_id_id_key UNIQUE (company_id, id);
+DROP INDEX paperclip.agents_company_idx;    -- the key above leads with company_id
+ALTER TABLE paperclip.heartbeat_runs ADD CONSTRAINT heartbeat_runs_company_id_id_key UNIQUE (company_id, id);
+ALTER TABLE paperclip.issues ADD CONSTRAINT issues_company_id_id_key UNIQUE (company_id, id);
+DROP INDEX paperclip.issues_company_idx;    -- likewise
+COMMENT ON CONSTRAINT agents_company_id_id_key ON paperclip.agents
+    IS 'the target of (company_id, agent_id) references: they cannot cross companies';
+COMMENT ON CONSTRAINT heartbeat_runs_company_id_id_key ON paperclip.heartbeat_runs
+    IS 'the target of (company_id, run_id) references: they cannot cross companies';
+COMMENT ON CONSTRAINT issues_company_id_id_key ON paperclip.issues
+    IS 'the target of (company_id, issue_id) references: they cannot cross companies';
+
+-- The issue an activity row is about, as a column a key can check.
+ALTER TABLE paperclip.activity_log ADD COLUMN issue_id uuid
+    GENERATED ALWAYS AS (CASE WHEN entity_type OPERATOR(pg_catalog.=) 'issue'
+                               AND entity_id OPERATOR(pg_catalog.~*)
+                                   '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                              THEN entity_id::uuid END) STORED;
+COMMENT ON COLUMN paperclip.activity_log.issue_id
+    IS 'the issue the row is about (entity_type issue, entity_id a uuid): one of the row''s company';
+CREATE INDEX activity_log_issue_idx ON paperclip.activity_log (issue_id) WHERE issue_id IS NOT NULL;
+COMMENT ON INDEX paperclip.activity_log_issue_idx IS 'checks of the key to issues when an issue is deleted';
+
+-- Rows that already point into another company (or at nothing) stop the
+-- upgrade with a clear message; then every reference becomes a composite key.
+-- Not agent_wakeup_requests.run_id nor heartbeat_runs.retry_of_run_id: a key
+-- there would close a cycle (with heartbeat_runs.wakeup_request_id, or of
+-- heartbeat_runs with itself), and pg_dump would warn on every dump that it
+-- cannot order the restore of the extension's tables (their keys exist
+-- before their rows come back); those columns are written by the extension
+-- only, from rows of the same company.
+DO $company_keys$
+DECLARE
+    k record;
+    bad bigint;
+    example text;
+    name text;
+BEGIN
+    IF EXISTS (SELECT 1 FROM paperclip.issues i
+                WHERE NOT EXISTS (SELECT 1 FROM paperclip.companies c WHERE c.id OPERATOR(pg_catalog.=) i.company_id)) THEN
+        RAISE EXCEPTION 'cannot update paperclip: some rows of paperclip.issues name a company that does not exist'
+            USING ERRCODE = 'foreign_key_violation',
+                  HINT = 'Correct or delete those rows, then run ALTER EXTENSION paperclip UPDATE again.';
+    END IF;
+    FOR k IN
+        SELECT * FROM (VALUES
+            -- table, column, referenced table, ON DELETE, replaces, what it names
+            ('heartbeat_runs', 'agent_id', 'agents', 'NO ACTION', 'heartbeat_runs_agent_id_fkey', 'an agent'),
+            ('agent_wakeup_requests', 'agent_id', 'agents', 'NO ACTION', 'agent_wakeup_requests_agent_id_fkey', 'an agent'),
+            ('agent_runtime_state', 'agent_id', 'agents', 'NO ACTION', 'agent_runtime_state_agent_id_fkey', 'an agent'),
+            ('heartbeat_run_events', 'agent_id', 'agents', 'NO ACTION', NULL, 'an agent'),
+            ('cost_events', 'agent_id', 'agents', 'NO ACTION', 'cost_events_agent_id_fkey', 'an agent'),
+            ('activity_log', 'agent_id', 'agents', 'SET NULL (agent_id)', NULL, 'an agent'),
+            ('issues', 'assignee_agent_id', 'agents', 'SET NULL (assignee_agent_id)', NULL, 'an agent'),
+            ('issue_comments', 'author_agent_id', 'agents', 'SET NULL (author_agent_id)', NULL, 'an agent'),
+            ('heartbeat_run_events', 'run_id', 'heartbeat_runs', 'NO ACTION', 'heartbeat_run_events_run_id_fkey', 'a run'),
+            ('agent_runtime_state', 'last_run_id', 'heartbeat_runs', 'SET NULL (last_run_id)', NULL, 'a run'),
+            ('cost_events', 'run_id', 'heartbeat_runs', 'SET NULL (run_id)', NULL, 'a run'),
+            ('activity_log', 'run_id', 'heartbeat_runs', 'SET NULL (run_id)', NULL, 'a run'),
+            ('issue_comments', 'created_by_run_id', 'heartbeat_runs', 'SET NULL (created_by_run_id)', NULL, 'a run'),
+            ('document_revisions', 'created_by_run_id', 'heartbeat_runs', 'SET NULL (created_by_run_id)', NULL, 'a run'),
+            ('issue_work_products', 'created_by_run_id', 'heartbeat_runs', 'SET NULL (created_by_run_id)', NULL, 'a run'),
+            ('workspace_operations', 'heartbeat_run_id', 'heartbeat_runs', 'SET NULL (heartbeat_run_id)', NULL, 'a run'),
+            ('issue_comments', 'issue_id', 'issues', 'NO ACTION', 'issue_comments_issue_id_fkey', 'an issue'),
+            ('issue_documents', 'issue_id', 'issues', 'NO ACTION', 'issue_documents_issue_id_fkey', 'an issue'),
+            ('issue_work_products', 'issue_id', 'issues', 'NO ACTION', 'issue_work_products_issue_id_fkey', 'an issue'),
+            ('activity_log', 'issue_id', 'issues', 'NO ACTION', NULL, 'an issue')
+        ) AS v(tab, col, ref, on_delete, replaces, what)
+    LOOP
+        EXECUTE pg_catalog.format(
+            'SELECT count(*), min(x.%2$I::text) FROM paperclip.%1$I x '
+            'WHERE x.%2$I IS NOT NULL AND NOT EXISTS (SELECT 1 FROM paperclip.%3$I y '
+            '  WHERE y.company_id OPERATOR(pg_catalog.=) x.company_id AND y.id OPERATOR(pg_catalog.=) x.%2$I)',
+            k.tab, k.col, k.ref) INTO bad, example;
+        IF bad > 0 THEN
+            RAISE EXCEPTION 'cannot update paperclip: % row(s) of paperclip.% name % of another company, or one that does not exist',
+                    bad, k.tab, k.what
+                USING ERRCODE = 'foreign_key_violation',
+                      DETAIL = pg_catalog.format('Column %s, e.g. %s, must name %s of the row''s company_id in paperclip.%s.',
+                                                 k.col, example, k.what, k.ref),
+                      HINT = 'Correct or delete those rows, then run ALTER EXTENSION paperclip UPDATE again.';
+        END IF;
+        IF k.replaces IS NOT NULL THEN
+            EXECUTE pg_catalog.format('ALTER TABLE paperclip.%I DROP CONSTRAINT %I', k.tab, k.replaces);
+        END IF;
+        name := k.tab || '_company_id_' || k.col || '_fkey';
+        EXECUTE pg_catalog.format(
+            'ALTER TABLE paperclip.%I ADD CONSTRAINT %I FOREIGN KEY (company_id, %I) '
+            'REFERENCES paperclip.%I (company_id, id) ON DELETE %s',
+            k.tab, name, k.col, k.ref, k.on_delete);
+        EXECUTE pg_catalog.format('COMMENT ON CONSTRAINT %I ON paperclip.%I IS %L', name, k.tab,
+            pg_catalog.format('%s names %s of the row''s own company (paperclip.%s)', k.col, k.what, k.ref));
+    END LOOP;
+END
+$company_keys$;
+
+ALTER TABLE paperclip.issues
+    ADD CONSTRAINT issues_company_id_fkey FOREIGN KEY (company_id) REFERENCES paperclip.companies (id);
+COMMENT ON CONSTRAINT issues_company_id_fkey ON paperclip.issues IS 'an issue belongs to a company';
+
+-- ---------------------------------------------------------------------------
+-- What the API functions accept, documented where \df+ shows it. Text
+-- arguments have length limits (54000 program_limit_exceeded beyond them),
+-- and errors quote at most ~100 characters of what they refuse.
+-- ---------------------------------------------------------------------------
+COMMENT ON FUNCTION paperclip.enqueue_wakeup(uuid, text, text, text, jsonb, text, text, text, jsonb)
+    IS 'apply the heartbeat policy, then coalesce into the active run or queue a new one; NULL when skipped. Limits: reason 64 kB; idempotency_key, requested_by_actor_id 1 kB; payload, context_snapshot 1 MB';
+COMMENT ON FUNCTION paperclip.invoke(uuid, text, jsonb, text, text, text)
+    IS 'enqueue_wakeup with the fields of a manual invocation. Limits: actor_id 1 kB; context_snapshot 1 MB';
+COMMENT ON FUNCTION paperclip.finalize_run(uuid, jsonb)
+    IS 'record an adapter result: outcome, usage and cost, session, runtime totals; idempotent. result at most 1 MB; its logStore, logRef and logCompressed are ignored (a run''s log is where its id says)';
+COMMENT ON FUNCTION paperclip.append_run_event(uuid, text, text, jsonb, text, text)
+    IS 'append an event to a run (for external runners); returns its seq. Limits: event_type 1 kB; message, payload 1 MB';
+COMMENT ON FUNCTION paperclip.append_run_log(uuid, text, text)
+    IS 'append a chunk to the run''s own log (for external runners); returns the log bytes so far. chunk at most 1 MB';
+COMMENT ON FUNCTION paperclip.log_activity(uuid, text, text, text, text, text, uuid, uuid, jsonb)
+    IS 'record an activity; its agent, run and issue (entity_type issue) must be of the company. Limits: actor_id, action, entity_type, entity_id 1 kB; details 1 MB';
+COMMENT ON FUNCTION paperclip.read_log(uuid, bigint, int)
+    IS 'a page of a run''s own log (JSON lines): whole characters, at most limit_bytes (one character at least); next_offset is null at the end, else beyond offset';
+COMMENT ON FUNCTION paperclip.activity_for_issue(uuid)
+    IS 'activity about an issue, newest first, in the issue''s company; none for a hidden issue (read-only: the calling query''s snapshot)';
+COMMENT ON FUNCTION paperclip.list_events(uuid, int, int)
+    IS 'events of a run with seq > after_seq, ascending; limit clamped to 1..1000 (read-only: the calling query''s snapshot)';
+COMMENT ON FUNCTION paperclip.list_activity(uuid, uuid, text, text, int)
+    IS 'activity of a company, newest first, filtered; rows about hidden issues left out (read-only: the calling query''s snapshot)';
+COMMENT ON FUNCTION paperclip.runs_for_issue(uuid, uuid)
+    IS 'runs whose context names the issue or that logged activity on it, newest first (read-only: the calling query''s snapshot)';
+COMMENT ON FUNCTION paperclip.issues_for_run(uuid)
+    IS 'the context issue of a run first, then issues with activity from it; hidden issues left out (read-only: the calling query''s snapshot)';
 -- ---------------------------------------------------------------------------
 -- issue 14: comments
 -- ---------------------------------------------------------------------------
@@ -56,9 +371,7 @@ COMMENT ON COLUMN paperclip.agents.updated_at IS 'when the row was last changed'
 COMMENT ON TABLE paperclip.timer_agents IS 'internal: how many agents have an interval timer, kept by triggers on agents (tick_timers reports it as "checked")';
 COMMENT ON COLUMN paperclip.timer_agents.singleton IS 'always true: the table has one row';
 COMMENT ON COLUMN paperclip.timer_agents.agents IS 'agents whose timer_due_at is not null';
-
 -- agent_runtime_state
-COMMENT ON TABLE paperclip.agent_runtime_state IS 'per agent: adapter session, last run and running totals of tokens and cost (written by finalization)';
 COMMENT ON COLUMN paperclip.agent_runtime_state.agent_id IS 'the agent';
 COMMENT ON COLUMN paperclip.agent_runtime_state.company_id IS 'the agent''s company';
 COMMENT ON COLUMN paperclip.agent_runtime_state.adapter_type IS 'the agent''s adapter type when the state was created';
@@ -73,9 +386,7 @@ COMMENT ON COLUMN paperclip.agent_runtime_state.total_cost_cents IS 'cost over a
 COMMENT ON COLUMN paperclip.agent_runtime_state.last_error IS 'the error of the last failed run, cleared by a success';
 COMMENT ON COLUMN paperclip.agent_runtime_state.created_at IS 'when the row was created';
 COMMENT ON COLUMN paperclip.agent_runtime_state.updated_at IS 'when the row was last changed';
-
 -- agent_wakeup_requests
-COMMENT ON TABLE paperclip.agent_wakeup_requests IS 'every wakeup asked for, and what became of it: a run, a coalesce into the active run, or a skip';
 COMMENT ON COLUMN paperclip.agent_wakeup_requests.id IS 'request id';
 COMMENT ON COLUMN paperclip.agent_wakeup_requests.company_id IS 'the agent''s company';
 COMMENT ON COLUMN paperclip.agent_wakeup_requests.agent_id IS 'the agent to wake';
@@ -95,9 +406,7 @@ COMMENT ON COLUMN paperclip.agent_wakeup_requests.finished_at IS 'when it ended 
 COMMENT ON COLUMN paperclip.agent_wakeup_requests.error IS 'its run''s error, if it failed';
 COMMENT ON COLUMN paperclip.agent_wakeup_requests.created_at IS 'when the row was created';
 COMMENT ON COLUMN paperclip.agent_wakeup_requests.updated_at IS 'when the row was last changed';
-
 -- heartbeat_runs
-COMMENT ON TABLE paperclip.heartbeat_runs IS 'one execution of an agent: from queued to a terminal status, with its outcome, usage, log and retries';
 COMMENT ON COLUMN paperclip.heartbeat_runs.id IS 'run id';
 COMMENT ON COLUMN paperclip.heartbeat_runs.company_id IS 'the agent''s company';
 COMMENT ON COLUMN paperclip.heartbeat_runs.agent_id IS 'the agent that runs';
@@ -141,9 +450,7 @@ COMMENT ON COLUMN paperclip.heartbeat_runs.finalized_at IS 'when the adapter res
 COMMENT ON COLUMN paperclip.heartbeat_runs.pruned_at IS 'when retention removed the run''s events and log (the run row stays)';
 COMMENT ON COLUMN paperclip.heartbeat_runs.created_at IS 'when the row was created';
 COMMENT ON COLUMN paperclip.heartbeat_runs.updated_at IS 'when the row was last changed';
-
 -- heartbeat_run_events
-COMMENT ON TABLE paperclip.heartbeat_run_events IS 'what happened during a run, in order: lifecycle, adapter invocation, log notes, errors, tool and action events';
 COMMENT ON COLUMN paperclip.heartbeat_run_events.id IS 'event id';
 COMMENT ON COLUMN paperclip.heartbeat_run_events.company_id IS 'the run''s company';
 COMMENT ON COLUMN paperclip.heartbeat_run_events.run_id IS 'the run';
@@ -156,9 +463,7 @@ COMMENT ON COLUMN paperclip.heartbeat_run_events.color IS 'display colour, as Pa
 COMMENT ON COLUMN paperclip.heartbeat_run_events.message IS 'the event in words (e.g. run started)';
 COMMENT ON COLUMN paperclip.heartbeat_run_events.payload IS 'the event''s data';
 COMMENT ON COLUMN paperclip.heartbeat_run_events.created_at IS 'when it happened';
-
 -- cost_events
-COMMENT ON TABLE paperclip.cost_events IS 'one row per finalized run that cost something: provider, model, tokens and cents';
 COMMENT ON COLUMN paperclip.cost_events.id IS 'cost event id';
 COMMENT ON COLUMN paperclip.cost_events.company_id IS 'the agent''s company';
 COMMENT ON COLUMN paperclip.cost_events.agent_id IS 'the agent charged';
@@ -241,7 +546,6 @@ COMMENT ON COLUMN paperclip.workspace_operations.started_at IS 'when it started'
 
 -- company_roles (its table comment is 0.1's)
 COMMENT ON COLUMN paperclip.company_roles.role_id IS 'the role (kept by OID: a rename keeps the binding)';
-COMMENT ON COLUMN paperclip.company_roles.company_id IS 'a company the role may see and touch';
 COMMENT ON COLUMN paperclip.company_roles.created_at IS 'when the binding was made';
 
 -- views
@@ -298,22 +602,8 @@ COMMENT ON FUNCTION paperclip.reset_runtime_session(uuid)
     IS 'forget the agent''s adapter session and state: its next run starts a new session';
 COMMENT ON FUNCTION paperclip.list_runs(uuid, uuid)
     IS 'runs of a company, or of one of its agents, newest first';
-COMMENT ON FUNCTION paperclip.list_events(uuid, int, int)
-    IS 'a run''s events with seq > after_seq, in order; limit clamped to 1..1000';
-COMMENT ON FUNCTION paperclip.append_run_event(uuid, text, text, jsonb, text, text)
-    IS 'append an event to a run (for external runners); returns its seq';
 COMMENT ON FUNCTION paperclip.normalize_activity_limit(int)
     IS 'the activity feed''s page size: 100 for null, else clamped to 1..500';
-COMMENT ON FUNCTION paperclip.list_activity(uuid, uuid, text, text, int)
-    IS 'the company''s activity feed, newest first, optionally of one agent or entity; hidden issues left out';
-COMMENT ON FUNCTION paperclip.activity_for_issue(uuid)
-    IS 'activity on an issue, newest first';
-COMMENT ON FUNCTION paperclip.log_activity(uuid, text, text, text, text, text, uuid, uuid, jsonb)
-    IS 'record an activity row (who did what to which entity); returns it';
-COMMENT ON FUNCTION paperclip.runs_for_issue(uuid, uuid)
-    IS 'runs that worked on an issue (its context or its activity), with usage, result, retry and liveness, newest first';
-COMMENT ON FUNCTION paperclip.issues_for_run(uuid)
-    IS 'the issues a run worked on: its context issue first, then issues with activity from it';
 
 -- ---------------------------------------------------------------------------
 -- issue 14: DROP EXTENSION with runs in flight

@@ -3,7 +3,8 @@
  *	  Owns the activity feed: paperclip.log_activity, list_activity,
  *	  activity_for_issue, normalize_activity_limit, and the links between
  *	  runs and issues (runs_for_issue, issues_for_run). Rows about hidden
- *	  issues stay out of the feed.
+ *	  issues stay out of the feed. An activity row's run, agent and issue
+ *	  are of its own company (composite foreign keys).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -39,10 +40,12 @@ static PcPlan plan_list_activity = PC_PLAN(
 	"ORDER BY l.created_at DESC, l.id LIMIT $5",
 	UUIDOID, UUIDOID, TEXTOID, TEXTOID, INT4OID);
 
+/* the issue's own company only, and nothing of a hidden issue */
 static PcPlan plan_activity_for_issue = PC_PLAN(
-	"SELECT * FROM paperclip.activity_log "
-	"WHERE entity_type = 'issue' AND entity_id = $1::text "
-	"ORDER BY created_at DESC, id",
+	"SELECT l.* FROM paperclip.activity_log l "
+	"JOIN paperclip.issues i ON i.company_id = l.company_id AND i.id = $1 "
+	"WHERE l.entity_type = 'issue' AND l.entity_id = $1::text AND i.hidden_at IS NULL "
+	"ORDER BY l.created_at DESC, l.id",
 	UUIDOID);
 
 static PcPlan plan_log_activity = PC_PLAN(
@@ -145,13 +148,16 @@ paperclip_normalize_activity_limit(PG_FUNCTION_ARGS)
 	PG_RETURN_INT32(normalize_limit(fcinfo, 0));
 }
 
-/* Run a plan with the function's arguments and return its rows as the set. */
+/*
+ * Run a plan with the function's arguments and return its rows as the set.
+ * For the STABLE functions: read-only, in the calling query's snapshot.
+ */
 static Datum
 return_query(FunctionCallInfo fcinfo, PcPlan *plan, Datum *values, const char *nulls)
 {
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
-	pc_exec(plan, values, nulls, 0);
+	pc_exec_ro(plan, values, nulls, 0);
 	pc_return_rows(fcinfo);
 	SPI_finish();
 	return (Datum) 0;
@@ -209,6 +215,8 @@ paperclip_log_activity(PG_FUNCTION_ARGS)
 	pc_check_writable(fcinfo);
 	for (i = 0; i < 6; i++)
 		pc_check_not_null(fcinfo, i, required[i]);
+	for (i = 2; i < 6; i++)
+		pc_check_length(fcinfo, i, required[i], PC_MAX_NAME_BYTES);
 	pc_check_vocabulary("actor_type", text_to_cstring(PG_GETARG_TEXT_PP(1)), pc_actor_types);
 	if (!PG_ARGISNULL(8))
 		pc_check_size("details", PG_GETARG_JSONB_P(8));

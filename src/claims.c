@@ -33,7 +33,7 @@ static PcPlan plan_claim = PC_PLAN(
 	"  WHERE r.status = 'queued' AND a.status NOT IN ('paused', 'terminated') "
 	"  AND NOT (a.budget_monthly_cents > 0 AND a.spent_monthly_cents >= a.budget_monthly_cents) "
 	"  AND (companies.c IS NULL OR r.company_id = ANY (companies.c)) "
-	"  ORDER BY r.created_at LIMIT $1 FOR UPDATE OF r SKIP LOCKED) "
+	"  ORDER BY r.created_at LIMIT $1 FOR NO KEY UPDATE OF r SKIP LOCKED) "
 	"UPDATE paperclip.heartbeat_runs r SET status = 'running', started_at = now(), "
 	"  updated_at = now(), event_seq = r.event_seq + 1, "
 	"  session_id_before = coalesce((SELECT s.session_id FROM paperclip.agent_runtime_state s "

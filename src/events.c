@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  * events.c
  *	  Owns run events (heartbeat_run_events: per-run seq, append, list) and
- *	  live events (NOTIFY paperclip_events, delivered at commit).
+ *	  live events (NOTIFY paperclip_events, delivered at commit), which carry
+ *	  no content.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -10,7 +11,6 @@
 #include "commands/async.h"
 #include "fmgr.h"
 #include "funcapi.h"
-#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
@@ -21,10 +21,8 @@
 #define PC_NOTIFY_CHANNEL "paperclip_events"
 /* NOTIFY refuses payloads of 8000 bytes or more. */
 #define PC_NOTIFY_MAX 7999
-/* Chunk bytes in one heartbeat.run.log notification. */
-#define PC_LIVE_LOG_CHUNK_MAX 6000
-/* An event message longer than this is cut in its live event. */
-#define PC_EVENT_MESSAGE_LIVE_MAX 2000
+/* An event type longer than this is not named in its live event. */
+#define PC_EVENT_TYPE_LIVE_MAX 64
 
 PG_FUNCTION_INFO_V1(paperclip_append_run_event);
 PG_FUNCTION_INFO_V1(paperclip_list_events);
@@ -85,14 +83,19 @@ pc_notify(const char *company_id, const char *type, const char *payload_json)
 	Async_Notify(PC_NOTIFY_CHANNEL, buf.data);
 }
 
+/*
+ * Live events carry no content: ids, types, statuses, sequence numbers and
+ * byte offsets only. Any login may LISTEN (and NOTIFY) on any channel, so a
+ * notification is a hint to read through the API, where row-level security
+ * applies; log text, messages, errors and payloads never go out here.
+ */
+
 /* heartbeat.run.status for row "row" of the last result (a heartbeat_runs row). */
 void
 pc_notify_run_status(int row)
 {
 	StringInfoData buf;
 	PcJson		j;
-	bool		isnull;
-	Datum		d;
 
 	if (!pc_live_events)
 		return;
@@ -103,12 +106,6 @@ pc_notify_run_status(int row)
 	pc_json_str(&j, "status", pc_getattr_cstring(row, "status"));
 	pc_json_str(&j, "invocationSource", pc_getattr_cstring(row, "invocation_source"));
 	pc_json_str(&j, "triggerDetail", pc_getattr_cstring(row, "trigger_detail"));
-	pc_json_str(&j, "error", pc_getattr_cstring(row, "error"));
-	pc_json_str(&j, "errorCode", pc_getattr_cstring(row, "error_code"));
-	d = pc_getattr(row, "started_at", &isnull);
-	pc_json_timestamptz(&j, "startedAt", d, isnull);
-	d = pc_getattr(row, "finished_at", &isnull);
-	pc_json_timestamptz(&j, "finishedAt", d, isnull);
 	pc_json_close(&j);
 	pc_notify(pc_getattr_cstring(row, "company_id"), "heartbeat.run.status", buf.data);
 }
@@ -133,93 +130,84 @@ pc_notify_run_queued(int row)
 	pc_notify(pc_getattr_cstring(row, "company_id"), "heartbeat.run.queued", buf.data);
 }
 
-/* agent.status for row "row" of the last result (id, company_id, status, last_heartbeat_at). */
+/* agent.status for row "row" of the last result (id, company_id, status). */
 void
 pc_notify_agent_status(int row, const char *outcome)
 {
 	StringInfoData buf;
 	PcJson		j;
-	bool		isnull;
-	Datum		d;
 
+	if (!pc_live_events)
+		return;
 	initStringInfo(&buf);
 	pc_json_open(&j, &buf);
 	pc_json_str(&j, "agentId", pc_getattr_cstring(row, "id"));
 	pc_json_str(&j, "status", pc_getattr_cstring(row, "status"));
-	d = pc_getattr(row, "last_heartbeat_at", &isnull);
-	pc_json_timestamptz(&j, "lastHeartbeatAt", d, isnull);
 	pc_json_str(&j, "outcome", outcome);
 	pc_json_close(&j);
 	pc_notify(pc_getattr_cstring(row, "company_id"), "agent.status", buf.data);
 }
 
 /*
- * heartbeat.run.log: a chunk of a run's output. A long chunk keeps its tail
- * (cut on a character boundary) and says it was truncated.
+ * heartbeat.run.log: a record was added to a run's log, "bytes" long from
+ * byte "offset"; read_log(runId, offset, bytes) returns it.
  */
 void
-pc_notify_run_log(const char *company_id, const char *run_id, const char *agent_id,
-				  const char *stream, const char *chunk)
+pc_notify_run_log(const char *company_id, const char *run_id, const char *stream,
+				  int64 offset, int64 bytes)
 {
 	StringInfoData buf;
 	PcJson		j;
-	int			len = strlen(chunk);
-	bool		truncated = len > PC_LIVE_LOG_CHUNK_MAX;
 
-	if (truncated)
-	{
-		chunk += len - PC_LIVE_LOG_CHUNK_MAX;
-		while ((*chunk & 0xC0) == 0x80)
-			chunk++;
-	}
+	if (!pc_live_events)
+		return;
 	initStringInfo(&buf);
 	pc_json_open(&j, &buf);
 	pc_json_str(&j, "runId", run_id);
-	pc_json_str(&j, "agentId", agent_id);
 	pc_json_str(&j, "stream", stream);
-	pc_json_str(&j, "chunk", chunk);
-	pc_json_bool(&j, "truncated", truncated);
+	pc_json_int(&j, "offset", offset);
+	pc_json_int(&j, "bytes", bytes);
 	pc_json_close(&j);
 	pc_notify(company_id, "heartbeat.run.log", buf.data);
 }
 
+/*
+ * An event type in a live event: the types of the protocol and the tool or
+ * action names adapters report are short names; anything else (which an
+ * external runner could fill with content) is sent as null.
+ */
+static const char *
+event_type_name(const char *event_type)
+{
+	const char *p;
+
+	if (strlen(event_type) > PC_EVENT_TYPE_LIVE_MAX)
+		return NULL;
+	for (p = event_type; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			  (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-' || *p == ':'))
+			return NULL;
+	return event_type;
+}
+
+/* heartbeat.run.event: the event's run, seq, type, stream and level. */
 void
 pc_notify_run_event(const char *company_id, Datum run_id, Datum agent_id, int seq,
-				 const char *event_type, const char *stream, const char *level,
-				 const char *message, Jsonb *payload)
+					const char *event_type, const char *stream, const char *level)
 {
 	StringInfoData buf;
 	PcJson		j;
-	char	   *payload_text = NULL;
 
+	if (!pc_live_events)
+		return;
 	initStringInfo(&buf);
 	pc_json_open(&j, &buf);
 	pc_json_str(&j, "runId", uuid_cstring(run_id));
 	pc_json_str(&j, "agentId", uuid_cstring(agent_id));
 	pc_json_int(&j, "seq", seq);
-	pc_json_str(&j, "eventType", event_type);
+	pc_json_str(&j, "eventType", event_type_name(event_type));
 	pc_json_str(&j, "stream", stream);
 	pc_json_str(&j, "level", level);
-	pc_json_str(&j, "color", NULL);
-	if (message != NULL && strlen(message) > PC_EVENT_MESSAGE_LIVE_MAX)
-	{
-		char	   *cut = pnstrdup(message, pg_mbcliplen(message, strlen(message),
-														   PC_EVENT_MESSAGE_LIVE_MAX));
-
-		pc_json_str(&j, "message", cut);
-		pc_json_bool(&j, "truncated", true);
-	}
-	else
-		pc_json_str(&j, "message", message);
-	if (payload != NULL)
-		payload_text = JsonbToCString(NULL, &payload->root, VARSIZE(payload));
-	if (payload_text != NULL && strlen(payload_text) > PC_NOTIFY_MAX / 2)
-	{
-		pc_json_raw(&j, "payload", NULL);
-		pc_json_bool(&j, "payloadTruncated", true);
-	}
-	else
-		pc_json_raw(&j, "payload", payload_text);
 	pc_json_close(&j);
 	pc_notify(company_id, "heartbeat.run.event", buf.data);
 }
@@ -255,7 +243,7 @@ pc_insert_run_event(Datum company_id, Datum run_id, Datum agent_id, int seq,
 	pc_exec(&plan_insert_event, values, nulls, 0);
 
 	pc_notify_run_event(uuid_cstring(company_id), run_id, agent_id, seq,
-					 event_type, stream, level, message, payload);
+						event_type, stream, level);
 
 	SPI_tuptable = saved;
 	SPI_processed = saved_processed;
@@ -310,6 +298,8 @@ paperclip_append_run_event(PG_FUNCTION_ARGS)
 	pc_check_writable(fcinfo);
 	pc_check_not_null(fcinfo, 0, "run_id");
 	pc_check_not_null(fcinfo, 1, "event_type");
+	pc_check_length(fcinfo, 1, "event_type", PC_MAX_NAME_BYTES);
+	pc_check_length(fcinfo, 2, "message", PC_MAX_CONTENT_BYTES);
 	event_type = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	message = text_arg_or(fcinfo, 2, NULL);
 	if (!PG_ARGISNULL(3))
@@ -359,13 +349,13 @@ paperclip_list_events(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	values[0] = PG_GETARG_DATUM(0);
-	if (!pc_exec_row(&plan_run_exists, values, NULL))
+	if (pc_exec_ro(&plan_run_exists, values, NULL, 1) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("heartbeat run not found")));
 	values[1] = Int32GetDatum(after_seq);
 	values[2] = Int32GetDatum(limit);
-	pc_exec(&plan_list_events, values, NULL, 0);
+	pc_exec_ro(&plan_list_events, values, NULL, 0);
 	pc_return_rows(fcinfo);
 	SPI_finish();
 	return (Datum) 0;

@@ -648,7 +648,7 @@ static PcPlan plan_pending_evidence = PC_PLAN(
 	"  THEN (h.context_snapshot ->> 'issueId')::uuid END AS issue_id "
 	"  FROM paperclip.heartbeat_runs h WHERE h." FINISHED_UNCLASSIFIED " "
 	"  AND coalesce(h.finished_at, h.updated_at) <= now() - make_interval(secs => $2) "
-	"  ORDER BY h.finished_at LIMIT $1 FOR UPDATE SKIP LOCKED) "
+	"  ORDER BY h.finished_at LIMIT $1 FOR NO KEY UPDATE SKIP LOCKED) "
 	EVIDENCE_QUERY,
 	INT4OID, FLOAT8OID);
 
@@ -659,7 +659,7 @@ static PcPlan plan_record_liveness = PC_PLAN(
 	"FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::text[]) "
 	" AS u(id, state, reason, attempt, last_useful, next_action) "
 	"WHERE h.id = u.id AND h.liveness_state IS NULL",
-	UUIDARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, 1185 /* timestamptz[] */,
+	UUIDARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID,
 	TEXTARRAYOID);
 
 static int64

@@ -7,6 +7,7 @@
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
@@ -14,6 +15,7 @@
 #include "access/xlog.h"
 #include "catalog/pg_extension.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
@@ -32,9 +34,6 @@
 #include "paperclip.h"
 
 PC_MODULE_MAGIC;
-
-/* Largest jsonb accepted for a payload or context snapshot. */
-#define PC_MAX_JSON_BYTES (1024 * 1024)
 
 char	   *pc_database_name = NULL;
 bool		pc_launcher_enabled = true;
@@ -261,17 +260,6 @@ pc_path_has_parent_ref(const char *path)
 	return false;
 }
 
-/* Whether a log_ref names a file inside the run log directory. */
-bool
-pc_log_ref_is_ours(const char *log_ref)
-{
-	char	   *dir = pc_run_log_dir();
-	size_t		len = strlen(dir);
-
-	return strncmp(log_ref, dir, len) == 0 && log_ref[len] == '/' &&
-		!pc_path_has_parent_ref(log_ref);
-}
-
 /* A comma-separated list setting as a JSON array of strings. */
 char *
 pc_json_list_of_guc(const char *value)
@@ -439,6 +427,41 @@ pc_check_not_null(FunctionCallInfo fcinfo, int argno, const char *param)
 				 errmsg("%s must not be null", param)));
 }
 
+/*
+ * A value as error messages quote it: at most PC_QUOTE_MAX bytes (cut on a
+ * character), "..." marking a cut. Every message that quotes an argument
+ * goes through here, so no input can fill the server log.
+ */
+const char *
+pc_quote(const char *value)
+{
+	int			len;
+
+	if (value == NULL)
+		return "(null)";
+	len = strlen(value);
+	if (len <= PC_QUOTE_MAX)
+		return value;
+	return psprintf("%s...", pnstrdup(value, pg_mbcliplen(value, len, PC_QUOTE_MAX)));
+}
+
+/* A text argument within its documented length limit (54000 beyond it). */
+void
+pc_check_length(FunctionCallInfo fcinfo, int argno, const char *param, int max_bytes)
+{
+	Size		len;
+
+	if (PG_ARGISNULL(argno))
+		return;
+	/* the size without detoasting: a 10 MB argument costs no copy here */
+	len = toast_raw_datum_size(PG_GETARG_DATUM(argno)) - VARHDRSZ;
+	if (len > (Size) max_bytes)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s is too long", param),
+				 errdetail("It is %zu bytes; at most %d are accepted.", len, max_bytes)));
+}
+
 void
 pc_check_vocabulary(const char *param, const char *value, const char *const *allowed)
 {
@@ -454,18 +477,18 @@ pc_check_vocabulary(const char *param, const char *value, const char *const *all
 		appendStringInfo(&list, "%s%s", i > 0 ? ", " : "", allowed[i]);
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid value for %s: \"%s\"", param, value),
+			 errmsg("invalid value for %s: \"%s\"", param, pc_quote(value)),
 			 errhint("%s must be one of: %s.", param, list.data)));
 }
 
 void
 pc_check_size(const char *param, Jsonb *jb)
 {
-	if (VARSIZE(jb) > PC_MAX_JSON_BYTES)
+	if (VARSIZE(jb) > PC_MAX_CONTENT_BYTES)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("%s is too large", param),
 				 errdetail("It is %zu bytes; at most %d are accepted.",
-						   (size_t) VARSIZE(jb), PC_MAX_JSON_BYTES),
+						   (size_t) VARSIZE(jb), PC_MAX_CONTENT_BYTES),
 				 errhint("Store large content elsewhere and pass a reference.")));
 }

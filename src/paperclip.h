@@ -44,7 +44,6 @@ extern void pc_wake_scheduler_at_commit(void);
 extern char *pc_run_log_dir(void);
 extern char *pc_json_list_of_guc(const char *value);
 extern bool pc_path_has_parent_ref(const char *path);
-extern bool pc_log_ref_is_ours(const char *log_ref);
 
 /*
  * The first call of every SQL function that writes: not on a standby, not
@@ -53,11 +52,27 @@ extern bool pc_log_ref_is_ours(const char *log_ref);
 extern void pc_check_writable(FunctionCallInfo fcinfo);
 extern char *pc_installed_version(void);
 
-/* Vocabulary checks (paperclip.c) */
+/* Run log locations (runlog.c): derived from the run, never from a caller */
+extern char *pc_run_log_path(const char *company_id, const char *run_id, bool create_dir);
+
+/*
+ * Argument checks (paperclip.c). Text arguments have documented length
+ * limits (54000 program_limit_exceeded beyond them); error messages quote at
+ * most PC_QUOTE_MAX bytes of a value they refuse.
+ */
+#define PC_MAX_NAME_BYTES 1024	/* keys and names: idempotency_key, actor ids,
+								 * event_type, action, entity_type, entity_id */
+#define PC_MAX_REASON_BYTES (64 * 1024) /* a wakeup's reason */
+#define PC_MAX_CONTENT_BYTES (1024 * 1024)	/* messages, log chunks, and
+											 * every jsonb argument */
+#define PC_QUOTE_MAX 100
+
+extern const char *pc_quote(const char *value);
 extern void pc_check_vocabulary(const char *param, const char *value,
 								const char *const *allowed);
 extern void pc_check_not_null(FunctionCallInfo fcinfo, int argno, const char *param);
 extern void pc_check_size(const char *param, Jsonb *jb);
+extern void pc_check_length(FunctionCallInfo fcinfo, int argno, const char *param, int max_bytes);
 
 extern const char *const pc_sources[];
 extern const char *const pc_trigger_details[];
@@ -74,11 +89,11 @@ extern void pc_insert_run_event(Datum company_id, Datum run_id, Datum agent_id,
 								const char *level, const char *message, Jsonb *payload);
 extern void pc_notify_run_event(const char *company_id, Datum run_id, Datum agent_id,
 								int seq, const char *event_type, const char *stream,
-								const char *level, const char *message, Jsonb *payload);
+								const char *level);
 extern void pc_notify(const char *company_id, const char *type, const char *payload_json);
 extern void pc_notify_run_status(int row);
 extern void pc_notify_run_log(const char *company_id, const char *run_id,
-							  const char *agent_id, const char *stream, const char *chunk);
+							  const char *stream, int64 offset, int64 bytes);
 extern void pc_notify_run_queued(int row);
 extern void pc_notify_agent_status(int row, const char *outcome);
 

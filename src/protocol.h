@@ -12,7 +12,10 @@
  *
  *	  runner -> launcher, on the runner's stdout: one JSON object a line,
  *	  "type" one of PC_FRAME_*:
- *	    {"type":"log","stream":"stdout"|"stderr","ts":ISO-8601,"chunk":text}
+ *	    {"type":"log","stream":"stdout"|"stderr","ts":ISO-8601,"chunk":text,
+ *	     "offset":N,"bytes":M}            N: where the chunk's record starts in
+ *	                                      the run log, M: its length (on the
+ *	                                      first frame of a record only)
  *	    {"type":"log_capped","bytes":N}   live log stopped; the file has all
  *	    {"type":"meta","meta":{...}}      what was invoked (no secret values)
  *	    {"type":"spawned","pid":N}        the agent started; N is its pid and

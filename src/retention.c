@@ -15,6 +15,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/uuid.h"
 
 #include "paperclip.h"
 #include "spi_util.h"
@@ -25,11 +26,11 @@ PG_FUNCTION_INFO_V1(paperclip_prune_expired);
 
 /* $1 retention in seconds, $2 batch size */
 static PcPlan plan_expired_runs = PC_PLAN(
-	"SELECT id, log_store, log_ref FROM paperclip.heartbeat_runs "
+	"SELECT id, company_id, log_store FROM paperclip.heartbeat_runs "
 	"WHERE pruned_at IS NULL AND finished_at IS NOT NULL "
 	"AND finished_at < now() - make_interval(secs => $1) "
 	"AND status NOT IN " ACTIVE_STATUSES " "
-	"ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+	"ORDER BY finished_at LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED",
 	FLOAT8OID, INT4OID);
 
 static PcPlan plan_delete_events = PC_PLAN(
@@ -53,21 +54,24 @@ static PcPlan plan_delete_requests = PC_PLAN(
 	FLOAT8OID, INT4OID);
 
 /*
- * Remove a run's log file. Only files inside the run log directory are
- * touched; one already gone is fine (a pass that rolled back removed it).
+ * Remove a run's log file: the one its company and id name (runlog.c), never
+ * what a log_ref says. One already gone is fine (a pass that rolled back
+ * removed it).
  */
 static bool
-remove_log(const char *store, const char *log_ref)
+remove_log(const char *store, const char *company_id, const char *run_id)
 {
-	if (store == NULL || log_ref == NULL || strcmp(store, "local_file") != 0 ||
-		!pc_log_ref_is_ours(log_ref))
+	char	   *path;
+
+	if (store == NULL || strcmp(store, "local_file") != 0)
 		return false;
-	if (unlink(log_ref) == 0)
+	path = pc_run_log_path(company_id, run_id, false);
+	if (unlink(path) == 0)
 		return true;
 	if (errno != ENOENT)
 		ereport(WARNING,
 				(errcode_for_file_access(),
-				 errmsg("could not remove run log \"%s\": %m", log_ref)));
+				 errmsg("could not remove run log \"%s\": %m", path)));
 	return false;
 }
 
@@ -85,7 +89,8 @@ pc_prune_expired(int batch_size, PruneCounts *counts)
 	{
 		Datum	   *ids = palloc(sizeof(Datum) * n);
 		char	  **stores = palloc(sizeof(char *) * n);
-		char	  **refs = palloc(sizeof(char *) * n);
+		char	  **companies = palloc(sizeof(char *) * n);
+		char	  **runs = palloc(sizeof(char *) * n);
 		Datum		arr;
 		bool		isnull;
 
@@ -93,15 +98,16 @@ pc_prune_expired(int batch_size, PruneCounts *counts)
 		{
 			ids[i] = pc_getattr(i, "id", &isnull);
 			stores[i] = pc_getattr_cstring(i, "log_store");
-			refs[i] = pc_getattr_cstring(i, "log_ref");
+			companies[i] = pc_getattr_cstring(i, "company_id");
+			runs[i] = pc_getattr_cstring(i, "id");
 		}
-		arr = PointerGetDatum(construct_array(ids, n, UUIDOID, 16, false, TYPALIGN_CHAR));
+		arr = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
 		counts->events = pc_exec(&plan_delete_events, &arr, NULL, 0);
 		pc_exec(&plan_mark_pruned, &arr, NULL, 0);
 		counts->runs = n;
 		/* files last: they cannot roll back, a later pass finds them gone */
 		for (i = 0; i < n; i++)
-			if (remove_log(stores[i], refs[i]))
+			if (remove_log(stores[i], companies[i], runs[i]))
 				counts->log_files++;
 	}
 	counts->wakeup_requests = pc_exec(&plan_delete_requests, args, NULL, 0);

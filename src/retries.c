@@ -30,7 +30,7 @@ static PcPlan plan_promote = PC_PLAN(
 	"  AND NOT EXISTS (SELECT 1 FROM paperclip.heartbeat_runs a "
 	"    WHERE a.company_id = r.company_id AND a.agent_id = r.agent_id "
 	"    AND a.status IN ('queued', 'running')) "
-	"  ORDER BY r.scheduled_retry_at LIMIT $2 FOR UPDATE OF r SKIP LOCKED) "
+	"  ORDER BY r.scheduled_retry_at LIMIT $2 FOR NO KEY UPDATE OF r SKIP LOCKED) "
 	"UPDATE paperclip.heartbeat_runs r SET status = 'queued', updated_at = now() "
 	"FROM due WHERE r.id = due.id AND r.status = 'scheduled_retry' RETURNING r.*",
 	TIMESTAMPTZOID, INT4OID, UUIDOID);
@@ -57,6 +57,7 @@ promote(void *arg)
 	p->promoted = pc_exec(&plan_promote, p->args, p->nulls, 0);
 	for (i = 0; i < p->promoted; i++)
 		pc_notify_run_status(i);
+	pc_free_tuptable(SPI_tuptable);
 }
 
 /*

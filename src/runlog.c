@@ -1,9 +1,11 @@
 /*-------------------------------------------------------------------------
  * runlog.c
- *	  Owns run logs as seen from SQL: paperclip.read_log (pages of a run's
- *	  log file) and paperclip.append_run_log (for external runners). The
- *	  store is "local_file": one JSON line per chunk under
- *	  paperclip.run_log_directory; a log_ref outside it is never opened.
+ *	  Owns run logs as seen from SQL: where a run's log lives
+ *	  (pc_run_log_path, the one rule: derived from the run's company and id,
+ *	  never from a caller), paperclip.read_log (pages of a run's log) and
+ *	  paperclip.append_run_log (for external runners). The store is
+ *	  "local_file": one JSON line per chunk in
+ *	  <paperclip.run_log_directory>/<company_id>/<run_id>.ndjson.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -25,24 +27,24 @@
 #include "protocol.h"
 #include "spi_util.h"
 
+PG_FUNCTION_INFO_V1(paperclip_run_log_path);
 PG_FUNCTION_INFO_V1(paperclip_read_log);
 PG_FUNCTION_INFO_V1(paperclip_append_run_log);
 
 #define READ_LOG_MAX (16 * 1024 * 1024)
+#define LOG_STORE_FILE "local_file"
 
 static const char *const log_streams[] = {"stdout", "stderr", "system", NULL};
 
 static PcPlan plan_run_log = PC_PLAN(
-	"SELECT company_id, agent_id, log_store, log_ref FROM paperclip.heartbeat_runs "
-	"WHERE id = $1", UUIDOID);
+	"SELECT company_id, log_store FROM paperclip.heartbeat_runs WHERE id = $1", UUIDOID);
 
 static PcPlan plan_lock_run_log = PC_PLAN(
-	"SELECT company_id, agent_id, log_store, log_ref FROM paperclip.heartbeat_runs "
-	"WHERE id = $1 FOR UPDATE", UUIDOID);
+	"SELECT company_id FROM paperclip.heartbeat_runs WHERE id = $1 FOR NO KEY UPDATE", UUIDOID);
 
 /* $1 run, $2 log_ref, $3 bytes, $4 stream, $5 chunk */
 static PcPlan plan_log_appended = PC_PLAN(
-	"UPDATE paperclip.heartbeat_runs SET log_store = 'local_file', log_ref = $2, "
+	"UPDATE paperclip.heartbeat_runs SET log_store = '" LOG_STORE_FILE "', log_ref = $2, "
 	" log_bytes = $3, "
 	" stdout_excerpt = CASE WHEN $4 = 'stdout' "
 	"   THEN right(coalesce(stdout_excerpt, '') || $5, " CppAsString2(PC_EXCERPT_BYTES) ") "
@@ -52,6 +54,42 @@ static PcPlan plan_log_appended = PC_PLAN(
 	"   ELSE stderr_excerpt END, "
 	" updated_at = now() WHERE id = $1",
 	UUIDOID, TEXTOID, INT8OID, TEXTOID, TEXTOID);
+
+/*
+ * The file of a run's log, in the current memory context. The run's
+ * company and id are uuids in their text form, so the path stays inside
+ * the run log directory; with create_dir, the company's directory is
+ * created (0700) when missing.
+ */
+char *
+pc_run_log_path(const char *company_id, const char *run_id, bool create_dir)
+{
+	char	   *dir = psprintf("%s/%s", pc_run_log_dir(), company_id);
+
+	if (create_dir && pg_mkdir_p(dir, S_IRWXU) != 0 && errno != EEXIST)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not create directory \"%s\": %m", dir)));
+	return psprintf("%s/%s.ndjson", dir, run_id);
+}
+
+static char *
+uuid_cstring(Datum uuid)
+{
+	return DatumGetCString(DirectFunctionCall1(uuid_out, uuid));
+}
+
+/*
+ * paperclip.run_log_path(company_id, run_id) RETURNS text: the launcher
+ * names its runners' logs with it (the same rule as read_log's).
+ */
+Datum
+paperclip_run_log_path(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(pc_run_log_path(uuid_cstring(PG_GETARG_DATUM(0)),
+													 uuid_cstring(PG_GETARG_DATUM(1)),
+													 false)));
+}
 
 static void
 run_not_found(void)
@@ -70,35 +108,55 @@ log_not_found(const char *detail)
 			 detail ? errdetail("%s", detail) : 0));
 }
 
-/* A log_ref we may open: a file inside the run log directory. */
-static void
-check_log_ref(const char *log_ref)
+/*
+ * The length of the page of a log that starts at buf[0] (n bytes read, at
+ * most limit wanted): whole, valid UTF-8 characters only. When not even one
+ * fits in the limit, the first character alone; *skip is set instead when
+ * buf[0] is not valid UTF-8 (a reader passes over it: next_offset moves on).
+ */
+static int
+page_length(const char *buf, int n, int limit, int *skip)
 {
-	if (!pc_log_ref_is_ours(log_ref))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("run log \"%s\" is outside paperclip.run_log_directory", log_ref)));
+	int			len = pg_encoding_verifymbstr(PG_UTF8, buf, Min(n, limit));
+	int			first;
+
+	*skip = 0;
+	if (len > 0 || n == 0)
+		return len;
+	first = pg_utf_mblen((const unsigned char *) buf);
+	if (first <= n && pg_encoding_verifymbstr(PG_UTF8, buf, first) == first)
+		return first;
+	*skip = 1;
+	return 0;
 }
 
 /*
  * paperclip.read_log(run_id, offset, limit_bytes) RETURNS TABLE(run_id,
- * store, log_ref, content, next_offset): next_offset null at the end.
+ * store, log_ref, content, next_offset): whole characters from offset, at
+ * most limit_bytes of them (one character at least); next_offset is null at
+ * the end and always beyond offset otherwise. The file read is the one the
+ * run's company and id name, whatever its log_ref column says.
  */
 Datum
 paperclip_read_log(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext caller;
 	Datum		run_id;
 	int64		offset = PG_ARGISNULL(1) ? 0 : PG_GETARG_INT64(1);
 	int			limit = PG_ARGISNULL(2) ? 262144 : PG_GETARG_INT32(2);
+	char	   *run_id_str;
 	char	   *store;
-	char	   *log_ref;
+	char	   *path;
 	int			fd;
 	struct stat st;
 	char	   *buf;
 	ssize_t		n;
 	int			start = 0;
 	int			len;
+	int			skip;
+	char	   *content;
+	int64		next;
 	Datum		out[5];
 	bool		outnull[5] = {false, false, false, false, false};
 
@@ -110,48 +168,51 @@ paperclip_read_log(PG_FUNCTION_ARGS)
 				 errmsg("offset must not be negative")));
 	limit = Max(1, Min(limit, READ_LOG_MAX));
 	InitMaterializedSRF(fcinfo, 0);
+	run_id_str = uuid_cstring(run_id);
 
+	/* what must outlive SPI_finish is made in the caller's context */
+	caller = CurrentMemoryContext;
 	SPI_connect();
 	if (!pc_exec_row(&plan_run_log, &run_id, NULL))
 		run_not_found();
 	store = pc_getattr_cstring(0, "log_store");
-	log_ref = pc_getattr_cstring(0, "log_ref");
-	if (store == NULL || log_ref == NULL)
+	if (store == NULL)
 		log_not_found(NULL);
-	/* SPI_finish frees SPI's memory: copy them into the caller's (SPI_palloc) */
-	store = strcpy(SPI_palloc(strlen(store) + 1), store);
-	log_ref = strcpy(SPI_palloc(strlen(log_ref) + 1), log_ref);
+	if (strcmp(store, LOG_STORE_FILE) != 0)
+		log_not_found(psprintf("Its store is \"%s\", which read_log does not read.", pc_quote(store)));
+	MemoryContextSwitchTo(caller);
+	path = pc_run_log_path(pc_getattr_cstring(0, "company_id"), run_id_str, false);
 	SPI_finish();
 
-	check_log_ref(log_ref);
-	if ((fd = OpenTransientFile(log_ref, O_RDONLY | PG_BINARY)) < 0)
-		log_not_found(psprintf("could not open \"%s\": %m", log_ref));
+	if ((fd = OpenTransientFile(path, O_RDONLY | PG_BINARY)) < 0)
+		log_not_found(psprintf("could not open \"%s\": %m", path));
 	if (fstat(fd, &st) != 0)
-		log_not_found(psprintf("could not stat \"%s\": %m", log_ref));
-	buf = palloc(limit + 1);
-	n = (offset < st.st_size) ? pg_pread(fd, buf, limit, (off_t) offset) : 0;
+		log_not_found(psprintf("could not stat \"%s\": %m", path));
+	/* room to finish the last character, or a first one larger than the limit */
+	buf = palloc(limit + MAX_MULTIBYTE_CHAR_LEN);
+	n = (offset < st.st_size) ?
+		pg_pread(fd, buf, limit + MAX_MULTIBYTE_CHAR_LEN - 1, (off_t) offset) : 0;
 	CloseTransientFile(fd);
 	if (n < 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),
-				 errmsg("could not read \"%s\": %m", log_ref)));
+				 errmsg("could not read \"%s\": %m", path)));
 
-	/* whole characters only: skip a cut one at the start, stop before one at the end */
-	while (start < n && (buf[start] & 0xC0) == 0x80)
+	/* a character cut at the start belongs to the page before */
+	while (start < n && start < MAX_MULTIBYTE_CHAR_LEN - 1 && (buf[start] & 0xC0) == 0x80)
 		start++;
-	len = n - start;
-	if (offset + n < st.st_size || n == limit)
-		len = pg_mbcliplen(buf + start, len, len);
-	len = pg_verify_mbstr_len(PG_UTF8, buf + start, len, true) >= 0 ? len : 0;
+	len = page_length(buf + start, n - start, Max(limit - start, 0), &skip);
+	content = pg_any_to_server(buf + start, len, PG_UTF8);
+	next = offset + start + len + skip;
 
 	out[0] = run_id;
-	out[1] = CStringGetTextDatum(store);
-	out[2] = CStringGetTextDatum(log_ref);
-	out[3] = PointerGetDatum(cstring_to_text_with_len(buf + start, len));
-	if (offset + start + len < st.st_size)
-		out[4] = Int64GetDatum(offset + start + len);
-	else
-		outnull[4] = true;
+	out[1] = CStringGetTextDatum(LOG_STORE_FILE);
+	out[2] = CStringGetTextDatum(path);
+	out[3] = PointerGetDatum(content == buf + start ?
+							 cstring_to_text_with_len(content, len) :
+							 cstring_to_text(content));
+	out[4] = Int64GetDatum(next);
+	outnull[4] = next >= st.st_size;
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnull);
 	return (Datum) 0;
 }
@@ -175,18 +236,19 @@ log_line(const char *stream, const char *chunk)
 
 /*
  * paperclip.append_run_log(run_id, stream, chunk) RETURNS bigint: the log's
- * bytes so far. For external runners.
+ * bytes so far. For external runners; the chunk goes to the run's own log.
  */
 Datum
 paperclip_append_run_log(PG_FUNCTION_ARGS)
 {
 	Datum		run_id;
+	char	   *run_id_str;
 	char	   *stream;
 	char	   *chunk;
-	char	   *log_ref;
+	char	   *path;
 	char	   *company_id;
-	char	   *agent_id;
 	char	   *line;
+	size_t		line_len;
 	int			fd;
 	struct stat st;
 	Datum		v[5];
@@ -195,7 +257,9 @@ paperclip_append_run_log(PG_FUNCTION_ARGS)
 	pc_check_not_null(fcinfo, 0, "run_id");
 	pc_check_not_null(fcinfo, 1, "stream");
 	pc_check_not_null(fcinfo, 2, "chunk");
+	pc_check_length(fcinfo, 2, "chunk", PC_MAX_CONTENT_BYTES);
 	run_id = PG_GETARG_DATUM(0);
+	run_id_str = uuid_cstring(run_id);
 	stream = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	pc_check_vocabulary("stream", stream, log_streams);
 	chunk = text_to_cstring(PG_GETARG_TEXT_PP(2));
@@ -205,39 +269,27 @@ paperclip_append_run_log(PG_FUNCTION_ARGS)
 	if (!pc_exec_row(&plan_lock_run_log, &run_id, NULL))
 		run_not_found();
 	company_id = pc_getattr_cstring(0, "company_id");
-	agent_id = pc_getattr_cstring(0, "agent_id");
-	log_ref = pc_getattr_cstring(0, "log_ref");
-	if (log_ref == NULL)
-	{
-		char	   *dir = psprintf("%s/%s", pc_run_log_dir(), company_id);
-
-		if (pg_mkdir_p(dir, S_IRWXU) != 0 && errno != EEXIST)
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("could not create directory \"%s\": %m", dir)));
-		log_ref = psprintf("%s/%s.ndjson", dir,
-						   DatumGetCString(DirectFunctionCall1(uuid_out, run_id)));
-	}
-	check_log_ref(log_ref);
+	path = pc_run_log_path(company_id, run_id_str, true);
 
 	line = log_line(stream, chunk);
-	fd = OpenTransientFilePerm(log_ref, O_WRONLY | O_CREAT | O_APPEND | PG_BINARY,
+	line_len = strlen(line);
+	fd = OpenTransientFilePerm(path, O_WRONLY | O_CREAT | O_APPEND | PG_BINARY,
 							   S_IRUSR | S_IWUSR);
-	if (fd < 0 || write(fd, line, strlen(line)) != (ssize_t) strlen(line) ||
-		fstat(fd, &st) != 0)
+	if (fd < 0 || write(fd, line, line_len) != (ssize_t) line_len || fstat(fd, &st) != 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),
-				 errmsg("could not append to run log \"%s\": %m", log_ref)));
+				 errmsg("could not append to run log \"%s\": %m", path)));
 	CloseTransientFile(fd);
 
 	v[0] = run_id;
-	v[1] = CStringGetTextDatum(log_ref);
+	v[1] = CStringGetTextDatum(path);
 	v[2] = Int64GetDatum((int64) st.st_size);
 	v[3] = CStringGetTextDatum(stream);
 	v[4] = CStringGetTextDatum(chunk);
 	pc_exec(&plan_log_appended, v, NULL, 0);
-	pc_notify_run_log(company_id, DatumGetCString(DirectFunctionCall1(uuid_out, run_id)),
-					  agent_id, stream, chunk);
+	/* the run row is locked: nobody appended between our write and the fstat */
+	pc_notify_run_log(company_id, run_id_str, stream,
+					  (int64) st.st_size - (int64) line_len, (int64) line_len);
 	SPI_finish();
 	PG_RETURN_INT64((int64) st.st_size);
 }

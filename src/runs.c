@@ -9,6 +9,9 @@
  *	  (finalized_at set) or that reached a terminal status is returned
  *	  unchanged, so a cost is never counted twice. A run cancelled while it
  *	  ran stays cancelled; its result is still recorded once.
+ *
+ *	  Where a run's log lives is the run's (runlog.c): logStore, logRef and
+ *	  logCompressed in a result are ignored, whoever sends them.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -67,6 +70,8 @@ typedef struct AdapterResult
 	int64		cached_input_tokens;
 	Datum		cost_cents;		/* numeric: costUsd x 100, exact */
 	int32		cost_cents_rounded;
+	bool		has_log_bytes;
+	int64		log_bytes;
 } AdapterResult;
 
 /* What finalize decided. */
@@ -80,7 +85,16 @@ typedef struct Outcome
 } Outcome;
 
 static PcPlan plan_lock_run = PC_PLAN(
-	"SELECT * FROM paperclip.heartbeat_runs WHERE id = $1 FOR UPDATE", UUIDOID);
+	"SELECT * FROM paperclip.heartbeat_runs WHERE id = $1 FOR NO KEY UPDATE", UUIDOID);
+
+/*
+ * Totals that stop at the largest value of their type instead of failing the
+ * finalization (the exact amounts stay in cost_events and the runs).
+ */
+#define SATURATING_BIGINT_SUM(a, b) \
+	"least(" a "::numeric + " b ", 9223372036854775807)::bigint"
+#define SATURATING_INT_SUM(a, b) \
+	"least(" a "::bigint + " b ", 2147483647)::int"
 
 static PcPlan plan_upsert_runtime = PC_PLAN(
 	"INSERT INTO paperclip.agent_runtime_state AS s "
@@ -95,9 +109,10 @@ static PcPlan plan_upsert_runtime = PC_PLAN(
 	" session_params = CASE WHEN $6 THEN NULL WHEN $12 THEN $11 ELSE s.session_params END, "
 	" last_run_id = excluded.last_run_id, last_run_status = excluded.last_run_status, "
 	" last_error = excluded.last_error, "
-	" total_input_tokens = s.total_input_tokens + excluded.total_input_tokens, "
-	" total_output_tokens = s.total_output_tokens + excluded.total_output_tokens, "
-	" total_cached_input_tokens = s.total_cached_input_tokens + excluded.total_cached_input_tokens, "
+	" total_input_tokens = " SATURATING_BIGINT_SUM("s.total_input_tokens", "excluded.total_input_tokens") ", "
+	" total_output_tokens = " SATURATING_BIGINT_SUM("s.total_output_tokens", "excluded.total_output_tokens") ", "
+	" total_cached_input_tokens = "
+	SATURATING_BIGINT_SUM("s.total_cached_input_tokens", "excluded.total_cached_input_tokens") ", "
 	" total_cost_cents = s.total_cost_cents + excluded.total_cost_cents, "
 	" updated_at = now() "
 	"RETURNING session_id",
@@ -123,14 +138,11 @@ static PcPlan plan_finish_run = PC_PLAN(
 	" session_id_after = $7, "
 	" stdout_excerpt = coalesce($2 ->> 'stdoutExcerpt', stdout_excerpt), "
 	" stderr_excerpt = coalesce($2 ->> 'stderrExcerpt', stderr_excerpt), "
-	" log_store = coalesce($2 ->> 'logStore', log_store), "
-	" log_ref = coalesce($2 ->> 'logRef', log_ref), "
-	" log_bytes = coalesce(($2 ->> 'logBytes')::bigint, log_bytes), "
+	" log_bytes = coalesce($9, log_bytes), "
 	" log_sha256 = coalesce($2 ->> 'logSha256', log_sha256), "
-	" log_compressed = coalesce(($2 ->> 'logCompressed')::bool, log_compressed), "
 	" finalized_at = now(), event_seq = event_seq + $8, updated_at = now() "
 	"WHERE id = $1 RETURNING *",
-	UUIDOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, INT4OID);
+	UUIDOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, INT4OID, INT8OID);
 
 static PcPlan plan_finish_wakeup = PC_PLAN(
 	"UPDATE paperclip.agent_wakeup_requests SET status = $2, finished_at = now(), "
@@ -150,7 +162,8 @@ static PcPlan plan_agent_after_run = PC_PLAN(
 	"UPDATE paperclip.agents SET "
 	" status = CASE WHEN $2 IS NULL OR status IN ('paused', 'terminated') "
 	"   THEN status ELSE $2 END, "
-	" last_heartbeat_at = now(), spent_monthly_cents = spent_monthly_cents + $3, "
+	" last_heartbeat_at = now(), "
+	" spent_monthly_cents = " SATURATING_INT_SUM("spent_monthly_cents", "$3") ", "
 	" updated_at = now() "
 	"WHERE id = $1 RETURNING id, company_id, status, last_heartbeat_at",
 	UUIDOID, TEXTOID, INT4OID);
@@ -180,7 +193,7 @@ static PcPlan plan_lock_pending_runs = PC_PLAN(
 	"SELECT id FROM paperclip.heartbeat_runs "
 	"WHERE company_id = $1 AND agent_id = $2 "
 	"AND status IN ('queued', 'running', 'scheduled_retry') "
-	"ORDER BY created_at FOR UPDATE",
+	"ORDER BY created_at FOR NO KEY UPDATE",
 	UUIDOID, UUIDOID);
 
 static PcPlan plan_get_state = PC_PLAN(
@@ -281,6 +294,30 @@ result_number(JsonbContainer *obj, const char *key, double min, double max,
 	return d;
 }
 
+/* A non-negative whole number that fits a bigint; false when absent. */
+static bool
+result_int64(JsonbContainer *obj, const char *key, int64 *out)
+{
+	JsonbValue	buf;
+	JsonbValue *v = pc_json_get(obj, key, &buf);
+	Datum		num;
+
+	if (v == NULL)
+		return false;
+	if (v->type != jbvNumeric || numeric_is_nan(v->val.numeric) || numeric_is_inf(v->val.numeric))
+		bad_result(key, "a non-negative integer");
+	num = NumericGetDatum(v->val.numeric);
+	if (!DatumGetBool(DirectFunctionCall2(numeric_eq, num,
+										  DirectFunctionCall2(numeric_trunc, num, Int32GetDatum(0)))) ||
+		DatumGetBool(DirectFunctionCall2(numeric_lt, num,
+										 DirectFunctionCall1(int8_numeric, Int64GetDatum(0)))) ||
+		DatumGetBool(DirectFunctionCall2(numeric_gt, num,
+										 DirectFunctionCall1(int8_numeric, Int64GetDatum(PG_INT64_MAX)))))
+		bad_result(key, "a non-negative integer");
+	*out = DatumGetInt64(DirectFunctionCall1(numeric_int8, num));
+	return true;
+}
+
 static int64
 result_tokens(JsonbContainer *usage, const char *key)
 {
@@ -346,13 +383,8 @@ parse_result(Jsonb *json, AdapterResult *r)
 	(void) result_string(obj, "model");
 	(void) result_string(obj, "stdoutExcerpt");
 	(void) result_string(obj, "stderrExcerpt");
-	(void) result_string(obj, "logStore");
-	(void) result_string(obj, "logRef");
 	(void) result_string(obj, "logSha256");
-	(void) result_bool(obj, "logCompressed");
-	d = result_number(obj, "logBytes", 0, 1e18, "a non-negative integer", &present);
-	if (d != rint(d))
-		bad_result("logBytes", "a non-negative integer");
+	r->has_log_bytes = result_int64(obj, "logBytes", &r->log_bytes);
 
 	usage = pc_json_get(obj, "usage", &buf);
 	if (usage != NULL)
@@ -579,8 +611,8 @@ finalize_locked_run(const AdapterResult *r)
 	session_after = update_runtime_state(agent_id, run_id, &o, r);
 
 	{
-		Datum		v[8];
-		char		n[8];
+		Datum		v[9];
+		char		n[9];
 
 		memset(n, ' ', sizeof(n));
 		v[0] = run_id;
@@ -595,6 +627,8 @@ finalize_locked_run(const AdapterResult *r)
 		v[6] = session_after ? CStringGetTextDatum(session_after) : (Datum) 0;
 		n[6] = pc_null(session_after == NULL);
 		v[7] = Int32GetDatum(late ? 0 : 1);
+		v[8] = Int64GetDatum(r->log_bytes);
+		n[8] = pc_null(!r->has_log_bytes);
 		pc_exec(&plan_finish_run, v, n, 0);
 	}
 	run = SPI_tuptable;
@@ -701,12 +735,13 @@ paperclip_finalize_run(PG_FUNCTION_ARGS)
 
 /*
  * Cancel the run locked in row 0 of SPI_tuptable if it is still pending.
- * Leaves the run (cancelled or as it was) in row 0 of the returned table;
- * *cancelled tells which.
+ * Returns the result holding the run (cancelled or as it was) in row 0;
+ * *cancelled tells which. The other results it made are freed.
  */
 static SPITupleTable *
 cancel_locked_run(const char *error, bool *cancelled)
 {
+	SPITupleTable *locked = SPI_tuptable;
 	bool		isnull;
 	Datum		run_id = pc_getattr(0, "id", &isnull);
 	Datum		agent_id = pc_getattr(0, "agent_id", &isnull);
@@ -720,7 +755,7 @@ cancel_locked_run(const char *error, bool *cancelled)
 
 	*cancelled = was_active || strcmp(status, "scheduled_retry") == 0;
 	if (!*cancelled)
-		return SPI_tuptable;
+		return locked;
 	wakeup_id = pc_getattr(0, "wakeup_request_id", &wakeup_null);
 
 	{
@@ -747,10 +782,14 @@ cancel_locked_run(const char *error, bool *cancelled)
 
 		if (pc_exec_row(&plan_agent_after_run, v, NULL))
 			pc_notify_agent_status(0, "cancelled");
+		pc_free_tuptable(SPI_tuptable);
 		/* the launcher stops the run's process */
 		if (strcmp(status, "running") == 0)
 			pc_wake_launcher_at_commit();
 	}
+	pc_free_tuptable(locked);
+	SPI_tuptable = run;
+	SPI_processed = 1;
 	return run;
 }
 
@@ -825,14 +864,14 @@ paperclip_cancel_active_for_agent(PG_FUNCTION_ARGS)
 
 	for (i = 0; i < nruns; i++)
 	{
-		bool		cancelled;
+		bool		cancelled = false;
 
 		if (pc_exec_row(&plan_lock_run, &runs[i], NULL))
-		{
-			(void) cancel_locked_run(PAUSE_ERROR, &cancelled);
-			if (cancelled)
-				count++;
-		}
+			pc_free_tuptable(cancel_locked_run(PAUSE_ERROR, &cancelled));
+		else
+			pc_free_tuptable(SPI_tuptable);
+		if (cancelled)
+			count++;
 	}
 	SPI_finish();
 	PG_RETURN_INT32(count);
@@ -912,11 +951,11 @@ paperclip_list_runs(PG_FUNCTION_ARGS)
 	v[0] = PG_GETARG_DATUM(0);
 	SPI_connect();
 	if (PG_ARGISNULL(1))
-		pc_exec(&plan_runs_of_company, v, NULL, 0);
+		pc_exec_ro(&plan_runs_of_company, v, NULL, 0);
 	else
 	{
 		v[1] = PG_GETARG_DATUM(1);
-		pc_exec(&plan_runs_of_agent, v, NULL, 0);
+		pc_exec_ro(&plan_runs_of_agent, v, NULL, 0);
 	}
 	pc_return_rows(fcinfo);
 	SPI_finish();

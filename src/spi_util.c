@@ -37,19 +37,51 @@ pc_plan_get(PcPlan *p)
 	return p->plan;
 }
 
-/*
- * Run a kept plan; returns the number of rows processed. Results stay in
- * SPI_tuptable until the next call.
- */
-int
-pc_exec(PcPlan *p, Datum *values, const char *nulls, long tcount)
+static int
+exec_plan(PcPlan *p, Datum *values, const char *nulls, bool read_only, long tcount)
 {
-	int			rc = SPI_execute_plan(pc_plan_get(p), values, nulls, false, tcount);
+	int			rc = SPI_execute_plan(pc_plan_get(p), values, nulls, read_only, tcount);
 
 	if (rc < 0)
 		elog(ERROR, "paperclip: SPI_execute_plan failed (%s) for: %s",
 			 SPI_result_code_string(rc), p->sql);
 	return (int) SPI_processed;
+}
+
+/*
+ * Run a kept plan; returns the number of rows processed. Results stay in
+ * SPI_tuptable until the next call (and in memory until SPI_finish, or
+ * pc_free_tuptable).
+ */
+int
+pc_exec(PcPlan *p, Datum *values, const char *nulls, long tcount)
+{
+	return exec_plan(p, values, nulls, false, tcount);
+}
+
+/*
+ * Run a kept plan read-only, as STABLE functions must: it sees the snapshot
+ * of the query that called the function, and may not write.
+ */
+int
+pc_exec_ro(PcPlan *p, Datum *values, const char *nulls, long tcount)
+{
+	return exec_plan(p, values, nulls, true, tcount);
+}
+
+/*
+ * Free a result nobody reads any more: loops that run statements call this,
+ * so that their results do not pile up until SPI_finish. SPI_tuptable is
+ * reset when it is the one freed.
+ */
+void
+pc_free_tuptable(SPITupleTable *tuptable)
+{
+	if (tuptable == NULL)
+		return;
+	if (tuptable == SPI_tuptable)
+		SPI_tuptable = NULL;
+	SPI_freetuptable(tuptable);
 }
 
 /* Run a plan expected to produce at most one row; true when it did. */

@@ -25,6 +25,8 @@ typedef struct PcPlan
 
 extern int	pc_exec(PcPlan *p, Datum *values, const char *nulls, long tcount);
 extern bool pc_exec_row(PcPlan *p, Datum *values, const char *nulls);
+extern int	pc_exec_ro(PcPlan *p, Datum *values, const char *nulls, long tcount);
+extern void pc_free_tuptable(SPITupleTable *tuptable);
 
 extern Datum pc_getattr(int row, const char *name, bool *isnull);
 extern char *pc_getattr_cstring(int row, const char *name);

@@ -111,7 +111,11 @@ tick_one(WakeupRequest *req, bool isolate_failures, TickCounts *counts)
 		return;
 	}
 	if (t.run)
+	{
 		counts->enqueued++;
+		/* the run it returns: nobody reads it, and ticks loop over many agents */
+		pc_free_tuptable(SPI_tuptable);
+	}
 	else
 		counts->skipped++;
 }

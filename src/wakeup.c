@@ -63,6 +63,8 @@ static PcPlan plan_insert_finished_request = PC_PLAN(
  * find its pending run, and, when none of these stops it, write the queued
  * request and the queued run. The one-active-run index arbitrates a race:
  * the loser writes its request but no run (n.id is null) and coalesces.
+ * The request names its run only when the run was written (both keys
+ * between them are checked at the end of the statement).
  * $1..$9 as in request_params(); $10 context, $11 trigger_detail is ping.
  */
 #define POLICY_FALSE(key) "(a.runtime_config -> 'heartbeat' -> '" key "') = 'false'::jsonb"
@@ -81,19 +83,19 @@ static PcPlan plan_enqueue = PC_PLAN(
 	"    AND r.status IN ('queued', 'running', 'scheduled_retry') "
 	"    ORDER BY r.status = 'scheduled_retry', r.created_at DESC LIMIT 1) p ON true "
 	"  WHERE a.id = $2), "
-	"go AS (SELECT a.*, gen_random_uuid() AS run_id FROM a "
+	"go AS (SELECT a.*, gen_random_uuid() AS run_id, gen_random_uuid() AS request_id FROM a "
 	"  WHERE a.status NOT IN ('paused', 'terminated') AND a.skip IS NULL AND a.pending_id IS NULL), "
-	"w AS (INSERT INTO paperclip.agent_wakeup_requests "
-	"  (company_id, agent_id, source, trigger_detail, reason, payload, "
-	"   requested_by_actor_type, requested_by_actor_id, idempotency_key, run_id) "
-	"  SELECT go.company_id, $2, $3, $4, $5, $6, $7, $8, $9, go.run_id FROM go "
-	"  RETURNING id, run_id), "
 	"n AS (INSERT INTO paperclip.heartbeat_runs "
 	"  (id, company_id, agent_id, invocation_source, trigger_detail, "
 	"   wakeup_request_id, context_snapshot, session_id_before) "
-	"  SELECT w.run_id, go.company_id, $2, $3, $4, w.id, $10, go.session_id FROM w, go "
+	"  SELECT go.run_id, go.company_id, $2, $3, $4, go.request_id, $10, go.session_id FROM go "
 	"  ON CONFLICT (company_id, agent_id) WHERE status IN ('queued', 'running') DO NOTHING "
-	"  RETURNING *) "
+	"  RETURNING *), "
+	"w AS (INSERT INTO paperclip.agent_wakeup_requests "
+	"  (id, company_id, agent_id, source, trigger_detail, reason, payload, "
+	"   requested_by_actor_type, requested_by_actor_id, idempotency_key, run_id) "
+	"  SELECT go.request_id, go.company_id, $2, $3, $4, $5, $6, $7, $8, $9, (SELECT n.id FROM n) FROM go "
+	"  RETURNING id, run_id) "
 	"SELECT n.*, a.company_id AS agent_company_id, a.status AS agent_status, a.skip, "
 	"  a.pending_id, a.pending_status, w.id AS queued_request_id "
 	"FROM a LEFT JOIN w ON true LEFT JOIN n ON true",
@@ -160,14 +162,20 @@ find_idempotent(const WakeupRequest *req)
 	Datum		v[2] = {req->agent_id, req->idempotency_key};
 	bool		isnull;
 	Datum		run_id;
+	SPITupleTable *request;
 
 	if (!pc_exec_row(&plan_idempotent_request, v, NULL))
+	{
+		pc_free_tuptable(SPI_tuptable);
 		return false;
+	}
+	request = SPI_tuptable;
 	run_id = pc_getattr(0, "run_id", &isnull);
 	if (isnull)
 		SPI_processed = 0;
 	else
 		pc_exec_row(&plan_get_run, &run_id, NULL);
+	pc_free_tuptable(request);
 	return true;
 }
 
@@ -176,11 +184,15 @@ static void
 coalesce_into(const WakeupRequest *req, Datum company_id, Datum run_id, bool is_retry)
 {
 	insert_finished_request(req, company_id, "coalesced", NULL, run_id, false);
-	if (is_retry && pc_exec_row(&plan_promote_retry, &run_id, NULL))
+	if (is_retry)
 	{
-		pc_notify_run_queued(0);
-		pc_wake_launcher_at_commit();
-		return;
+		if (pc_exec_row(&plan_promote_retry, &run_id, NULL))
+		{
+			pc_notify_run_queued(0);
+			pc_wake_launcher_at_commit();
+			return;
+		}
+		pc_free_tuptable(SPI_tuptable);
 	}
 	pc_exec_row(&plan_get_run, &run_id, NULL);
 }
@@ -196,6 +208,7 @@ coalesce_lost_race(Datum company_id, Datum agent_id)
 	bool		isnull;
 	Datum		coalesce[2];
 	Datum		active[2] = {company_id, agent_id};
+	SPITupleTable *found;
 
 	coalesce[0] = pc_getattr(0, "queued_request_id", &isnull);
 	if (!pc_exec_row(&plan_active_run, active, NULL))
@@ -204,16 +217,19 @@ coalesce_lost_race(Datum company_id, Datum agent_id)
 				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 				 errmsg("could not queue a run: a concurrent wakeup's run for this agent just ended"),
 				 errhint("Retry the wakeup.")));
+	found = SPI_tuptable;
 	coalesce[1] = pc_getattr(0, "id", &isnull);
 	pc_exec(&plan_coalesce_request, coalesce, NULL, 0);
 	pc_exec_row(&plan_get_run, &coalesce[1], NULL);
+	pc_free_tuptable(found);
 }
 
 /*
  * Enqueue one wakeup. Returns true with the run in row 0 of SPI_tuptable,
  * or false when the request was skipped (by policy, by an idempotent hit
  * on a skipped request, or, for timer ticks, an agent no longer invokable).
- * Needs an open SPI connection.
+ * Needs an open SPI connection. Of the results it makes, only the one it
+ * returns is left: loops of enqueues (timer ticks) free it and keep none.
  */
 bool
 pc_enqueue_wakeup(const WakeupRequest *req)
@@ -226,11 +242,15 @@ pc_enqueue_wakeup(const WakeupRequest *req)
 	bool		isnull;
 	bool		no_run;
 	bool		pending_null;
+	SPITupleTable *enqueued;
 
 	/* a key already used: the earlier request's answer, nothing written */
 	if (!req->idempotency_key_null)
 	{
-		if (!pc_exec_row(&plan_lock_agent, (Datum *) &req->agent_id, NULL))
+		bool		agent_found = pc_exec_row(&plan_lock_agent, (Datum *) &req->agent_id, NULL);
+
+		pc_free_tuptable(SPI_tuptable);
+		if (!agent_found)
 			ereport(ERROR,
 					(errcode(ERRCODE_NO_DATA_FOUND),
 					 errmsg("agent not found")));
@@ -258,12 +278,16 @@ pc_enqueue_wakeup(const WakeupRequest *req)
 		return true;
 	}
 
+	enqueued = SPI_tuptable;
 	company_id = pc_getattr(0, "agent_company_id", &isnull);
 	status = pc_getattr_cstring(0, "agent_status");
 	if (strcmp(status, "paused") == 0 || strcmp(status, "terminated") == 0)
 	{
 		if (req->quiet_if_not_invokable)
+		{
+			pc_free_tuptable(enqueued);
 			return false;
+		}
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("agent is not invokable in its current state"),
@@ -276,20 +300,19 @@ pc_enqueue_wakeup(const WakeupRequest *req)
 	if (skip != NULL)
 	{
 		insert_finished_request(req, company_id, "skipped", skip, (Datum) 0, true);
+		pc_free_tuptable(enqueued);
 		return false;
 	}
 
 	/* it coalesces into the pending run, promoting a scheduled retry */
 	(void) pc_getattr(0, "pending_id", &pending_null);
 	if (!pending_null)
-	{
 		coalesce_into(req, company_id, pc_getattr(0, "pending_id", &isnull),
 					  strcmp(pc_getattr_cstring(0, "pending_status"), "scheduled_retry") == 0);
-		return true;
-	}
-
-	/* a concurrent enqueue won the race for the one active run */
-	coalesce_lost_race(company_id, req->agent_id);
+	else
+		/* a concurrent enqueue won the race for the one active run */
+		coalesce_lost_race(company_id, req->agent_id);
+	pc_free_tuptable(enqueued);
 	return true;
 }
 
@@ -367,6 +390,9 @@ paperclip_enqueue_wakeup(PG_FUNCTION_ARGS)
 
 	pc_check_writable(fcinfo);
 	pc_check_not_null(fcinfo, 0, "agent_id");
+	pc_check_length(fcinfo, 3, "reason", PC_MAX_REASON_BYTES);
+	pc_check_length(fcinfo, 5, "idempotency_key", PC_MAX_NAME_BYTES);
+	pc_check_length(fcinfo, 7, "requested_by_actor_id", PC_MAX_NAME_BYTES);
 	req.agent_id = PG_GETARG_DATUM(0);
 	req.source = vocabulary_arg(fcinfo, 1, "source", pc_sources, true);
 	req.trigger_detail = vocabulary_arg(fcinfo, 2, "trigger_detail", pc_trigger_details, false);
@@ -394,6 +420,7 @@ paperclip_invoke(PG_FUNCTION_ARGS)
 
 	pc_check_writable(fcinfo);
 	pc_check_not_null(fcinfo, 0, "agent_id");
+	pc_check_length(fcinfo, 5, "actor_id", PC_MAX_NAME_BYTES);
 	req.agent_id = PG_GETARG_DATUM(0);
 	req.source = vocabulary_arg(fcinfo, 1, "source", pc_sources, true);
 	req.context_snapshot = context_arg(fcinfo, 2);

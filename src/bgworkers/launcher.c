@@ -72,18 +72,18 @@ static PcPlan plan_blocked_runs = PC_PLAN(
 	"FROM paperclip.heartbeat_runs r JOIN paperclip.agents a ON a.id = r.agent_id "
 	"WHERE r.status = 'queued' AND (a.status IN ('paused', 'terminated') "
 	"  OR (a.budget_monthly_cents > 0 AND a.spent_monthly_cents >= a.budget_monthly_cents)) "
-	"ORDER BY r.created_at LIMIT 100 FOR UPDATE OF r SKIP LOCKED");
+	"ORDER BY r.created_at LIMIT 100 FOR NO KEY UPDATE OF r SKIP LOCKED");
 
-/* $1 how many, $2 log dir, $3 spool dir */
+/* $1 how many, $3 spool dir ($2, the log dir, is unused: paperclip.run_log_path names logs) */
 static PcPlan plan_claim = PC_PLAN(
 	"WITH c AS (SELECT r.id FROM paperclip.heartbeat_runs r "
 	"  JOIN paperclip.agents a ON a.id = r.agent_id "
 	"  WHERE r.status = 'queued' AND a.status NOT IN ('paused', 'terminated') "
 	"  AND NOT (a.budget_monthly_cents > 0 AND a.spent_monthly_cents >= a.budget_monthly_cents) "
-	"  ORDER BY r.created_at LIMIT $1 FOR UPDATE OF r SKIP LOCKED) "
+	"  ORDER BY r.created_at LIMIT $1 FOR NO KEY UPDATE OF r SKIP LOCKED) "
 	"UPDATE paperclip.heartbeat_runs r SET status = 'running', started_at = now(), "
 	" updated_at = now(), log_store = 'local_file', "
-	" log_ref = $2 || '/' || r.company_id || '/' || r.id || '.ndjson', "
+	" log_ref = paperclip.run_log_path(r.company_id, r.id), "
 	" session_id_before = coalesce((SELECT s.session_id FROM paperclip.agent_runtime_state s "
 	"   WHERE s.agent_id = r.agent_id), r.session_id_before), "
 	" event_seq = r.event_seq + 1 "
@@ -96,7 +96,7 @@ static PcPlan plan_claim = PC_PLAN(
 	"   WHERE s.agent_id = r.agent_id), 'agentName', a.name, 'runSource', r.invocation_source, "
 	" 'wakeReason', (SELECT w.reason FROM paperclip.agent_wakeup_requests w "
 	"   WHERE w.id = r.wakeup_request_id), "
-	" 'logPath', $2 || '/' || r.company_id || '/' || r.id || '.ndjson', "
+	" 'logPath', paperclip.run_log_path(r.company_id, r.id), "
 	" 'spoolPath', $3 || '/' || r.id || '.json', "
 	" 'resultFilePath', $3 || '/' || r.id || '.result', "
 	" 'allowedCommands', $4::jsonb, 'allowedHttpHosts', $5::jsonb)::text AS spec",
@@ -306,7 +306,7 @@ claim_and_start(void)
 		strlcpy(r->agent_id_str, pc_getattr_cstring(i, "agent_id"), sizeof(r->agent_id_str));
 		strlcpy(r->company_id_str, pc_getattr_cstring(i, "company_id"), sizeof(r->company_id_str));
 		memcpy(&r->run_id, DatumGetUUIDP(run_id), sizeof(pg_uuid_t));
-		make_dirs(psprintf("%s/%s", run_log_dir, r->company_id_str));
+		(void) pc_run_log_path(r->company_id_str, r->run_id_str, true);	/* its directory */
 		pc_notify_run_status(i);
 		resetStringInfo(&r->pending);
 		appendStringInfoString(&r->pending, pc_getattr_cstring(i, "spec"));
@@ -332,7 +332,7 @@ claim_and_start(void)
 		/* its "run started" event is inserted with the batch below */
 		pc_notify_run_event(r->company_id_str, run_id, pc_getattr(i, "agent_id", &isnull),
 							DatumGetInt32(pc_getattr(i, "event_seq", &isnull)),
-							"lifecycle", "system", "info", "run started", NULL);
+							"lifecycle", "system", "info");
 		run_ids[nstarted] = run_id;
 		pids[nstarted] = Int32GetDatum(r->pid);
 		starts[nstarted] = TimestampTzGetDatum(started_at);

@@ -243,11 +243,16 @@ handle_frame(Runner *r, char *line, int len)
 	if (strcmp(type, PC_FRAME_LOG) == 0)
 	{
 		char	   *stream = frame_string(frame, "stream");
-		char	   *chunk = frame_string(frame, "chunk");
+		JsonbValue	obuf,
+					bbuf;
+		JsonbValue *offset = pc_json_get(&frame->root, "offset", &obuf);
+		JsonbValue *bytes = pc_json_get(&frame->root, "bytes", &bbuf);
 
-		if (stream && chunk)
-			pc_notify_run_log(r->company_id_str, r->run_id_str, r->agent_id_str,
-							  stream, chunk);
+		/* where the record is in the run log: the live event says only that */
+		if (stream && offset && bytes && offset->type == jbvNumeric && bytes->type == jbvNumeric)
+			pc_notify_run_log(r->company_id_str, r->run_id_str, stream,
+							  (int64) pc_numeric_to_double(offset->val.numeric),
+							  (int64) pc_numeric_to_double(bytes->val.numeric));
 	}
 	else if (strcmp(type, PC_FRAME_LOG_CAPPED) == 0)
 		pc_append_run_event(uuid_datum(&r->run_id), "log", "system", "warn",

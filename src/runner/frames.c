@@ -92,8 +92,12 @@ frame_send(cJSON *frame, bool must_deliver)
 	free(text);
 }
 
+/*
+ * A live log frame. offset and bytes (when bytes > 0) say where the chunk's
+ * record is in the run log; the launcher's live event carries only them.
+ */
 void
-frame_log(const char *stream, const char *chunk, size_t len)
+frame_log(const char *stream, const char *chunk, size_t len, long long offset, long long bytes)
 {
 	cJSON	   *f = cJSON_CreateObject();
 	char		ts[40];
@@ -106,6 +110,11 @@ frame_log(const char *stream, const char *chunk, size_t len)
 	cJSON_AddStringToObject(f, "stream", stream);
 	cJSON_AddStringToObject(f, "ts", ts);
 	cJSON_AddStringToObject(f, "chunk", copy);
+	if (bytes > 0)
+	{
+		cJSON_AddNumberToObject(f, "offset", (double) offset);
+		cJSON_AddNumberToObject(f, "bytes", (double) bytes);
+	}
 	frame_send(f, false);
 	cJSON_Delete(f);
 	free(copy);

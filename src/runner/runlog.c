@@ -190,9 +190,13 @@ keep_tail(StreamState *st, const char *text, size_t len)
 	st->excerpt[st->excerpt_len] = '\0';
 }
 
-/* Live log frames of at most PC_LOG_CHUNK_MAX bytes, cut on characters, up to the cap. */
+/*
+ * Live log frames of at most PC_LOG_CHUNK_MAX bytes, cut on characters, up
+ * to the cap. The first says where the chunk's record is in the run log.
+ */
 static void
-send_live(RunLog *log, const char *stream, const char *text, size_t len)
+send_live(RunLog *log, const char *stream, const char *text, size_t len,
+		  long long offset, long long bytes)
 {
 	while (len > 0 && !log->live_capped)
 	{
@@ -211,7 +215,8 @@ send_live(RunLog *log, const char *stream, const char *text, size_t len)
 			log->live_capped = true;
 			return;
 		}
-		frame_log(stream, text, piece);
+		frame_log(stream, text, piece, offset, bytes);
+		bytes = 0;
 		log->live_sent += piece;
 		text += piece;
 		len -= piece;
@@ -225,6 +230,7 @@ runlog_chunk(RunLog *log, StreamState *st, const char *text, size_t len)
 	cJSON	   *line;
 	char		ts[40];
 	char	   *json;
+	uint64_t	offset = log->bytes;
 
 	if (len == 0)
 		return;
@@ -242,7 +248,7 @@ runlog_chunk(RunLog *log, StreamState *st, const char *text, size_t len)
 	}
 	cJSON_Delete(line);
 	keep_tail(st, text, len);
-	send_live(log, st->name, text, len);
+	send_live(log, st->name, text, len, (long long) offset, (long long) (log->bytes - offset));
 }
 
 /* The log summary and excerpts, added to the result. */

@@ -51,7 +51,8 @@ extern void sha256_hex(Sha256 *s, char out[65]);
 extern void frames_init(void);
 extern bool frames_launcher_gone(void);
 extern void frame_send(cJSON *frame, bool must_deliver);
-extern void frame_log(const char *stream, const char *chunk, size_t len);
+extern void frame_log(const char *stream, const char *chunk, size_t len,
+					  long long offset, long long bytes);
 extern void iso_now(char *buf, size_t size);
 extern long long now_ms(void);
 

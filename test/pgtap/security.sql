@@ -38,7 +38,9 @@ INSERT INTO paperclip.companies (id, name) VALUES
   ('c0000000-0000-0000-0000-00000000000a', 'company A'), ('c0000000-0000-0000-0000-00000000000b', 'company B');
 INSERT INTO paperclip.company_roles (role_id, company_id) VALUES
   ('tap_a_operator', 'c0000000-0000-0000-0000-00000000000a'), ('tap_a_admin', 'c0000000-0000-0000-0000-00000000000a'),
-  ('tap_alice', 'c0000000-0000-0000-0000-00000000000a');
+  ('tap_alice', 'c0000000-0000-0000-0000-00000000000a'),
+  -- every company (bindings fail closed: a role with no row sees none)
+  ('tap_reader', NULL), ('tap_operator', NULL), ('tap_admin', NULL);
 INSERT INTO paperclip.agents (id, company_id, name) VALUES
   ('c0000000-0000-0000-0000-0000000000a1', 'c0000000-0000-0000-0000-00000000000a', 'a1'),
   ('c0000000-0000-0000-0000-0000000000a2', 'c0000000-0000-0000-0000-00000000000a', 'a2'),
@@ -99,7 +101,7 @@ SELECT matches(pg_temp.as_role('tap_operator', 'SELECT runs FROM paperclip.prune
 -- admin: configures agents and adapters
 SELECT is(pg_temp.as_role('tap_admin', $$UPDATE paperclip.agents SET adapter_config = '{"command":"/bin/true"}' WHERE name = 'a1' RETURNING adapter_config->>'command'$$),
           '/bin/true', 'an admin changes an adapter config');
-SELECT is(pg_temp.as_role('tap_admin', $$SELECT count(*) FROM paperclip.heartbeat_runs$$), '3', 'an unbound admin sees every company');
+SELECT is(pg_temp.as_role('tap_admin', $$SELECT count(*) FROM paperclip.heartbeat_runs$$), '3', 'an admin bound to every company sees every company');
 SELECT is(pg_temp.as_role('tap_admin', $$WITH i AS (INSERT INTO paperclip.agents (company_id, name, runtime_config)
             VALUES ('c0000000-0000-0000-0000-00000000000b', 'ticker', '{"heartbeat":{"intervalSec":60}}') RETURNING 1)
           SELECT count(*) FROM i$$) || ' ' || (SELECT agents = (SELECT count(*) FROM paperclip.agents WHERE timer_due_at IS NOT NULL) FROM paperclip.timer_agents),
@@ -114,7 +116,7 @@ SELECT is(pg_temp.as_role('tap_a_operator', $$SELECT count(*) FROM paperclip.lis
 SELECT is(pg_temp.as_role('tap_a_operator', $$SELECT count(*) FROM paperclip.active_runs WHERE company_id = 'c0000000-0000-0000-0000-00000000000b'$$), '0', 'views honour row-level security');
 SELECT is(pg_temp.as_role('tap_a_operator', $$SELECT count(*) FROM paperclip.companies$$), '1', 'company A sees one company');
 SELECT matches(pg_temp.as_role('tap_a_operator', $$SELECT (paperclip.cancel_run('c0000000-0000-0000-0000-0000000000fb')).status$$),
-               '^ERROR 42501: permission denied for company c0000000-0000-0000-0000-00000000000b', 'A cannot cancel B''s run');
+               '^ERROR 42501: permission denied for heartbeat run c0000000-0000-0000-0000-0000000000fb$', 'A cannot cancel B''s run');
 SELECT is((SELECT status FROM paperclip.heartbeat_runs WHERE id = 'c0000000-0000-0000-0000-0000000000fb'), 'queued', 'B''s run is untouched');
 SELECT matches(pg_temp.as_role('tap_a_operator', $$SELECT (paperclip.enqueue_wakeup('c0000000-0000-0000-0000-0000000000b2')).status$$),
                '^ERROR 42501', 'A cannot enqueue for B''s agent');
@@ -131,7 +133,7 @@ SELECT matches(pg_temp.as_role('tap_a_operator', $$SELECT (paperclip.log_activit
 SELECT matches(pg_temp.as_role('tap_a_operator', $$SELECT count(*) FROM paperclip.tick_timers()$$),
                '^ERROR 42501: permission denied for function tick_timers', 'a bound role cannot tick every company''s timers');
 SELECT is(pg_temp.as_login('tap_alice', 'paperclip_operator', $$SELECT count(DISTINCT company_id) FROM paperclip.heartbeat_runs$$),
-          '1', 'a login bound to A stays bound after SET ROLE to an unbound role');
+          '1', 'a login bound to A stays bound after SET ROLE to a role bound to every company');
 SELECT matches(pg_temp.as_login('tap_alice', 'paperclip_operator', $$SELECT (paperclip.cancel_run('c0000000-0000-0000-0000-0000000000fb')).status$$),
                '^ERROR 42501', 'and cannot cancel B''s run through the API either');
 SELECT is(pg_temp.as_login('tap_reader', 'tap_reader', $$SELECT paperclip.visible_companies('tap_a_operator')::text$$),
@@ -148,7 +150,7 @@ SELECT is(pg_temp.as_role('tap_a_admin', $$WITH d AS (DELETE FROM paperclip.comp
 SELECT matches(pg_temp.as_role('tap_a_admin', $$INSERT INTO paperclip.company_roles VALUES ('tap_admin', 'c0000000-0000-0000-0000-00000000000a') RETURNING 1$$),
                '^ERROR 42501', 'nor bind other roles');
 SELECT is(pg_temp.as_role('tap_admin', $$WITH i AS (INSERT INTO paperclip.company_roles VALUES ('tap_reader', 'c0000000-0000-0000-0000-00000000000b') RETURNING 1) SELECT count(*) FROM i$$),
-          '1', 'an unbound admin binds roles');
+          '1', 'an admin bound to every company binds roles');
 
 -- hostile search_path: its objects are never called, by the API or by the install script
 CREATE SCHEMA evil;

@@ -42,9 +42,16 @@ INSERT INTO paperclip.issue_documents (id, company_id, issue_id, document_id, ke
   ('e0000000-0000-0000-0000-0000000000c1', 'e0000000-0000-0000-0000-000000000001',
    'e0000000-0000-0000-0000-0000000000b1', 'e0000000-0000-0000-0000-0000000000d1', 'plan');
 
--- a bound role (paperclip_reader exists in every cluster with the extension)
+-- a role bound to company two (load-0.1.sh creates it where the data is loaded)
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'paperclip_upgrade_bound') THEN
+        CREATE ROLE paperclip_upgrade_bound NOLOGIN IN ROLE paperclip_reader;
+    END IF;
+END
+$$;
 INSERT INTO paperclip.company_roles (role_id, company_id) VALUES
-  ('paperclip_reader', 'e0000000-0000-0000-0000-000000000002');
+  ('paperclip_upgrade_bound', 'e0000000-0000-0000-0000-000000000002');
 
 -- wakeups: a run that will succeed, a coalesce, a skip, an idempotent repeat
 SELECT id AS r_ok FROM paperclip.enqueue_wakeup('e0000000-0000-0000-0000-0000000000a1', 'assignment', 'system',

@@ -13,6 +13,16 @@ here=$(cd "$(dirname "$0")" && pwd)
 sql() { psql -X -q -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 
 sql -c "CREATE EXTENSION paperclip VERSION '0.1'"
+# the role 0.1 bound to a company (roles belong to the cluster)
+sql <<'SQL'
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'paperclip_upgrade_bound') THEN
+        CREATE ROLE paperclip_upgrade_bound NOLOGIN IN ROLE paperclip_reader;
+    END IF;
+END
+$$;
+SQL
 datadir=$(psql -X -A -t -d "$db" -c "SHOW data_directory")
 logdir=$(psql -X -A -t -d "$db" -c "SHOW paperclip.run_log_directory")
 case $logdir in /*) ;; *) logdir=$datadir/$logdir ;; esac
