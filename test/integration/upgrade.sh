@@ -23,7 +23,8 @@ FRESH=paperclip_upgrade_fresh
 dropdb --if-exists "$DB" >/dev/null 2>&1
 dropdb --if-exists "$FRESH" >/dev/null 2>&1
 WORK=$(mktemp -d /tmp/paperclip-upgrade.XXXXXX)
-trap 'rm -rf "$WORK"; dropdb --if-exists "$DB" >/dev/null 2>&1; dropdb --if-exists "$FRESH" >/dev/null 2>&1' EXIT
+trap 'rm -rf "$WORK"; dropdb --if-exists "$DB" >/dev/null 2>&1; dropdb --if-exists "$FRESH" >/dev/null 2>&1
+	psql -X -q -d postgres -c "DROP ROLE IF EXISTS paperclip_upgrade_bound" >/dev/null 2>&1' EXIT
 createdb "$DB"
 "$root/test/upgrade/load-0.1.sh" "$DB" >"$WORK/load.log" 2>&1
 rc=$?
