@@ -82,12 +82,33 @@ all: $(RUNNER) $(RUNNER_UNIT)
 install: install-runner
 endif
 
-$(RUNNER): $(RUNNER_SRCS) $(wildcard src/runner/*.h src/runner/*/*.h) src/protocol.h
+$(RUNNER): $(RUNNER_SRCS) $(wildcard src/runner/*.h src/runner/*/*.h) src/protocol.h src/agent_rules.h
 	$(CC) $(RUNNER_CFLAGS) -o $@ $(RUNNER_SRCS) $(RUNNER_LIBS)
+
+# Agent isolation (README, "Agents are isolated from the server"): installed by
+# root, paperclip_runner gets the file capabilities cap_setuid,cap_setgid (used
+# only to map the agents' OS user into each run's namespaces), and only the
+# server's group RUNNER_GROUP may execute it. chown clears file capabilities:
+# setcap comes last. Packagers (DESTDIR) set both in their package.
+RUNNER_GROUP ?= postgres
 
 .PHONY: install-runner
 install-runner: $(RUNNER)
 	$(INSTALL_PROGRAM) $(RUNNER) '$(DESTDIR)$(pkglibdir)/$(RUNNER)'
+	@if [ -n "$(DESTDIR)" ]; then :; \
+	elif [ "$$(id -u)" -ne 0 ]; then \
+		echo "note: not root: $(pkglibdir)/$(RUNNER) has no capabilities; agent isolation needs (as root)" \
+			"setcap cap_setuid,cap_setgid+ep $(pkglibdir)/$(RUNNER), or paperclip.agent_isolation = off"; \
+	else \
+		if getent group '$(RUNNER_GROUP)' >/dev/null; then \
+			chown root:'$(RUNNER_GROUP)' '$(pkglibdir)/$(RUNNER)' && chmod 0750 '$(pkglibdir)/$(RUNNER)'; \
+		else \
+			echo "note: no group $(RUNNER_GROUP) (make install RUNNER_GROUP=<the server's group>):" \
+				"$(pkglibdir)/$(RUNNER) stays executable by everyone"; \
+		fi; \
+		setcap cap_setuid,cap_setgid+ep '$(pkglibdir)/$(RUNNER)' || \
+			echo "WARNING: setcap failed (is libcap2-bin installed?): agent isolation will be unavailable"; \
+	fi
 
 $(RUNNER_UNIT): test/unit/cli_unit.c $(RUNNER_UNIT_SRCS) $(wildcard src/runner/*.h src/runner/*/*.h) src/protocol.h
 	$(CC) $(RUNNER_CFLAGS) -o $@ test/unit/cli_unit.c $(RUNNER_UNIT_SRCS) -lcjson

@@ -334,6 +334,26 @@ COMMENT ON FUNCTION paperclip.runs_for_issue(uuid, uuid)
     IS 'runs whose context names the issue or that logged activity on it, newest first (read-only: the calling query''s snapshot)';
 COMMENT ON FUNCTION paperclip.issues_for_run(uuid)
     IS 'the context issue of a run first, then issues with activity from it; hidden issues left out (read-only: the calling query''s snapshot)';
+
+-- issue 10: agents isolated from the server. Running a program on the
+-- server takes PostgreSQL's own privilege for that: writing an adapter_config
+-- that runs one (process, the CLI adapters) needs superuser or the privileges
+-- of pg_execute_server_program, as COPY ... PROGRAM does, unless its command
+-- resolves inside paperclip.allowed_commands. (This issue's env rules live
+-- in adapter_config_valid, the CHECK of agents.adapter_config.)
+CREATE FUNCTION paperclip.adapter_config_guard()
+RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'paperclip_adapter_config_guard';
+COMMENT ON FUNCTION paperclip.adapter_config_guard() IS
+    'Trigger of paperclip.agents: an adapter_config that makes the server run a program needs superuser or pg_execute_server_program, unless its command resolves inside paperclip.allowed_commands (42501)';
+REVOKE ALL ON FUNCTION paperclip.adapter_config_guard() FROM PUBLIC;
+
+CREATE TRIGGER agents_adapter_config_privilege
+    BEFORE INSERT OR UPDATE OF adapter_type, adapter_config ON paperclip.agents
+    FOR EACH ROW EXECUTE FUNCTION paperclip.adapter_config_guard();
+COMMENT ON TRIGGER agents_adapter_config_privilege ON paperclip.agents IS
+    'Who may make an agent run a program on the database server: see paperclip.adapter_config_guard()';
 -- ---------------------------------------------------------------------------
 -- issue 14: comments
 -- ---------------------------------------------------------------------------

@@ -8,6 +8,15 @@
  *	  The coding-agent CLI adapters (claude_local, codex_local, cli) share
  *	  one set of keys (adapters.md); a cli description's regular
  *	  expressions are compiled with the same POSIX regcomp() the runner uses.
+ *	  Env keys follow agent_rules.h (no LD_*, none of glibc's unsecure
+ *	  variables, no PAPERCLIP_*), for every adapter that runs a program.
+ *
+ *	  And who may write one: a config that makes the server run a program
+ *	  (process and the CLI adapters) takes superuser or the privileges of
+ *	  pg_execute_server_program, as COPY ... PROGRAM does, unless its
+ *	  command resolves inside paperclip.allowed_commands (which only a
+ *	  superuser sets). A BEFORE trigger enforces it when adapter_type or
+ *	  adapter_config changes (42501).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -15,15 +24,26 @@
 #include <math.h>
 #include <regex.h>
 
+#include "access/htup_details.h"
+#include "catalog/pg_authid.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
+#include "utils/rel.h"
+#include "utils/varlena.h"
 
+#include "agent_rules.h"
 #include "json_util.h"
 #include "paperclip.h"
 #include "protocol.h"
 
 PG_FUNCTION_INFO_V1(paperclip_adapter_config_valid);
+PG_FUNCTION_INFO_V1(paperclip_adapter_config_guard);
 
 /* which documentation the hint points to: the adapter type being checked */
 static const char *hint = "See the process and http adapter settings in the paperclip documentation.";
@@ -109,6 +129,37 @@ strings_key(JsonbContainer *obj, const char *key, bool object)
 			bad_config(key, object ? "must have string values" : "must contain only strings");
 }
 
+/* env: an object of strings whose keys agent_rules.h accepts. */
+static void
+env_key(JsonbContainer *obj)
+{
+	JsonbValue	buf;
+	JsonbValue *v;
+	JsonbIterator *it;
+	JsonbValue	elem;
+	JsonbIteratorToken tok;
+
+	strings_key(obj, "env", true);
+	if ((v = get(obj, "env", &buf)) == NULL)
+		return;
+	it = JsonbIteratorInit(v->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
+	{
+		char	   *key;
+		const char *why;
+
+		if (tok != WJB_KEY)
+			continue;
+		key = pnstrdup(elem.val.string.val, elem.val.string.len);
+		if ((why = pc_env_key_refused(key)) != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid adapter_config: \"env\" key \"%.64s\" %s", key, why),
+					 errhint("An agent's env may not set dynamic loader variables (LD_*), glibc's "
+							 "unsecure variables, nor PAPERCLIP_* variables.")));
+	}
+}
+
 static void
 check_process(JsonbContainer *obj)
 {
@@ -118,7 +169,7 @@ check_process(JsonbContainer *obj)
 	if (command[0] != '/' && strchr(command, '/') != NULL)
 		bad_config("command", "must be an absolute path or a bare name looked up in PATH");
 	strings_key(obj, "args", false);
-	strings_key(obj, "env", true);
+	env_key(obj);
 	cwd = string_key(obj, "cwd", false);
 	if (cwd != NULL && (cwd[0] != '/' || pc_path_has_parent_ref(cwd)))
 		bad_config("cwd", "must be an absolute path without \"..\"");
@@ -173,26 +224,6 @@ command_key(JsonbContainer *obj, bool required)
 
 	if (command != NULL && command[0] != '/' && strchr(command, '/') != NULL)
 		bad_config("command", "must be an absolute path or a bare name looked up in PATH");
-}
-
-/* Environment of a CLI agent: strings, and never a PAPERCLIP_* variable. */
-static void
-cli_env_key(JsonbContainer *obj)
-{
-	JsonbValue	buf;
-	JsonbValue *v = get(obj, "env", &buf);
-	JsonbIterator *it;
-	JsonbValue	elem;
-	JsonbIteratorToken tok;
-
-	strings_key(obj, "env", true);
-	if (v == NULL)
-		return;
-	it = JsonbIteratorInit(v->val.binary.data);
-	while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
-		if (tok == WJB_KEY && elem.val.string.len >= 10 &&
-			strncmp(elem.val.string.val, "PAPERCLIP_", 10) == 0)
-			bad_config("env", "may not set PAPERCLIP_* variables (the runner sets them)");
 }
 
 /* A command-line template: strings, {"if"|"unless": path, "args": [...]}, {"each": path}. */
@@ -306,7 +337,7 @@ check_cli_common(JsonbContainer *obj, bool command_required)
 	command_key(obj, command_required);
 	(void) string_key(obj, "model", false);
 	path_key(obj, "cwd");
-	cli_env_key(obj);
+	env_key(obj);
 	strings_key(obj, "extraArgs", false);
 	text_key(obj, "promptTemplate");
 	text_key(obj, "bootstrapPromptTemplate");
@@ -400,4 +431,108 @@ paperclip_adapter_config_valid(PG_FUNCTION_ARGS)
 	else if (strcmp(type, PC_ADAPTER_CLI) == 0)
 		check_cli(&config->root);
 	PG_RETURN_BOOL(true);
+}
+
+/*
+ * Whether a command resolves inside paperclip.allowed_commands, as the
+ * runner will resolve and check it.
+ */
+static bool
+command_allowed(const char *command)
+{
+	char		resolved[MAXPGPATH];
+	char		real[PATH_MAX];
+	char	   *raw;
+	List	   *entries = NIL;
+	ListCell   *lc;
+
+	if (command == NULL || pc_allowed_commands == NULL || pc_allowed_commands[0] == '\0' ||
+		!pc_command_resolve(command, resolved, sizeof(resolved)) ||
+		realpath(resolved, real) == NULL)
+		return false;
+	raw = pstrdup(pc_allowed_commands);
+	if (!SplitGUCList(raw, ',', &entries))
+		return false;
+	foreach(lc, entries)
+		if (pc_path_within(real, (const char *) lfirst(lc)))
+			return true;
+	return false;
+}
+
+/* The value of a column of the trigger's row, by name. */
+static Datum
+row_value(TriggerData *td, HeapTuple tuple, const char *column, bool *isnull)
+{
+	TupleDesc	desc = RelationGetDescr(td->tg_relation);
+	int			attno = SPI_fnumber(desc, column);
+
+	if (attno <= 0)
+		elog(ERROR, "paperclip.agents has no column \"%s\"", column);
+	return heap_getattr(tuple, attno, desc, isnull);
+}
+
+/*
+ * paperclip.adapter_config_guard(): BEFORE INSERT OR UPDATE OF
+ * adapter_type, adapter_config ON paperclip.agents. A config that runs a
+ * program needs superuser or pg_execute_server_program, unless its command
+ * resolves inside paperclip.allowed_commands; an unchanged config passes.
+ */
+Datum
+paperclip_adapter_config_guard(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	HeapTuple	tuple;
+	bool		type_null,
+				config_null;
+	Datum		type_datum,
+				config_datum;
+	char	   *type;
+	Jsonb	   *config;
+	const char *default_command = NULL;
+	char	   *command;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		elog(ERROR, "adapter_config_guard must be a BEFORE ROW trigger");
+	tuple = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
+
+	type_datum = row_value(td, tuple, "adapter_type", &type_null);
+	config_datum = row_value(td, tuple, "adapter_config", &config_null);
+	if (type_null || config_null)
+		return PointerGetDatum(tuple);	/* NOT NULL speaks for these */
+	type = TextDatumGetCString(type_datum);
+	config = DatumGetJsonbP(config_datum);
+	if (!pc_adapter_runs_program(type, &default_command) || !pc_jsonb_is_object(config) ||
+		JB_ROOT_COUNT(config) == 0)
+		return PointerGetDatum(tuple);
+
+	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
+		bool		old_type_null,
+					old_config_null;
+		Datum		old_type = row_value(td, td->tg_trigtuple, "adapter_type", &old_type_null);
+		Datum		old_config = row_value(td, td->tg_trigtuple, "adapter_config", &old_config_null);
+
+		if (!old_type_null && !old_config_null &&
+			strcmp(TextDatumGetCString(old_type), type) == 0 &&
+			DatumGetBool(DirectFunctionCall2(jsonb_eq, old_config, config_datum)))
+			return PointerGetDatum(tuple);
+	}
+
+	if (has_privs_of_role(GetUserId(), ROLE_PG_EXECUTE_SERVER_PROGRAM))
+		return PointerGetDatum(tuple);
+	command = pc_json_string(&config->root, "command");
+	if (command_allowed(command ? command : default_command))
+		return PointerGetDatum(tuple);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to configure a \"%s\" agent to run a program", type),
+			 errdetail("Its adapter_config makes the database server run %s%.100s%s.",
+					   command || default_command ? "\"" : "a program",
+					   command ? command : default_command ? default_command : "",
+					   command || default_command ? "\"" : ""),
+			 errhint("Only superusers and roles with privileges of pg_execute_server_program may, as for "
+					 "COPY ... PROGRAM; or a superuser lists the command in paperclip.allowed_commands.")));
+	return PointerGetDatum(NULL);	/* not reached */
 }

@@ -32,6 +32,7 @@
 
 #include "compat.h"
 #include "paperclip.h"
+#include "protocol.h"
 
 PC_MODULE_MAGIC;
 
@@ -49,6 +50,10 @@ bool		pc_scheduler_enabled = true;
 bool		pc_live_events = true;
 char	   *pc_allowed_commands = NULL;
 char	   *pc_allowed_http_hosts = NULL;
+bool		pc_agent_isolation = true;
+char	   *pc_agent_os_user = NULL;
+char	   *pc_agent_home_directory = NULL;
+int			pc_max_log_kb = (int) (PC_DEFAULT_MAX_LOG_BYTES / 1024);
 
 PaperclipShared *pc_shared = NULL;
 
@@ -81,6 +86,55 @@ pc_define_worker_gucs(void)
 							   "Path of the paperclip_runner executable (empty: the installed one).",
 							   NULL, &pc_runner_path, "",
 							   PGC_POSTMASTER, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+}
+
+/* paperclip.agent_os_user: a user of the agents' own, which the runner accepts */
+static bool
+check_agent_os_user(char **newval, void **extra, GucSource source)
+{
+	if (strncmp(*newval, PC_AGENT_OS_USER_PREFIX, strlen(PC_AGENT_OS_USER_PREFIX)) != 0)
+	{
+		GUC_check_errdetail("The runner switches only to OS users whose name starts with \"%s\".",
+							PC_AGENT_OS_USER_PREFIX);
+		GUC_check_errhint("Create an OS user such as \"%s\" for the agents.", PC_DEFAULT_AGENT_OS_USER);
+		return false;
+	}
+	return true;
+}
+
+/* paperclip.agent_home_directory: absolute, without ".." */
+static bool
+check_agent_home(char **newval, void **extra, GucSource source)
+{
+	if (!is_absolute_path(*newval) || pc_path_has_parent_ref(*newval))
+	{
+		GUC_check_errdetail("The agents' home directory must be an absolute path without \"..\".");
+		return false;
+	}
+	return true;
+}
+
+static void
+pc_define_isolation_gucs(void)
+{
+	DefineCustomBoolVariable("paperclip.agent_isolation",
+							 "Whether agents' programs run isolated: as paperclip.agent_os_user, in a pid namespace of their run.",
+							 "Off runs them as the server's OS user, able to reach everything the server can.",
+							 &pc_agent_isolation, true,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("paperclip.agent_os_user",
+							   "OS user that agents' programs run as (its name must start with \"paperclip\").",
+							   NULL, &pc_agent_os_user, PC_DEFAULT_AGENT_OS_USER,
+							   PGC_SIGHUP, 0, check_agent_os_user, NULL, NULL);
+	DefineCustomStringVariable("paperclip.agent_home_directory",
+							   "Home and default working directory of agents' programs (outside the data directory).",
+							   NULL, &pc_agent_home_directory, PC_DEFAULT_AGENT_HOME,
+							   PGC_SIGHUP, 0, check_agent_home, NULL, NULL);
+	DefineCustomIntVariable("paperclip.max_log_bytes",
+							"Largest run log; past it a run's output is drained, not stored.",
+							"A lifecycle event of the run says how much was dropped.",
+							&pc_max_log_kb, (int) (PC_DEFAULT_MAX_LOG_BYTES / 1024), 64, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_KB, NULL, NULL, NULL);
 }
 
 static void
@@ -137,6 +191,7 @@ pc_define_gucs(void)
 							 "Off saves NOTIFY's commit-time queue lock where nobody listens.",
 							 &pc_live_events, true,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	pc_define_isolation_gucs();
 	MarkGUCPrefixReserved("paperclip");
 }
 
@@ -280,6 +335,49 @@ pc_json_list_of_guc(const char *value)
 		}
 	appendStringInfoChar(&buf, ']');
 	return buf.data;
+}
+
+/*
+ * What the runner is told of its agents' sandbox, merged into every run
+ * spec: isolation, OS user, home, the run log's cap (protocol.h keys).
+ */
+char *
+pc_runner_settings_json(void)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"%s\":%s,\"%s\":", PC_SPEC_AGENT_ISOLATION,
+					 pc_agent_isolation ? "true" : "false", PC_SPEC_AGENT_OS_USER);
+	escape_json(&buf, pc_agent_os_user);
+	appendStringInfo(&buf, ",\"%s\":", PC_SPEC_AGENT_HOME);
+	escape_json(&buf, pc_agent_home_directory);
+	appendStringInfo(&buf, ",\"%s\":" INT64_FORMAT "}", PC_SPEC_MAX_LOG_BYTES,
+					 (int64) pc_max_log_kb * 1024);
+	return buf.data;
+}
+
+/*
+ * A worker that starts agents says so when they run unisolated: when it
+ * starts, and when a reload turns isolation off.
+ */
+void
+pc_warn_if_isolation_off(const char *worker)
+{
+	static bool warned = false;
+
+	if (pc_agent_isolation)
+		warned = false;
+	else if (!warned)
+	{
+		warned = true;
+		ereport(WARNING,
+				(errmsg("%s: paperclip.agent_isolation is off: agents run as the server's OS user", worker),
+				 errdetail("An agent's program can then read the data directory, connect as the server's "
+						   "user and signal the server."),
+				 errhint("Set up the OS user paperclip.agent_os_user and the runner's capabilities "
+						 "(see the paperclip README), then set paperclip.agent_isolation = on.")));
+	}
 }
 
 /* Absolute path of the run log directory. */

@@ -28,6 +28,10 @@ extern bool pc_scheduler_enabled;
 extern bool pc_live_events;
 extern char *pc_allowed_commands;
 extern char *pc_allowed_http_hosts;
+extern bool pc_agent_isolation;
+extern char *pc_agent_os_user;
+extern char *pc_agent_home_directory;
+extern int	pc_max_log_kb;
 
 /* Shared state between backends and the workers (paperclip.c) */
 typedef struct PaperclipShared
@@ -43,6 +47,8 @@ extern void pc_wake_launcher_at_commit(void);
 extern void pc_wake_scheduler_at_commit(void);
 extern char *pc_run_log_dir(void);
 extern char *pc_json_list_of_guc(const char *value);
+extern char *pc_runner_settings_json(void);
+extern void pc_warn_if_isolation_off(const char *worker);
 extern bool pc_path_has_parent_ref(const char *path);
 
 /*

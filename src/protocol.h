@@ -18,8 +18,17 @@
  *	                                      first frame of a record only)
  *	    {"type":"log_capped","bytes":N}   live log stopped; the file has all
  *	    {"type":"meta","meta":{...}}      what was invoked (no secret values)
- *	    {"type":"spawned","pid":N}        the agent started; N is its pid and
- *	                                      process group, killed if the runner is lost
+ *	    {"type":"spawned","pid":N,"startTicks":T}
+ *	                                      the agent started; N is the pid, as
+ *	                                      the host sees it, of the run's top
+ *	                                      process (with isolation: its pid
+ *	                                      namespace's init) and process group,
+ *	                                      T field 22 of /proc/N/stat (start
+ *	                                      time in clock ticks since boot)
+ *	    {"type":"warning","message":text,"payload":{...}}
+ *	                                      something the launcher records as a
+ *	                                      lifecycle warning (log truncated at
+ *	                                      maxLogBytes, result file refused)
  *	    {"type":"result","result":{...}}  the adapter result, last frame
  *	  Chunks are valid UTF-8 without NUL (bad bytes become U+FFFD).
  *
@@ -57,6 +66,10 @@
 #define PC_SPEC_ALLOWED_COMMANDS "allowedCommands"
 #define PC_SPEC_ALLOWED_HOSTS "allowedHttpHosts"
 #define PC_SPEC_MAX_LIVE_LOG "maxLiveLogBytes"
+#define PC_SPEC_MAX_LOG_BYTES "maxLogBytes"
+#define PC_SPEC_AGENT_ISOLATION "agentIsolation"	/* bool; absent: on */
+#define PC_SPEC_AGENT_OS_USER "agentOsUser"
+#define PC_SPEC_AGENT_HOME "agentHome"
 #define PC_SPEC_SESSION_PARAMS "sessionParams"	/* the agent's saved session_params */
 #define PC_SPEC_AGENT_NAME "agentName"
 #define PC_SPEC_RUN_SOURCE "runSource"	/* invocation_source */
@@ -84,6 +97,7 @@
 #define PC_FRAME_META "meta"
 #define PC_FRAME_SPAWNED "spawned"
 #define PC_FRAME_RESULT "result"
+#define PC_FRAME_WARNING "warning"
 
 /* limits */
 #define PC_EXCERPT_BYTES (32 * 1024)	/* tail kept of stdout and of stderr */
@@ -94,6 +108,15 @@
 #define PC_HTTP_DEFAULT_TIMEOUT_SEC 30
 #define PC_HTTP_MAX_RESPONSE (1024 * 1024)	/* default cap of a response body */
 #define PC_HTTP_MAX_REDIRECTS 5
+#define PC_RESULT_FILE_MAX (1024 * 1024)	/* largest result file read */
+#define PC_CONTEXT_ENV_MAX (32 * 1024)	/* PAPERCLIP_CONTEXT only up to this */
+#define PC_DEFAULT_MAX_LOG_BYTES (64LL * 1024 * 1024)
+
+/* agents' OS user (paperclip.agent_os_user, agent_home_directory) */
+#define PC_DEFAULT_AGENT_OS_USER "paperclip-agent"
+#define PC_DEFAULT_AGENT_HOME "/var/lib/paperclip-agent"
+/* the runner switches only to OS users whose name starts with this */
+#define PC_AGENT_OS_USER_PREFIX "paperclip"
 
 /* error codes the runner reports */
 #define PC_ERR_SPAWN "adapter_spawn_failed"
@@ -108,6 +131,7 @@
 #define PC_ERR_HTTP_CONNECT "http_connect"
 #define PC_ERR_HTTP_TOO_LARGE "http_response_too_large"
 #define PC_ERR_HTTP "http_error"
+#define PC_ERR_ISOLATION "agent_isolation_unavailable"
 #define PC_ERR_PROCESS_LOST "process_lost"
 /* coding-agent CLI adapters (claude_local, codex_local, cli) */
 #define PC_ERR_CLAUDE_AUTH "claude_auth_required"

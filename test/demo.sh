@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PGDATABASE=postgres	# the launcher serves paperclip.database_name (postgres)
 
-# the agent runs as the server's OS user: give it a copy it can read
+# the agent runs as its own OS user (paperclip.agent_os_user): give it a copy it can read
 agent_dir=$(mktemp -d /tmp/paperclip-demo.XXXXXX)
 trap 'rm -rf "$agent_dir"' EXIT
 cp test/agents/demo-agent.sh "$agent_dir/"

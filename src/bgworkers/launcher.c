@@ -63,6 +63,7 @@ char		spool_dir[MAXPGPATH];
 char		runner_path[MAXPGPATH];
 static char *allowed_commands_json = NULL;	/* the allowlists as JSON arrays, */
 static char *allowed_hosts_json = NULL; /* read with the settings */
+static char *runner_settings_json = NULL;	/* isolation, OS user, log cap */
 MemoryContext loop_cxt = NULL;	/* reset every loop iteration */
 static Oid	served_extension = InvalidOid;	/* the extension whose runs we run */
 
@@ -74,7 +75,8 @@ static PcPlan plan_blocked_runs = PC_PLAN(
 	"  OR (a.budget_monthly_cents > 0 AND a.spent_monthly_cents >= a.budget_monthly_cents)) "
 	"ORDER BY r.created_at LIMIT 100 FOR NO KEY UPDATE OF r SKIP LOCKED");
 
-/* $1 how many, $3 spool dir ($2, the log dir, is unused: paperclip.run_log_path names logs) */
+/* $1 how many, $3 spool dir ($2, the log dir, is unused: paperclip.run_log_path names logs),
+ * $4 $5 the allowlists, $6 the runner's settings (isolation, OS user, log cap) */
 static PcPlan plan_claim = PC_PLAN(
 	"WITH c AS (SELECT r.id FROM paperclip.heartbeat_runs r "
 	"  JOIN paperclip.agents a ON a.id = r.agent_id "
@@ -88,7 +90,7 @@ static PcPlan plan_claim = PC_PLAN(
 	"   WHERE s.agent_id = r.agent_id), r.session_id_before), "
 	" event_seq = r.event_seq + 1 "
 	"FROM c, paperclip.agents a WHERE r.id = c.id AND a.id = r.agent_id "
-	"RETURNING r.*, jsonb_build_object("
+	"RETURNING r.*, (jsonb_build_object("
 	" 'runId', r.id, 'agentId', r.agent_id, 'companyId', r.company_id, "
 	" 'adapterType', a.adapter_type, 'config', a.adapter_config, "
 	" 'context', coalesce(r.context_snapshot, '{}'), 'sessionId', r.session_id_before, "
@@ -99,8 +101,8 @@ static PcPlan plan_claim = PC_PLAN(
 	" 'logPath', paperclip.run_log_path(r.company_id, r.id), "
 	" 'spoolPath', $3 || '/' || r.id || '.json', "
 	" 'resultFilePath', $3 || '/' || r.id || '.result', "
-	" 'allowedCommands', $4::jsonb, 'allowedHttpHosts', $5::jsonb)::text AS spec",
-	INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID);
+	" 'allowedCommands', $4::jsonb, 'allowedHttpHosts', $5::jsonb) || $6::jsonb)::text AS spec",
+	INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID);
 
 static PcPlan plan_cancelled_of = PC_PLAN(
 	"SELECT id FROM paperclip.heartbeat_runs WHERE id = ANY($1) AND status <> 'running'",
@@ -182,6 +184,10 @@ resolve_paths(void)
 												pc_json_list_of_guc(pc_allowed_commands));
 	allowed_hosts_json = MemoryContextStrdup(TopMemoryContext,
 											 pc_json_list_of_guc(pc_allowed_http_hosts));
+	if (runner_settings_json)
+		pfree(runner_settings_json);
+	runner_settings_json = MemoryContextStrdup(TopMemoryContext, pc_runner_settings_json());
+	pc_warn_if_isolation_off("paperclip launcher");
 }
 Jsonb *
 make_result(const char *error_code, const char *message)
@@ -259,7 +265,7 @@ static void
 claim_and_start(void)
 {
 	int			free = pc_max_concurrent_runs - runners_in_use();
-	Datum		v[5];
+	Datum		v[6];
 	int			n;
 	int			i;
 	SPITupleTable *tt;
@@ -283,6 +289,7 @@ claim_and_start(void)
 	v[2] = CStringGetTextDatum(spool_dir);
 	v[3] = CStringGetTextDatum(allowed_commands_json);
 	v[4] = CStringGetTextDatum(allowed_hosts_json);
+	v[5] = CStringGetTextDatum(runner_settings_json);
 	n = pc_exec(&plan_claim, v, NULL, 0);
 	tt = SPI_tuptable;
 

@@ -256,7 +256,7 @@ handle_frame(Runner *r, char *line, int len)
 	}
 	else if (strcmp(type, PC_FRAME_LOG_CAPPED) == 0)
 		pc_append_run_event(uuid_datum(&r->run_id), "log", "system", "warn",
-							"live log capped; the run log keeps all output", NULL);
+							"live log capped; the run log keeps the output (up to paperclip.max_log_bytes)", NULL);
 	else if (strcmp(type, PC_FRAME_SPAWNED) == 0)
 	{
 		JsonbValue	buf;
@@ -271,6 +271,14 @@ handle_frame(Runner *r, char *line, int len)
 			v[1] = Int32GetDatum(r->agent_pid);
 			pc_exec(&plan_record_agent, v, NULL, 0);
 		}
+	}
+	else if (strcmp(type, PC_FRAME_WARNING) == 0)
+	{
+		char	   *message = frame_string(frame, "message");
+
+		if (message != NULL)
+			pc_append_run_event(uuid_datum(&r->run_id), "lifecycle", "system", "warn",
+								message, frame_object(frame, "payload"));
 	}
 	else if (strcmp(type, PC_FRAME_META) == 0)
 		pc_append_run_event(uuid_datum(&r->run_id), "adapter.invoke", "system", "info",

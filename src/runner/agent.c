@@ -1,11 +1,12 @@
 /*-------------------------------------------------------------------------
  * agent.c
  *	  Running an agent program (see agent.h): command resolution and the
- *	  allowlist, the clean environment, posix_spawn (no shell, own process
- *	  group, every other descriptor closed), stdin fed from memory, stdout
- *	  and stderr pumped into the run log and stdout cut into lines for the
- *	  adapter, timeout and cancellation (SIGTERM to the group, grace,
- *	  SIGKILL), and every descendant killed and reaped at the end.
+ *	  allowlist, the clean environment, the start through sandbox.c (no
+ *	  shell, every other descriptor closed; isolated as the agents' OS user
+ *	  in a pid namespace of the run, or in its own process group), stdin
+ *	  fed from memory, stdout and stderr pumped into the run log and stdout
+ *	  cut into lines for the adapter, timeout and cancellation (SIGTERM,
+ *	  grace, SIGKILL), and every descendant killed and reaped at the end.
  *	  (Factored out of the process adapter, which uses it as the CLI
  *	  adapters do.)
  *-------------------------------------------------------------------------
@@ -35,7 +36,8 @@
 /*
  * allowedCommands: empty or missing allows any; else the command, with
  * symbolic links and ".." resolved, must be one of the entries (resolved
- * the same way) or lie inside one of them. The resolved path is what runs.
+ * the same way) or lie inside one of them (agent_rules.h). The resolved path
+ * is what runs.
  */
 static cJSON *
 check_allowed(const RunSpec *spec, char resolved[PATH_MAX])
@@ -50,21 +52,11 @@ check_allowed(const RunSpec *spec, char resolved[PATH_MAX])
 								 "command is not in paperclip.allowed_commands: %s (%s)",
 								 resolved, strerror(errno));
 	cJSON_ArrayForEach(e, spec->allowed_commands)
-	{
-		char		allowed[PATH_MAX];
-		size_t		len;
-
-		if (!cJSON_IsString(e) || e->valuestring[0] != '/' ||
-			realpath(e->valuestring, allowed) == NULL)
-			continue;
-		len = strlen(allowed);
-		if (strcmp(real, allowed) == 0 ||
-			(strncmp(real, allowed, len) == 0 && (len == 1 || real[len] == '/')))
+		if (cJSON_IsString(e) && pc_path_within(real, e->valuestring))
 		{
 			snprintf(resolved, PATH_MAX, "%s", real);
 			return NULL;
 		}
-	}
 	return make_error_result(PC_ERR_NOT_ALLOWED,
 							 "command is not in paperclip.allowed_commands: %s", real);
 }
@@ -72,45 +64,16 @@ check_allowed(const RunSpec *spec, char resolved[PATH_MAX])
 cJSON *
 agent_resolve(const RunSpec *spec, const char *command, const char *cwd, char resolved[PATH_MAX])
 {
-	struct stat st;
-
-	if (strchr(command, '/') != NULL)
+	(void) cwd;					/* checked when the program starts, as its OS user */
+	if (!pc_command_resolve(command, resolved, PATH_MAX))
 	{
-		if (command[0] != '/')
+		if (strchr(command, '/') != NULL)
 			return make_error_result(PC_ERR_CONFIG,
 									 "adapter_config.command must be absolute or a bare name: %s",
 									 command);
-		snprintf(resolved, PATH_MAX, "%s", command);
+		return make_error_result(PC_ERR_SPAWN, "command not found in PATH (%s): %s",
+								 AGENT_CLEAN_PATH, command);
 	}
-	else
-	{
-		char		path[] = AGENT_CLEAN_PATH;
-		char	   *save = NULL;
-		char	   *dir;
-
-		resolved[0] = '\0';
-		for (dir = strtok_r(path, ":", &save); dir; dir = strtok_r(NULL, ":", &save))
-		{
-			char		candidate[PATH_MAX];
-
-			snprintf(candidate, sizeof(candidate), "%s/%s", dir, command);
-			if (access(candidate, X_OK) == 0)
-			{
-				snprintf(resolved, PATH_MAX, "%s", candidate);
-				break;
-			}
-		}
-		if (resolved[0] == '\0')
-			return make_error_result(PC_ERR_SPAWN, "command not found in PATH (%s): %s",
-									 AGENT_CLEAN_PATH, command);
-	}
-	if (stat(resolved, &st) != 0)
-		return make_error_result(PC_ERR_SPAWN, "command not found: %s (%s)",
-								 resolved, strerror(errno));
-	if (!S_ISREG(st.st_mode) || access(resolved, X_OK) != 0)
-		return make_error_result(PC_ERR_SPAWN, "command is not an executable file: %s", resolved);
-	if (cwd != NULL && (stat(cwd, &st) != 0 || !S_ISDIR(st.st_mode)))
-		return make_error_result(PC_ERR_SPAWN, "cwd is not an existing directory: %s", cwd);
 	return check_allowed(spec, resolved);
 }
 
@@ -172,13 +135,21 @@ agent_env_init(AgentEnv *env, const RunSpec *spec, const cJSON *config_env, cons
 	cJSON	   *ids = cJSON_GetObjectItemCaseSensitive(spec->context, "linkedIssueIds");
 
 	memset(env, 0, sizeof(*env));
+	env->stripped = cJSON_CreateArray();
 	agent_env_set(env, "PATH", AGENT_CLEAN_PATH);
-	agent_env_set(env, "HOME", cwd ? cwd : "/tmp");
+	/* isolated: the agent's home; without isolation as before, its cwd */
+	agent_env_set(env, "HOME", spec->isolation ? spec->home : (cwd ? cwd : sandbox_default_cwd(spec)));
 	agent_env_set(env, "LANG", "C.UTF-8");
 	if (cJSON_IsObject(config_env))
 		cJSON_ArrayForEach(e, config_env)
-			if (cJSON_IsString(e) && strncmp(e->string, "PAPERCLIP_", 10) != 0)
-			agent_env_set(env, e->string, e->valuestring);
+		{
+			if (!cJSON_IsString(e))
+				continue;
+			if (pc_env_key_refused(e->string) != NULL)
+				cJSON_AddItemToArray(env->stripped, cJSON_CreateString(e->string));
+			else
+				agent_env_set(env, e->string, e->valuestring);
+		}
 	if (cJSON_IsArray(ids))
 		cJSON_ArrayForEach(e, ids)
 			if (cJSON_IsString(e) && strlen(linked) + strlen(e->valuestring) + 2 < sizeof(linked))
@@ -195,9 +166,12 @@ agent_env_init(AgentEnv *env, const RunSpec *spec, const cJSON *config_env, cons
 	agent_env_set(env, "PAPERCLIP_WAKE_COMMENT_ID", context_string(spec, "wakeCommentId"));
 	agent_env_set(env, "PAPERCLIP_LINKED_ISSUE_IDS", linked);
 	agent_env_set(env, "PAPERCLIP_SESSION_ID", spec->session_id);
-	agent_env_set(env, "PAPERCLIP_CONTEXT", context ? context : "{}");
-	agent_env_set(env, "PAPERCLIP_RESULT_FILE", spec->result_file);
-	if (context == NULL)
+	/* in the environment only while small: execve refuses ~128 kB strings */
+	if (context != NULL && strlen(context) <= PC_CONTEXT_ENV_MAX)
+		agent_env_set(env, "PAPERCLIP_CONTEXT", context);
+	agent_env_set(env, "PAPERCLIP_CONTEXT_FILE", sandbox_context_file(spec));
+	agent_env_set(env, "PAPERCLIP_RESULT_FILE", sandbox_result_file(spec));
+	if (context == NULL || env->stripped == NULL)
 		env->failed = true;
 	free(context);
 	cJSON_Delete(empty);
@@ -211,6 +185,7 @@ agent_env_free(AgentEnv *env)
 	for (i = 0; i < env->n; i++)
 		free(env->v[i]);
 	free(env->v);
+	cJSON_Delete(env->stripped);
 	memset(env, 0, sizeof(*env));
 }
 
@@ -223,9 +198,10 @@ void
 agent_output_open(AgentOutput *o, const RunSpec *spec)
 {
 	memset(o, 0, sizeof(*o));
+	o->spec = spec;
 	o->out.name = "stdout";
 	o->err.name = "stderr";
-	runlog_open(&o->log, spec->log_path, spec->max_live_log);
+	runlog_open(&o->log, spec->log_path, spec->max_live_log, spec->max_log_bytes);
 }
 
 void
@@ -261,7 +237,7 @@ agent_output_finish(AgentOutput *o, cJSON *result)
 typedef struct RunState
 {
 	const AgentProgram *p;
-	pid_t		pid;
+	Agent		agent;			/* the started program (sandbox.c) */
 	bool		exited;
 	int			status;
 	bool		timed_out;
@@ -286,74 +262,50 @@ agent_signal_name(int sig)
 	return buf;
 }
 
+/* Start the program through the sandbox; NULL, or why it did not start. */
 static cJSON *
-spawn_program(const AgentProgram *p, pid_t *pid, int *out_fd, int *err_fd, int *in_fd)
+spawn_program(const RunSpec *spec, const AgentProgram *p, Agent *agent)
 {
-	int			out[2],
-				err[2],
-				in[2] = {-1, -1};
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t	none,
-				all;
-	int			rc;
+	cJSON	   *empty = cJSON_CreateObject();
+	char	   *context = cJSON_PrintUnformatted(spec->context ? spec->context : empty);
+	AgentCommand cmd;
+	cJSON	   *err = NULL;
+	char		msg[1024];
 
-	if (pipe2(out, O_CLOEXEC) != 0)
-		return make_error_result(PC_ERR_SPAWN, "cannot create pipes: %s", strerror(errno));
-	if (pipe2(err, O_CLOEXEC) != 0)
+	cJSON_Delete(empty);
+	if (context == NULL)
+		return make_error_result(PC_ERR_SPAWN, "out of memory");
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.path = p->path;
+	cmd.argv = p->argv;
+	cmd.envp = p->envp;
+	cmd.cwd = p->cwd;
+	cmd.stdin_pipe = p->stdin_data != NULL;
+	cmd.context = context;
+	cmd.context_len = strlen(context);
+	switch (agent_start(spec, &cmd, agent, msg, sizeof(msg)))
 	{
-		close(out[0]);
-		close(out[1]);
-		return make_error_result(PC_ERR_SPAWN, "cannot create pipes: %s", strerror(errno));
+		case SANDBOX_OK:
+			break;
+		case SANDBOX_SPAWN_FAILED:
+			err = make_error_result(PC_ERR_SPAWN, "%s", msg);
+			break;
+		case SANDBOX_UNAVAILABLE:
+			err = make_error_result(PC_ERR_ISOLATION, "agent isolation is unavailable: %s", msg);
+			break;
 	}
-	if (p->stdin_data != NULL && pipe2(in, O_CLOEXEC) != 0)
+	free(context);
+	if (!p->may_run_again)
+		sandbox_drop_privileges();
+	if (err != NULL)
 	{
-		close(out[0]);
-		close(out[1]);
-		close(err[0]);
-		close(err[1]);
-		return make_error_result(PC_ERR_SPAWN, "cannot create pipes: %s", strerror(errno));
+		agent_release(agent);
+		return err;
 	}
-	posix_spawn_file_actions_init(&fa);
-	if (in[0] >= 0)
-		posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	else
-		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-	if (p->cwd)
-		posix_spawn_file_actions_addchdir_np(&fa, p->cwd);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-							 POSIX_SPAWN_SETSIGDEF);
-	rc = posix_spawn(pid, p->path, &fa, &attr, p->argv, p->envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	close(out[1]);
-	close(err[1]);
-	if (in[0] >= 0)
-		close(in[0]);
-	if (rc != 0)
-	{
-		close(out[0]);
-		close(err[0]);
-		if (in[1] >= 0)
-			close(in[1]);
-		return make_error_result(PC_ERR_SPAWN, "cannot start %s: %s", p->path, strerror(rc));
-	}
-	fcntl(out[0], F_SETFL, O_NONBLOCK);
-	fcntl(err[0], F_SETFL, O_NONBLOCK);
-	if (in[1] >= 0)
-		fcntl(in[1], F_SETFL, O_NONBLOCK);
-	*out_fd = out[0];
-	*err_fd = err[0];
-	*in_fd = in[1];
+	fcntl(agent->out_fd, F_SETFL, O_NONBLOCK);
+	fcntl(agent->err_fd, F_SETFL, O_NONBLOCK);
+	if (agent->in_fd >= 0)
+		fcntl(agent->in_fd, F_SETFL, O_NONBLOCK);
 	return NULL;
 }
 
@@ -410,30 +362,23 @@ pump(int fd, StreamState *st, RunState *rs, RunLog *log, bool is_stdout)
 }
 
 static void
-terminate_group(RunState *rs)
+terminate(RunState *rs)
 {
-	kill(-rs->pid, SIGTERM);
+	agent_signal(&rs->agent, SIGTERM);
 	if (rs->kill_at_ms == 0)
 		rs->kill_at_ms = now_ms() + (long long) (rs->p->grace_sec * 1000);
 }
 
 static void
-handle_signals(int sigfd, RunState *rs)
+handle_signals(RunState *rs)
 {
-	struct signalfd_siginfo si;
-
-	while (read(sigfd, &si, sizeof(si)) == sizeof(si))
+	/* a cancel, now or taken earlier (while a frame waited, say) */
+	if (runner_poll_signals() && !rs->exited && !rs->cancelled)
 	{
-		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
-		{
-			if (!rs->exited && !rs->cancelled)
-			{
-				rs->cancelled = true;
-				terminate_group(rs);
-			}
-		}
+		rs->cancelled = true;
+		terminate(rs);
 	}
-	/* the agent, or a descendant orphaned to us (we are a subreaper) */
+	/* the run's top process, or a descendant orphaned to us (we are a subreaper) */
 	for (;;)
 	{
 		int			status;
@@ -441,12 +386,12 @@ handle_signals(int sigfd, RunState *rs)
 
 		if (pid <= 0)
 			break;
-		if (pid == rs->pid && !rs->exited)
+		if (pid == rs->agent.pid && !rs->exited)
 		{
 			rs->exited = true;
-			rs->status = status;
-			/* leave nothing of its group behind; that also closes their pipes */
-			kill(-rs->pid, SIGKILL);
+			rs->status = agent_exit_status(&rs->agent, status);
+			/* leave nothing of the run behind; that also closes their pipes */
+			agent_signal(&rs->agent, SIGKILL);
 			rs->drain_until_ms = now_ms() + DRAIN_MS;
 		}
 	}
@@ -479,24 +424,27 @@ kill_children(void)
 }
 
 /*
- * After the run: kill what is left of the agent's group and every
- * descendant orphaned to us, and reap them all, so none outlives the runner.
+ * After the run: kill what is left of the agent's group (without isolation;
+ * with it the run's namespace ended with its init) and every descendant
+ * orphaned to us, and reap them all, so none outlives the runner.
  */
 static void
-reap_descendants(pid_t pgid)
+reap_descendants(Agent *agent)
 {
 	long long	deadline = now_ms() + DRAIN_MS;
 
-	kill(-pgid, SIGKILL);
+	agent_signal(agent, SIGKILL);
 	while (now_ms() < deadline)
 	{
 		pid_t		pid = waitpid(-1, NULL, WNOHANG);
 
 		if (pid < 0 && errno == ECHILD)
 			return;
+		if (pid == agent->pid)
+			agent->reaped = true;
 		if (pid <= 0)
 		{
-			kill(-pgid, SIGKILL);
+			agent_signal(agent, SIGKILL);
 			kill_children();
 			usleep(5000);
 		}
@@ -518,87 +466,74 @@ poll_timeout(const RunState *rs, long long deadline_ms)
 	return next > now ? (int) (next - now) : 0;
 }
 
-static void
-send_spawned(pid_t pid)
-{
-	cJSON	   *f = cJSON_CreateObject();
-
-	cJSON_AddStringToObject(f, "type", PC_FRAME_SPAWNED);
-	cJSON_AddNumberToObject(f, "pid", pid);
-	frame_send(f, true);
-	cJSON_Delete(f);
-}
-
 cJSON *
 agent_run(const AgentProgram *p, AgentOutput *o, int sigfd, AgentExit *x)
 {
 	RunState	rs;
 	cJSON	   *err;
-	int			out_fd = -1,
-				err_fd = -1;
 	long long	deadline_ms = 0;
 
 	memset(x, 0, sizeof(*x));
 	memset(&rs, 0, sizeof(rs));
 	rs.p = p;
 	rs.in_fd = -1;
-	if ((err = spawn_program(p, &rs.pid, &out_fd, &err_fd, &rs.in_fd)) != NULL)
+	if ((err = spawn_program(o->spec, p, &rs.agent)) != NULL)
 		return err;
-	send_spawned(rs.pid);
+	rs.in_fd = rs.agent.in_fd;
+	rs.agent.in_fd = -1;		/* ours to write and close */
 	if (p->on_line)
 		lines_init(&rs.lines, p->on_line, p->arg, p->max_line, p->plain_max);
 	if (p->timeout_sec > 0)
 		deadline_ms = now_ms() + (long long) (p->timeout_sec * 1000);
 	feed_stdin(&rs);
 
-	while (out_fd >= 0 || err_fd >= 0 || !rs.exited)
+	while (rs.agent.out_fd >= 0 || rs.agent.err_fd >= 0 || !rs.exited)
 	{
-		struct pollfd pfd[4];
+		struct pollfd pfd[5];
 		int			np = 0;
 		long long	now;
 
 		pfd[np++] = (struct pollfd) {.fd = sigfd,.events = POLLIN};
-		if (out_fd >= 0)
-			pfd[np++] = (struct pollfd) {.fd = out_fd,.events = POLLIN};
-		if (err_fd >= 0)
-			pfd[np++] = (struct pollfd) {.fd = err_fd,.events = POLLIN};
+		if (rs.agent.out_fd >= 0)
+			pfd[np++] = (struct pollfd) {.fd = rs.agent.out_fd,.events = POLLIN};
+		if (rs.agent.err_fd >= 0)
+			pfd[np++] = (struct pollfd) {.fd = rs.agent.err_fd,.events = POLLIN};
+		if (rs.agent.report_fd >= 0)
+			pfd[np++] = (struct pollfd) {.fd = rs.agent.report_fd,.events = POLLIN};
 		if (rs.in_fd >= 0)
 			pfd[np++] = (struct pollfd) {.fd = rs.in_fd,.events = POLLOUT};
 		if (poll(pfd, np, poll_timeout(&rs, deadline_ms)) < 0 && errno != EINTR)
 			break;
 
-		handle_signals(sigfd, &rs);
+		agent_read_reports(&rs.agent);
+		handle_signals(&rs);
 		feed_stdin(&rs);
-		if (out_fd >= 0 && !pump(out_fd, &o->out, &rs, &o->log, true))
+		if (rs.agent.out_fd >= 0 && !pump(rs.agent.out_fd, &o->out, &rs, &o->log, true))
 		{
-			close(out_fd);
-			out_fd = -1;
+			close(rs.agent.out_fd);
+			rs.agent.out_fd = -1;
 		}
-		if (err_fd >= 0 && !pump(err_fd, &o->err, &rs, &o->log, false))
+		if (rs.agent.err_fd >= 0 && !pump(rs.agent.err_fd, &o->err, &rs, &o->log, false))
 		{
-			close(err_fd);
-			err_fd = -1;
+			close(rs.agent.err_fd);
+			rs.agent.err_fd = -1;
 		}
-		handle_signals(sigfd, &rs);
+		handle_signals(&rs);
 
 		now = now_ms();
 		if (!rs.exited && deadline_ms && !rs.timed_out && now >= deadline_ms)
 		{
 			rs.timed_out = true;
-			terminate_group(&rs);
+			terminate(&rs);
 		}
 		if (!rs.exited && rs.kill_at_ms && now >= rs.kill_at_ms)
-			kill(-rs.pid, SIGKILL);
+			agent_signal(&rs.agent, SIGKILL);
 		if (rs.exited && rs.drain_until_ms && now >= rs.drain_until_ms)
 			break;				/* something still holds the pipes: stop reading */
 	}
-	if (out_fd >= 0)
-		close(out_fd);
-	if (err_fd >= 0)
-		close(err_fd);
 	if (rs.in_fd >= 0)
 		close(rs.in_fd);
-	reap_descendants(rs.pid);
+	reap_descendants(&rs.agent);
 	if (p->on_line)
 	{
 		lines_finish(&rs.lines);	/* a line cut by the end of the output */
@@ -608,5 +543,10 @@ agent_run(const AgentProgram *p, AgentOutput *o, int sigfd, AgentExit *x)
 	x->status = rs.status;
 	x->timed_out = rs.timed_out;
 	x->cancelled = rs.cancelled;
+	x->result_file = agent_result_file(&rs.agent, o->spec, x->result_file_why,
+									   sizeof(x->result_file_why));
+	if (x->result_file_why[0] != '\0')
+		frame_warning(x->result_file_why, NULL);
+	agent_release(&rs.agent);
 	return NULL;
 }

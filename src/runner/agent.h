@@ -5,9 +5,14 @@
  *	  its command, builds its clean environment, starts it (no shell, its
  *	  own process group), feeds its stdin, pumps its output into the run
  *	  log (and, line by line, to the adapter's parser), enforces the
- *	  timeout and cancellation (SIGTERM to the group, grace, SIGKILL) and
- *	  leaves no process behind. Whatever isolation the runner gives an
- *	  agent is given here, so it holds for every such adapter alike.
+ *	  timeout and cancellation (SIGTERM, grace, SIGKILL) and leaves no
+ *	  process behind. Whatever isolation the runner gives an agent is given
+ *	  here, so it holds for every such adapter alike: the program is
+ *	  started through sandbox.c (as paperclip.agent_os_user in a pid
+ *	  namespace of the run, unless isolation is off), its environment
+ *	  follows agent_rules.h, its context reaches it in a file, its result
+ *	  file is read without following links or blocking, its output is
+ *	  redacted and capped (runlog.c).
  *-------------------------------------------------------------------------
  */
 #ifndef PAPERCLIP_RUNNER_AGENT_H
@@ -16,29 +21,36 @@
 #include <limits.h>
 #include <stdint.h>
 
+#include "agent_rules.h"
 #include "lines.h"
 #include "runner.h"
 
 /* Where a bare command name is looked up, and the agent's PATH. */
-#define AGENT_CLEAN_PATH "/usr/local/bin:/usr/bin:/bin"
+#define AGENT_CLEAN_PATH PC_AGENT_PATH
 
 /*
  * The absolute path the command (absolute, or a bare name looked up in
- * AGENT_CLEAN_PATH) runs as, checked: an executable file, cwd an existing
- * directory, inside paperclip.allowed_commands when that is set. NULL, or
- * a failed result saying why (adapter_spawn_failed, command_not_allowed,
- * adapter_config_invalid).
+ * AGENT_CLEAN_PATH) runs as, inside paperclip.allowed_commands when that is
+ * set. NULL, or a failed result saying why (adapter_spawn_failed,
+ * command_not_allowed, adapter_config_invalid). Whether it is an executable
+ * file and cwd an existing directory is checked when it starts, as the OS
+ * user that runs it (adapter_spawn_failed naming the path).
  */
 extern cJSON *agent_resolve(const RunSpec *spec, const char *command, const char *cwd,
 							char resolved[PATH_MAX]);
 
-/* A clean environment: PATH, HOME, LANG, the config's env (never a
- * PAPERCLIP_* variable of it), then the PAPERCLIP_* variables of the run. */
+/*
+ * A clean environment: PATH, HOME (the agent's home), LANG, the config's
+ * env but the keys agent_rules.h refuses (stripped, and listed), then the
+ * PAPERCLIP_* variables of the run: PAPERCLIP_CONTEXT_FILE always,
+ * PAPERCLIP_CONTEXT while the context is at most PC_CONTEXT_ENV_MAX bytes.
+ */
 typedef struct AgentEnv
 {
 	char	  **v;				/* NULL-terminated "KEY=VALUE" strings */
 	int			n;
 	bool		failed;
+	cJSON	   *stripped;		/* the config's env keys left out */
 } AgentEnv;
 
 extern void agent_env_init(AgentEnv *env, const RunSpec *spec, const cJSON *config_env,
@@ -57,6 +69,12 @@ typedef struct AgentProgram
 	size_t		stdin_len;		/* NULL: stdin is /dev/null */
 	double		timeout_sec;	/* 0: none */
 	double		grace_sec;
+	/*
+	 * Another program of this run may follow (a CLI run again without its
+	 * session): keep the runner's user-switch capability (permitted only)
+	 * after this one starts. By default it is dropped at once.
+	 */
+	bool		may_run_again;
 	/* each complete stdout line, for the adapter's parser (see LineReader):
 	 * JSON-looking lines whole up to max_line, others cut at plain_max
 	 * (0: not handed over). NULL: nobody reads the lines. */
@@ -69,6 +87,7 @@ typedef struct AgentProgram
 /* The run log and excerpts, shared by every program run of a run. */
 typedef struct AgentOutput
 {
+	const RunSpec *spec;		/* the run: where and as whom programs run */
 	RunLog		log;
 	StreamState out;
 	StreamState err;
@@ -81,6 +100,8 @@ typedef struct AgentExit
 	bool		timed_out;
 	bool		cancelled;
 	uint64_t	lines_too_long;
+	char	   *result_file;	/* PAPERCLIP_RESULT_FILE's content (malloc'd), or NULL */
+	char		result_file_why[256];	/* or why it was ignored (a warning was sent) */
 } AgentExit;
 
 extern void agent_output_open(AgentOutput *o, const RunSpec *spec);
@@ -90,8 +111,10 @@ extern void agent_output_finish(AgentOutput *o, cJSON *result);
 
 /*
  * Run the program to its end. NULL, or a failed result when it could not be
- * started (nothing then ran). sigfd delivers cancellation (SIGTERM, SIGINT)
- * and child exits. Sends the "spawned" frame.
+ * started (nothing then ran: adapter_spawn_failed, or
+ * agent_isolation_unavailable saying what to set up). sigfd delivers
+ * cancellation (SIGTERM, SIGINT) and child exits. Sends the "spawned"
+ * frame. The caller frees x->result_file.
  */
 extern cJSON *agent_run(const AgentProgram *p, AgentOutput *o, int sigfd, AgentExit *x);
 

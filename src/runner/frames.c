@@ -38,13 +38,32 @@ frames_init(void)
 		fcntl(STDOUT_FILENO, F_SETFL, flags | O_NONBLOCK);
 }
 
-/* Wait until stdout is writable, up to ms; false on timeout or error. */
+/*
+ * Wait until stdout is writable, up to ms; false on timeout or error. A
+ * signal meanwhile (a cancel) is taken and kept for the adapter.
+ */
 static bool
 wait_writable(int ms)
 {
-	struct pollfd p = {.fd = STDOUT_FILENO,.events = POLLOUT};
+	long long	deadline = now_ms() + ms;
 
-	return poll(&p, 1, ms) == 1 && (p.revents & POLLOUT);
+	for (;;)
+	{
+		struct pollfd p[2] = {{.fd = STDOUT_FILENO,.events = POLLOUT},
+		{.fd = runner_sigfd(),.events = POLLIN}};
+		long long	left = deadline - now_ms();
+		int			rc;
+
+		if (left <= 0)
+			return false;
+		rc = poll(p, p[1].fd >= 0 ? 2 : 1, (int) left);
+		if (rc < 0 && errno != EINTR)
+			return false;
+		if (rc > 0 && p[1].revents)
+			(void) runner_poll_signals();
+		if (rc > 0 && p[0].revents)
+			return (p[0].revents & POLLOUT) != 0;
+	}
 }
 
 static void
@@ -118,6 +137,20 @@ frame_log(const char *stream, const char *chunk, size_t len, long long offset, l
 	frame_send(f, false);
 	cJSON_Delete(f);
 	free(copy);
+}
+
+/* A warning the launcher records as a lifecycle event of the run. */
+void
+frame_warning(const char *message, const cJSON *payload)
+{
+	cJSON	   *f = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(f, "type", PC_FRAME_WARNING);
+	cJSON_AddStringToObject(f, "message", message);
+	if (payload != NULL)
+		cJSON_AddItemToObject(f, "payload", cJSON_Duplicate(payload, 1));
+	frame_send(f, true);
+	cJSON_Delete(f);
 }
 
 /* Now in ISO 8601, UTC, to the millisecond. */

@@ -2,11 +2,18 @@
  * result.c
  *	  The adapter result the agents claim: the keys of the protocol an agent
  *	  may report (a process agent's result line or file, an http agent's
- *	  response body), copied only when their types are right.
+ *	  response body), copied only when their types are right; and the
+ *	  reading of a result file, which never follows a link or blocks.
  *-------------------------------------------------------------------------
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "runner.h"
 
@@ -51,3 +58,71 @@ result_take_claimed(cJSON *result, cJSON *claimed)
 	return NULL;
 }
 
+
+/*
+ * An agent's result file, read so that nothing the agent makes can stall
+ * or feed the reader: opened without following a symbolic link and without
+ * blocking (a FIFO or device would), then only a regular file of at most
+ * max bytes is read. Returns its content (malloc'd, NUL-terminated); NULL
+ * with why empty when there is no such file, or with why saying what was
+ * refused.
+ */
+char *
+result_file_read(const char *path, size_t max, char *why, size_t whylen)
+{
+	struct stat st;
+	char	   *buf;
+	size_t		len = 0;
+	int			fd;
+
+	why[0] = '\0';
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+	{
+		if (errno == ELOOP)
+			snprintf(why, whylen, "the result file is a symbolic link: ignored");
+		else if (errno != ENOENT)
+			snprintf(why, whylen, "the result file cannot be read: %s", strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+	{
+		snprintf(why, whylen, "the result file is not a regular file (a FIFO, device or socket): ignored");
+		close(fd);
+		return NULL;
+	}
+	if (st.st_size > (off_t) max)
+	{
+		snprintf(why, whylen, "the result file is larger than %zu bytes: ignored", max);
+		close(fd);
+		return NULL;
+	}
+	buf = malloc(max + 2);
+	if (buf == NULL)
+	{
+		snprintf(why, whylen, "the result file cannot be read: out of memory");
+		close(fd);
+		return NULL;
+	}
+	for (;;)
+	{
+		ssize_t		n = read(fd, buf + len, max + 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += n;
+		if (len > max)
+			break;
+	}
+	close(fd);
+	if (len > max)
+	{
+		snprintf(why, whylen, "the result file is larger than %zu bytes: ignored", max);
+		free(buf);
+		return NULL;
+	}
+	buf[len] = '\0';
+	return buf;
+}

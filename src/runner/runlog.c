@@ -2,9 +2,12 @@
  * runlog.c
  *	  Owns what happens to the agent's output: sanitising it to UTF-8
  *	  without NUL (bad bytes become U+FFFD, a sequence cut by a read is
- *	  carried to the next), the run log file (one JSON line per chunk, its
- *	  byte count and sha256), the capped tails kept as excerpts, and the
- *	  live log frames up to their cap.
+ *	  carried to the next), redacting its secrets (redact.c) before anything
+ *	  of it is kept, the run log file (one JSON line per chunk, its byte
+ *	  count and sha256) up to paperclip.max_log_bytes (past it the output is
+ *	  drained, not stored, and a warning says how much was dropped), the
+ *	  capped tails kept as excerpts, and the live log frames up to their
+ *	  cap.
  *-------------------------------------------------------------------------
  */
 #include <errno.h>
@@ -106,11 +109,12 @@ utf8_sanitize(Utf8Carry *carry, const unsigned char *in, size_t n, bool final, s
 }
 
 void
-runlog_open(RunLog *log, const char *path, long live_max)
+runlog_open(RunLog *log, const char *path, long live_max, long long max_bytes)
 {
 	memset(log, 0, sizeof(*log));
 	log->path = path;
 	log->live_max = live_max > 0 ? live_max : PC_DEFAULT_MAX_LIVE_LOG;
+	log->max_bytes = max_bytes > 0 ? (uint64_t) max_bytes : (uint64_t) PC_DEFAULT_MAX_LOG_BYTES;
 	sha256_init(&log->sha);
 	log->fd = -1;				/* created on the first output: a silent run has none */
 }
@@ -223,32 +227,71 @@ send_live(RunLog *log, const char *stream, const char *text, size_t len,
 	}
 }
 
-/* One chunk of sanitised output: to the log file, the excerpt and the live log. */
-void
-runlog_chunk(RunLog *log, StreamState *st, const char *text, size_t len)
+/*
+ * One redacted chunk: to the excerpt, and to the log file and the live log
+ * while the log stays within its cap; past it only counted.
+ */
+static void
+store_chunk(RunLog *log, StreamState *st, const char *text, size_t len)
 {
 	cJSON	   *line;
 	char		ts[40];
 	char	   *json;
+	size_t		json_len;
 	uint64_t	offset = log->bytes;
 
 	if (len == 0)
 		return;
+	keep_tail(st, text, len);
+	if (log->truncated)
+	{
+		log->dropped += len;
+		return;
+	}
 	iso_now(ts, sizeof(ts));
 	line = cJSON_CreateObject();
 	cJSON_AddStringToObject(line, "ts", ts);
 	cJSON_AddStringToObject(line, "stream", st->name);
 	cJSON_AddStringToObject(line, "chunk", text);
 	json = cJSON_PrintUnformatted(line);
+	cJSON_Delete(line);
+	json_len = json ? strlen(json) : 0;
+	if (log->bytes + json_len + 1 > log->max_bytes)
+	{
+		log->truncated = true;
+		log->dropped += len;
+		free(json);
+		return;
+	}
 	if (json != NULL)
 	{
-		log_write(log, json, strlen(json));
+		log_write(log, json, json_len);
 		log_write(log, "\n", 1);
 		free(json);
 	}
-	cJSON_Delete(line);
-	keep_tail(st, text, len);
 	send_live(log, st->name, text, len, (long long) offset, (long long) (log->bytes - offset));
+}
+
+/* One chunk of sanitised output, redacted, then stored. */
+void
+runlog_chunk(RunLog *log, StreamState *st, const char *text, size_t len)
+{
+	size_t		n;
+	char	   *redacted = redact_stream(&st->redact, text, len, false, &n);
+
+	store_chunk(log, st, redacted, n);
+	free(redacted);
+}
+
+/* What redaction still held back of a stream, at its end. */
+static void
+flush_stream(RunLog *log, StreamState *st)
+{
+	size_t		n;
+	char	   *rest = redact_stream(&st->redact, "", 0, true, &n);
+
+	store_chunk(log, st, rest, n);
+	free(rest);
 }
 
 /* The log summary and excerpts, added to the result. */
@@ -256,8 +299,25 @@ void
 runlog_finish(RunLog *log, cJSON *result, StreamState *out, StreamState *err)
 {
 	char		hex[65];
-	bool		available = log->bytes > 0;
+	bool		available;
 
+	flush_stream(log, out);
+	flush_stream(log, err);
+	if (log->dropped > 0)
+	{
+		cJSON	   *payload = cJSON_CreateObject();
+		char		msg[200];
+
+		snprintf(msg, sizeof(msg), "run log truncated at %llu bytes (paperclip.max_log_bytes): "
+				 "%llu bytes of output dropped",
+				 (unsigned long long) log->max_bytes, (unsigned long long) log->dropped);
+		cJSON_AddNumberToObject(payload, "maxLogBytes", (double) log->max_bytes);
+		cJSON_AddNumberToObject(payload, "logBytes", (double) log->bytes);
+		cJSON_AddNumberToObject(payload, "droppedBytes", (double) log->dropped);
+		frame_warning(msg, payload);
+		cJSON_Delete(payload);
+	}
+	available = log->bytes > 0;
 	if (log->fd >= 0)
 	{
 		close(log->fd);

@@ -19,6 +19,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "agent_rules.h"
 #include "runner.h"
 
 #define SPEC_MAX (64 * 1024 * 1024)
@@ -43,7 +44,67 @@ make_error_result(const char *code, const char *fmt,...)
 	return r;
 }
 
-/* Read one line of stdin (without its newline), or NULL at EOF first. */
+/* ---------------------------------------------------------------------
+ * Signals: SIGTERM and SIGINT (cancel) and SIGCHLD arrive on a signalfd,
+ * read only through runner_poll_signals(), so a cancel seen anywhere (a
+ * wait for the launcher, an adapter's loop) is never lost.
+ * ---------------------------------------------------------------------
+ */
+static int sigfd = -1;
+static bool term_requested = false;
+
+int
+runner_sigfd(void)
+{
+	return sigfd;
+}
+
+/* Take the pending signals; true once SIGTERM or SIGINT has come. */
+bool
+runner_poll_signals(void)
+{
+	struct signalfd_siginfo si;
+
+	while (sigfd >= 0 && read(sigfd, &si, sizeof(si)) == sizeof(si))
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+			term_requested = true;
+	return term_requested;
+}
+
+bool
+runner_term_requested(void)
+{
+	return term_requested;
+}
+
+/*
+ * Wait until fd is readable, a cancel comes, or timeout_ms (-1: none)
+ * passes; true only when fd is readable (or at its EOF).
+ */
+static bool
+wait_readable(int fd, int timeout_ms)
+{
+	long long	deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : 0;
+
+	for (;;)
+	{
+		struct pollfd p[2] = {{.fd = fd,.events = POLLIN}, {.fd = sigfd,.events = POLLIN}};
+		int			wait = -1;
+		int			rc;
+
+		if (timeout_ms >= 0 && (wait = (int) (deadline - now_ms())) <= 0)
+			return false;
+		rc = poll(p, 2, wait);
+		if (rc < 0 && errno != EINTR)
+			return false;
+		if (rc > 0 && p[1].revents && runner_poll_signals())
+			return false;
+		if (rc > 0 && p[0].revents)
+			return true;
+	}
+}
+
+/* Read one line of stdin (without its newline), or NULL at EOF or a cancel first. */
 static char *
 read_line(void)
 {
@@ -61,18 +122,23 @@ read_line(void)
 			size_t		len = nl - pending;
 			char	   *line = malloc(len + 1);
 
+			if (line == NULL)
+				return NULL;
 			memcpy(line, pending, len);
 			line[len] = '\0';
 			memmove(pending, nl + 1, pending_len - len - 1);
 			pending_len -= len + 1;
 			return line;
 		}
+		if (!wait_readable(STDIN_FILENO, -1))
+			return NULL;
 		n = read(STDIN_FILENO, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0 || pending_len + n > SPEC_MAX)
 			return NULL;
-		pending = realloc(pending, pending_len + n);
+		if ((pending = realloc(pending, pending_len + n)) == NULL)
+			return NULL;
 		memcpy(pending + pending_len, buf, n);
 		pending_len += n;
 	}
@@ -110,6 +176,16 @@ parse_spec(const char *text, RunSpec *s)
 	s->allowed_hosts = cJSON_GetObjectItemCaseSensitive(s->json, PC_SPEC_ALLOWED_HOSTS);
 	max = cJSON_GetObjectItemCaseSensitive(s->json, PC_SPEC_MAX_LIVE_LOG);
 	s->max_live_log = cJSON_IsNumber(max) ? (long) max->valuedouble : PC_DEFAULT_MAX_LIVE_LOG;
+	max = cJSON_GetObjectItemCaseSensitive(s->json, PC_SPEC_MAX_LOG_BYTES);
+	s->max_log_bytes = cJSON_IsNumber(max) ? (long long) max->valuedouble : PC_DEFAULT_MAX_LOG_BYTES;
+	/* without a word on isolation: on (fail closed) */
+	s->isolation = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(s->json, PC_SPEC_AGENT_ISOLATION));
+	s->os_user = spec_string(s->json, PC_SPEC_AGENT_OS_USER);
+	if (s->os_user == NULL || s->os_user[0] == '\0')
+		s->os_user = PC_DEFAULT_AGENT_OS_USER;
+	s->home = spec_string(s->json, PC_SPEC_AGENT_HOME);
+	if (s->home == NULL || s->home[0] != '/')
+		s->home = PC_DEFAULT_AGENT_HOME;
 	return s->run_id && s->spool_path;
 }
 
@@ -140,14 +216,13 @@ write_spool(const char *path, cJSON *result)
 static bool
 acknowledged(void)
 {
-	struct pollfd p = {.fd = STDIN_FILENO,.events = POLLIN};
 	char		buf[64];
 	ssize_t		n;
 
 	if (frames_launcher_gone())
 		return false;
-	if (poll(&p, 1, PC_ACK_TIMEOUT_MS) != 1)
-		return false;
+	if (!wait_readable(STDIN_FILENO, PC_ACK_TIMEOUT_MS))
+		return false;			/* no ack in time, or told to stop: spool it */
 	n = read(STDIN_FILENO, buf, sizeof(buf) - 1);
 	if (n <= 0)
 		return false;			/* EOF: the launcher is gone */
@@ -170,16 +245,34 @@ signals_init(void)
 	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
+/*
+ * No secret in the result's texts that are shown as messages (the run's
+ * error, its events). resultJson is the agent's data, kept as it is.
+ */
+static void
+redact_result(cJSON *result)
+{
+	redact_json(cJSON_GetObjectItemCaseSensitive(result, "errorMessage"));
+	redact_json(cJSON_GetObjectItemCaseSensitive(result, "summary"));
+}
+
 int
 main(void)
 {
 	RunSpec		spec;
 	char	   *spec_line;
 	char	   *start;
-	int			sigfd;
 	cJSON	   *result;
 	cJSON	   *frame;
 
+	/* the switch capabilities, permitted only; dropped by every path but one */
+	sandbox_prepare();
+	/*
+	 * Not dumpable: our /proc files (our pipes to the launcher among them)
+	 * are nobody else's, not even a process of our own OS user, as an agent
+	 * is without isolation.
+	 */
+	(void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	sigfd = signals_init();
 	if (getsid(0) != getpid())
 		(void) setsid();		/* outlive the launcher's process group */
@@ -195,6 +288,9 @@ main(void)
 		fprintf(stderr, "paperclip_runner: unreadable run spec\n");
 		return EXIT_BAD_SPEC;
 	}
+	if (!(spec.isolation && pc_adapter_runs_program(spec.adapter_type, NULL)))
+		sandbox_drop_privileges();
+	redact_init(spec.config);
 	frames_init();
 
 	if (spec.adapter_type && strcmp(spec.adapter_type, "process") == 0)
@@ -205,6 +301,8 @@ main(void)
 		result = make_error_result(PC_ERR_CONFIG, "unknown adapter type: %s",
 								   spec.adapter_type ? spec.adapter_type : "(none)");
 
+	sandbox_drop_privileges();	/* no program runs after the adapter */
+	redact_result(result);
 	frame = cJSON_CreateObject();
 	cJSON_AddStringToObject(frame, "type", PC_FRAME_RESULT);
 	cJSON_AddItemToObject(frame, "result", result);

@@ -2,7 +2,7 @@
 -- security and in every API function, hostile search_path objects.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(56);
+SELECT plan(57);
 
 -- run a statement as a role (logged in as another first, when login is given);
 -- its single value, or "ERROR <sqlstate>: <message>"
@@ -99,8 +99,10 @@ SELECT matches(pg_temp.as_role('tap_operator', 'SELECT runs FROM paperclip.prune
                '^ERROR 42501', 'pruning is for admins');
 
 -- admin: configures agents and adapters
-SELECT is(pg_temp.as_role('tap_admin', $$UPDATE paperclip.agents SET adapter_config = '{"command":"/bin/true"}' WHERE name = 'a1' RETURNING adapter_config->>'command'$$),
-          '/bin/true', 'an admin changes an adapter config');
+SELECT is(pg_temp.as_role('tap_admin', $$UPDATE paperclip.agents SET adapter_config = '{"url":"http://127.0.0.1:9/"}', adapter_type = 'http' WHERE name = 'a1' RETURNING adapter_config->>'url'$$),
+          'http://127.0.0.1:9/', 'an admin changes an adapter config');
+SELECT matches(pg_temp.as_role('tap_admin', $$UPDATE paperclip.agents SET adapter_config = '{"command":"/bin/true"}', adapter_type = 'process' WHERE name = 'a1' RETURNING 1$$),
+               '^ERROR 42501', 'but not one that runs a program: that takes pg_execute_server_program (test/pgtap/agent_isolation.sql)');
 SELECT is(pg_temp.as_role('tap_admin', $$SELECT count(*) FROM paperclip.heartbeat_runs$$), '3', 'an admin bound to every company sees every company');
 SELECT is(pg_temp.as_role('tap_admin', $$WITH i AS (INSERT INTO paperclip.agents (company_id, name, runtime_config)
             VALUES ('c0000000-0000-0000-0000-00000000000b', 'ticker', '{"heartbeat":{"intervalSec":60}}') RETURNING 1)

@@ -110,17 +110,12 @@ typedef struct Transfer
 	bool		cancelled;
 } Transfer;
 
-/* A cancel (SIGTERM, SIGINT) waiting on the signalfd. */
+/* A cancel (SIGTERM, SIGINT), now or before. */
 static bool
 cancel_pending(int sigfd)
 {
-	struct signalfd_siginfo si;
-	bool		cancel = false;
-
-	while (read(sigfd, &si, sizeof(si)) == sizeof(si))
-		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
-			cancel = true;
-	return cancel;
+	(void) sigfd;
+	return runner_poll_signals();
 }
 
 static cJSON *
@@ -480,8 +475,9 @@ await_async(int sigfd, long long deadline_ms)
 			}
 			wait = left > 60000 ? 60000 : (int) left;
 		}
-		if (poll(&p, 1, wait) > 0 && cancel_pending(sigfd))
+		if (cancel_pending(sigfd))
 			return make_error_result(PC_ERR_CANCELLED, "Cancelled");
+		(void) poll(&p, 1, wait);
 	}
 }
 
@@ -562,7 +558,7 @@ http_adapter_run(const RunSpec *spec, int sigfd)
 	url = strdup(hc.url);
 	origin = origin_of(hc.url);
 	method = hc.method;
-	runlog_open(&log, spec->log_path, spec->max_live_log);
+	runlog_open(&log, spec->log_path, spec->max_live_log, spec->max_log_bytes);
 	shown = shown_url(hc.url);
 	send_meta(&hc, shown);
 

@@ -1,9 +1,10 @@
 /*-------------------------------------------------------------------------
  * adapters/process.c
  *	  The "process" adapter: checks the config, runs the command through
- *	  agent.c (no shell, own process group, clean environment, run log,
- *	  timeout and cancellation, nothing left behind), and builds the adapter
- *	  result, taking usage, cost and session from PAPERCLIP_RESULT_FILE or a
+ *	  agent.c (no shell, isolated as the agents' OS user in a pid namespace
+ *	  of the run, clean environment, run log, timeout and cancellation,
+ *	  nothing left behind), and builds the adapter result, taking usage,
+ *	  cost and session from PAPERCLIP_RESULT_FILE or a
  *	  {"type":"paperclip.result",...} stdout line. The exit status from the
  *	  OS always wins over a claimed one.
  *-------------------------------------------------------------------------
@@ -16,8 +17,6 @@
 #include <unistd.h>
 
 #include "agent.h"
-
-#define RESULT_FILE_MAX (1024 * 1024)
 
 typedef struct ProcessConfig
 {
@@ -112,7 +111,7 @@ read_config(const cJSON *config, ProcessConfig *pc)
  */
 
 static void
-send_meta(const RunSpec *spec, const ProcessConfig *pc)
+send_meta(const RunSpec *spec, const ProcessConfig *pc, const cJSON *stripped)
 {
 	cJSON	   *f = cJSON_CreateObject();
 	cJSON	   *m = cJSON_AddObjectToObject(f, "meta");
@@ -131,9 +130,14 @@ send_meta(const RunSpec *spec, const ProcessConfig *pc)
 		cJSON_ArrayForEach(e, pc->env)
 			cJSON_AddItemToArray(keys, cJSON_CreateString(e->string));
 	cJSON_AddItemToObject(m, "envKeys", keys);	/* names only, never values */
+	if (cJSON_GetArraySize(stripped) > 0)
+		cJSON_AddItemToObject(m, "envKeysStripped", cJSON_Duplicate(stripped, 1));
 	cJSON_AddNumberToObject(m, "timeoutSec", pc->timeout_sec);
 	cJSON_AddNumberToObject(m, "graceSec", pc->grace_sec);
-	(void) spec;
+	cJSON_AddBoolToObject(m, "isolated", spec->isolation);
+	if (spec->isolation)
+		cJSON_AddStringToObject(m, "osUser", spec->os_user);
+	redact_json(m);				/* a token in the arguments stays out of the event */
 	frame_send(f, true);
 	cJSON_Delete(f);
 }
@@ -165,37 +169,29 @@ scan_line(void *arg, const char *line, size_t len)
  * ---------------------------------------------------------------------
  */
 
-/* The claimed result from the result file, else the last result line. */
+/*
+ * The claimed result from the result file (agent.c read it, regular files
+ * of a sane size only), else the last result line.
+ */
 static cJSON *
-claimed_result(const RunSpec *spec, cJSON *line_claim)
+claimed_result(const AgentExit *x, cJSON *line_claim)
 {
-	FILE	   *f;
-	char	   *buf;
-	size_t		n;
-	cJSON	   *j = NULL;
+	cJSON	   *j;
 
-	if (spec->result_file && (f = fopen(spec->result_file, "r")) != NULL)
-	{
-		buf = malloc(RESULT_FILE_MAX + 1);
-		n = fread(buf, 1, RESULT_FILE_MAX, f);
-		fclose(f);
-		buf[n] = '\0';
-		j = cJSON_Parse(buf);
-		free(buf);
-		unlink(spec->result_file);
-		if (cJSON_IsObject(j))
-			return j;
-		cJSON_Delete(j);
-		return cJSON_CreateString("the result file is not a JSON object");
-	}
-	return line_claim;
+	if (x->result_file == NULL)
+		return line_claim;
+	j = cJSON_Parse(x->result_file);
+	if (cJSON_IsObject(j))
+		return j;
+	cJSON_Delete(j);
+	return cJSON_CreateString("the result file is not a JSON object");
 }
 
 static cJSON *
-build_result(const RunSpec *spec, const AgentExit *rs, cJSON *line_claim, const ProcessConfig *pc)
+build_result(const AgentExit *rs, cJSON *line_claim, const ProcessConfig *pc)
 {
 	cJSON	   *result = cJSON_CreateObject();
-	cJSON	   *claimed = claimed_result(spec, line_claim);
+	cJSON	   *claimed = claimed_result(rs, line_claim);
 	bool		signaled = WIFSIGNALED(rs->status);
 	const char *bad = NULL;
 
@@ -303,7 +299,7 @@ process_adapter_run(const RunSpec *spec, int sigfd)
 	prog.max_line = PC_RESULT_LINE_MAX;
 
 	agent_output_open(&out, spec);
-	send_meta(spec, &pc);
+	send_meta(spec, &pc, env.stripped);
 	err = agent_run(&prog, &out, sigfd, &x);
 	free(argv);
 	agent_env_free(&env);
@@ -312,8 +308,9 @@ process_adapter_run(const RunSpec *spec, int sigfd)
 		agent_output_finish(&out, err);
 		return err;
 	}
-	result = build_result(spec, &x, claimed, &pc);
+	result = build_result(&x, claimed, &pc);
 	agent_output_finish(&out, result);
 	cJSON_Delete(claimed);
+	free(x.result_file);
 	return result;
 }
