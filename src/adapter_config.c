@@ -245,12 +245,12 @@ template_elements(JsonbContainer *arr, const char *key)
 		if (tok != WJB_ELEM || elem.type == jbvString)
 			continue;
 		if (elem.type != jbvBinary || !JsonContainerIsObject(elem.val.binary.data))
-			bad_config(key, "elements must be strings or {\"if\"|\"unless\": path, \"args\": [...]} or {\"each\": path}");
+			bad_config(key, "must hold strings, {\"if\"|\"unless\": path, \"args\": [...]} or {\"each\": path}");
 		o = elem.val.binary.data;
 		if ((cond = get(o, "each", &b1)) != NULL)
 		{
 			if (cond->type != jbvString || get(o, "args", &b2) != NULL)
-				bad_config(key, "an {\"each\": path} element takes a path (a string) and nothing else");
+				bad_config(key, "has an {\"each\": path} element with more than a path");
 			continue;
 		}
 		cond = get(o, "if", &b1);
@@ -258,9 +258,9 @@ template_elements(JsonbContainer *arr, const char *key)
 			cond = get(o, "unless", &b1);
 		args = get(o, "args", &b2);
 		if (cond == NULL || cond->type != jbvString)
-			bad_config(key, "elements must be strings or {\"if\"|\"unless\": path, \"args\": [...]} or {\"each\": path}");
+			bad_config(key, "must hold strings, {\"if\"|\"unless\": path, \"args\": [...]} or {\"each\": path}");
 		if (args == NULL || args->type != jbvBinary || !JsonContainerIsArray(args->val.binary.data))
-			bad_config(key, "a conditional element needs \"args\": [...]");
+			bad_config(key, "has a conditional element without \"args\": [...]");
 		template_elements(args->val.binary.data, key);
 	}
 }

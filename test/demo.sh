@@ -78,3 +78,46 @@ done
 psql -X -x -c "SELECT status, finished_at - started_at AS duration, usage_json, result_json, session_id_after
   FROM paperclip.heartbeat_runs WHERE id = '$http_run'"
 [ "$(psql -X -A -t -c "SELECT status FROM paperclip.heartbeat_runs WHERE id = '$http_run'")" = succeeded ]
+
+echo "== a coding agent: claude_local against a stand-in of Claude Code (test/agents/standin-claude.sh),"
+echo "   run twice: the second run resumes the first one's session, and the cost adds up"
+cp -r test/agents "$agent_dir/agents"
+chmod -R a+rX "$agent_dir/agents"
+mkdir -p "$agent_dir/workspace" "$agent_dir/calls"
+chmod 1777 "$agent_dir/workspace" "$agent_dir/calls"
+psql -X -q -v ON_ERROR_STOP=1 <<SQL
+INSERT INTO paperclip.agents (id, company_id, name, role, adapter_type, adapter_config)
+VALUES ('44444444-4444-4444-4444-444444444444', '11111111-1111-1111-1111-111111111111', 'claude-agent', 'engineer',
+        'claude_local',
+        jsonb_build_object('command', '$agent_dir/agents/standin-claude.sh', 'cwd', '$agent_dir/workspace',
+                           'model', 'claude-sonnet-4-5', 'maxTurnsPerRun', 30, 'timeoutSec', 60,
+                           'env', jsonb_build_object('STANDIN_RECORD_DIR', '$agent_dir/calls'),
+                           'bootstrapPromptTemplate', 'You are {{agent.name}}, new on this job.',
+                           'promptTemplate', 'Continue with {{context.issueId}}.'))
+  ON CONFLICT (id) DO UPDATE SET adapter_config = excluded.adapter_config, status = 'idle';
+SQL
+wait_run() {	# wait_run <run>: until it is finished, 60 s at most
+	local deadline=$((SECONDS + 60))
+	until [ "$(psql -X -A -t -c "SELECT status NOT IN ('queued', 'running') FROM paperclip.heartbeat_runs WHERE id = '$1'")" = t ]; do
+		if [ $SECONDS -ge $deadline ]; then echo "run $1 did not finish in 60 s" >&2; exit 1; fi
+		sleep 0.1
+	done
+}
+for n in 1 2; do
+	claude_run=$(psql -X -A -t -v ON_ERROR_STOP=1 -c "SELECT id FROM paperclip.invoke('44444444-4444-4444-4444-444444444444',
+	  context_snapshot => '{\"issueId\": \"ISSUE-1\"}')")
+	wait_run "$claude_run"
+	echo "-- run $n: the CLI was called as"
+	echo "   claude $(tr '\0' ' ' <"$agent_dir/calls/argv.$n")"
+	echo "-- with this prompt on stdin:"
+	sed 's/^/   /' "$agent_dir/calls/stdin.$n"; echo
+	psql -X -c "SELECT status, session_id_before, session_id_after, usage_json, result_json->>'summary' AS summary
+	  FROM paperclip.heartbeat_runs WHERE id = '$claude_run'"
+done
+echo "-- the agent's saved session and its totals after both runs"
+psql -X -x -c "SELECT s.session_id, s.session_params, s.total_input_tokens, s.total_cached_input_tokens,
+  s.total_output_tokens, s.total_cost_cents, a.spent_monthly_cents
+  FROM paperclip.agent_runtime_state s JOIN paperclip.agents a ON a.id = s.agent_id
+  WHERE s.agent_id = '44444444-4444-4444-4444-444444444444'"
+[ "$(psql -X -A -t -c "SELECT total_cost_cents FROM paperclip.agent_runtime_state WHERE agent_id = '44444444-4444-4444-4444-444444444444'")" = 2.460000 ]
+grep -qz -- --resume "$agent_dir/calls/argv.2"

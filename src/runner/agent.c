@@ -355,6 +355,8 @@ pump(int fd, StreamState *st, RunState *rs, RunLog *log, bool is_stdout)
 		runlog_chunk(log, st, text, len);
 		if (is_stdout && rs->p->on_line)
 			lines_feed(&rs->lines, text, len);
+		if (!is_stdout && rs->p->stderr_copy)
+			textbuf_append(rs->p->stderr_copy, text, len);
 		free(text);
 		if (n <= 0)
 			return false;

@@ -82,6 +82,7 @@ typedef struct AgentProgram
 	void	   *arg;
 	size_t		max_line;
 	size_t		plain_max;
+	TextBuf    *stderr_copy;	/* or NULL: this run's stderr, up to its cap */
 } AgentProgram;
 
 /* The run log and excerpts, shared by every program run of a run. */

@@ -21,6 +21,7 @@
 
 #include "agent_rules.h"
 #include "runner.h"
+#include "adapters/cli.h"
 
 #define SPEC_MAX (64 * 1024 * 1024)
 
@@ -297,6 +298,10 @@ main(void)
 		result = process_adapter_run(&spec, sigfd);
 	else if (spec.adapter_type && strcmp(spec.adapter_type, "http") == 0)
 		result = http_adapter_run(&spec, sigfd);
+	else if (spec.adapter_type && (strcmp(spec.adapter_type, PC_ADAPTER_CLAUDE) == 0 ||
+								   strcmp(spec.adapter_type, PC_ADAPTER_CODEX) == 0 ||
+								   strcmp(spec.adapter_type, PC_ADAPTER_CLI) == 0))
+		result = cli_adapter_run(&spec, sigfd);
 	else
 		result = make_error_result(PC_ERR_CONFIG, "unknown adapter type: %s",
 								   spec.adapter_type ? spec.adapter_type : "(none)");

@@ -6,6 +6,7 @@
 #      SQL statement; at 1 and 2 clients (pgbench, prepared statements)
 #   2. the launcher: dispatch latency, run throughput, memory (launcher.sh)
 #   3. the scheduler: timer ticks by agents due, liveness backfill (scheduler.sh)
+#   4. the http adapter (http.sh); parsing a coding-agent CLI's output (cli.sh)
 # The cluster runs with synchronous_commit=off (and pg_virtualenv's fsync=off),
 # so that WAL flushes do not hide the CPU cost of what is compared.
 set -euo pipefail
@@ -63,5 +64,7 @@ dropdb "$db"
 ./launcher.sh
 echo
 ./http.sh
+echo
+./cli.sh
 echo
 ./scheduler.sh

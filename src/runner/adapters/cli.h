@@ -186,4 +186,8 @@ extern void cli_outcome(const CliDescription *d, const CliOutput *out, const Cli
 /* A time in text ("3:45 PM", "15:45 (UTC)", ISO 8601) after now; false if none. */
 extern bool cli_parse_retry_time(const char *text, time_t now, time_t *at);
 
+/* cli_run.c: the adapter (claude_local, codex_local, cli), for runner_main.c */
+struct RunSpec;
+extern cJSON *cli_adapter_run(const struct RunSpec *spec, int sigfd);
+
 #endif

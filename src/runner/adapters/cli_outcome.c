@@ -198,8 +198,8 @@ cli_outcome(const CliDescription *d, const CliOutput *out, const CliRunFacts *f,
 		cJSON_AddNumberToObject(result, "exitCode", f->exit_code);
 	else
 		cJSON_AddNullToObject(result, "exitCode");
-	if (f->exited && (!ok || f->exit_code != 0))
-		cJSON_AddNumberToObject(result, "processExitCode", f->exit_code);
+	if (ok && f->exited && f->exit_code != 0)
+		cJSON_AddNumberToObject(result, "processExitCode", f->exit_code);	/* what the OS said */
 	if (!ok && !f->timed_out && !f->cancelled)
 	{
 		add_error_message(d, out, f, result);
