@@ -31,6 +31,7 @@ OBJS = \
 	src/claims.o \
 	src/extension_drop.o \
 	src/bgworkers/common.o \
+	src/bgworkers/registry.o \
 	src/bgworkers/launcher.o \
 	src/bgworkers/runner_io.o \
 	src/bgworkers/reconcile.o \

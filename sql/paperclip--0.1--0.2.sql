@@ -335,6 +335,25 @@ COMMENT ON FUNCTION paperclip.runs_for_issue(uuid, uuid)
 COMMENT ON FUNCTION paperclip.issues_for_run(uuid)
     IS 'the context issue of a run first, then issues with activity from it; hidden issues left out (read-only: the calling query''s snapshot)';
 
+-- ---------------------------------------------------------------------------
+-- issue 11 (workers): who a run's runner and agent are, so that the launcher
+-- signals only processes it proves are the run's, and a database restored or
+-- copied from another cluster never adopts that cluster's runners.
+-- ---------------------------------------------------------------------------
+ALTER TABLE paperclip.heartbeat_runs
+    ADD COLUMN runner_start_ticks bigint,
+    ADD COLUMN runner_system_identifier bigint,
+    ADD COLUMN runner_postmaster_start timestamptz,
+    ADD COLUMN agent_start_ticks bigint;
+COMMENT ON COLUMN paperclip.heartbeat_runs.runner_start_ticks
+    IS 'start time of the runner process in clock ticks since boot (field 22 of /proc/<runner_pid>/stat); the launcher signals the runner only while /proc still shows it';
+COMMENT ON COLUMN paperclip.heartbeat_runs.runner_system_identifier
+    IS 'system identifier of the cluster whose launcher started the runner (pg_control_system()); a runner of another cluster is never adopted nor signalled';
+COMMENT ON COLUMN paperclip.heartbeat_runs.runner_postmaster_start
+    IS 'start time of the postmaster whose launcher started the runner (pg_postmaster_start_time()); a runner started before a server restart is waited for but never signalled';
+COMMENT ON COLUMN paperclip.heartbeat_runs.agent_start_ticks
+    IS 'start time of the agent''s top process (agent_pid) in clock ticks since boot, as its runner reported it; the agent''s process group is killed only while /proc still shows it';
+
 -- issue 10: agents isolated from the server. Running a program on the
 -- server takes PostgreSQL's own privilege for that: writing an adapter_config
 -- that runs one (process, the CLI adapters) needs superuser or the privileges

@@ -66,7 +66,7 @@ paperclip_claim_runs(PG_FUNCTION_ARGS)
 	if (n > 0)
 	{
 		Datum	   *ids = palloc(sizeof(Datum) * n);
-		Datum		started[3] = {0, 0, 0};
+		Datum		started[6] = {0, 0, 0, 0, 0, 0};
 		bool		isnull;
 
 		for (i = 0; i < n; i++)
@@ -75,7 +75,7 @@ paperclip_claim_runs(PG_FUNCTION_ARGS)
 			pc_notify_run_status(i);
 		}
 		started[0] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
-		pc_mark_runs_started(started, " nn");
+		pc_mark_runs_started(started, " nnnnn");
 	}
 	SPI_tuptable = claimed;
 	SPI_processed = n;

@@ -100,7 +100,7 @@ drop_xact_callback(XactEvent event, void *arg)
 
 		if (get_extension_oid("paperclip", true) == report.extension)
 			return;				/* not dropped after all (e.g. a savepoint rolled back) */
-		if (pc_shared != NULL)
+		if (pc_registry_attached())
 			pc_wake_launcher_at_commit();
 		if (report.running + report.queued + report.retries == 0)
 			return;

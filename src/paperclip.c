@@ -55,8 +55,6 @@ char	   *pc_agent_os_user = NULL;
 char	   *pc_agent_home_directory = NULL;
 int			pc_max_log_kb = (int) (PC_DEFAULT_MAX_LOG_BYTES / 1024);
 
-PaperclipShared *pc_shared = NULL;
-
 static bool wake_pending = false;
 static bool scheduler_wake_pending = false;
 static bool schema_checked = false; /* this transaction found the schema ours */
@@ -200,34 +198,24 @@ pc_shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(PaperclipShared)));
+	pc_registry_shmem_request();
 }
 
 static void
 pc_shmem_startup(void)
 {
-	bool		found;
-
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	pc_shared = ShmemInitStruct("paperclip", sizeof(PaperclipShared), &found);
-	if (!found)
-	{
-		pg_atomic_init_u32(&pc_shared->launcher_wake, 0);
-		pc_shared->launcher_latch = NULL;
-		pc_shared->launcher_database = InvalidOid;
-		pc_shared->scheduler_latch = NULL;
-	}
+	pc_registry_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 
 /*
- * At commit, tell the launcher there is work; a rollback wakes nothing.
- * Only work in the launcher's own database wakes it, and only the commit
- * that raises the flag signals it: commits that find it raised already
- * cost no system call.
+ * At commit, tell the workers of this database there is work; a rollback
+ * wakes nothing. Only the commit that raises a worker's wake flag signals
+ * it: commits that find it raised already cost no system call.
  */
 static void
 pc_xact_callback(XactEvent event, void *arg)
@@ -235,23 +223,10 @@ pc_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_COMMIT:
-			if (wake_pending && pc_shared != NULL &&
-				pc_shared->launcher_database == MyDatabaseId &&
-				pg_atomic_exchange_u32(&pc_shared->launcher_wake, 1) == 0)
-			{
-				Latch	   *latch = pc_shared->launcher_latch;
-
-				if (latch != NULL)
-					SetLatch(latch);
-			}
-			if (scheduler_wake_pending && pc_shared != NULL &&
-				pc_shared->launcher_database == MyDatabaseId)
-			{
-				Latch	   *latch = pc_shared->scheduler_latch;
-
-				if (latch != NULL)
-					SetLatch(latch);
-			}
+			if (wake_pending)
+				pc_wake_worker(PC_WORKER_LAUNCHER, MyDatabaseId);
+			if (scheduler_wake_pending)
+				pc_wake_worker(PC_WORKER_SCHEDULER, MyDatabaseId);
 			wake_pending = false;
 			scheduler_wake_pending = false;
 			schema_checked = false;
@@ -275,7 +250,7 @@ pc_xact_callback(XactEvent event, void *arg)
 void
 pc_wake_launcher_at_commit(void)
 {
-	if (pc_shared == NULL && pc_launcher_enabled)
+	if (!pc_registry_attached() && pc_launcher_enabled)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("paperclip is not loaded through shared_preload_libraries"),

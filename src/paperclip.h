@@ -33,16 +33,21 @@ extern char *pc_agent_os_user;
 extern char *pc_agent_home_directory;
 extern int	pc_max_log_kb;
 
-/* Shared state between backends and the workers (paperclip.c) */
-typedef struct PaperclipShared
+/* The kinds of background workers; one of each serves a database. */
+typedef enum PcWorkerKind
 {
-	pg_atomic_uint32 launcher_wake;	/* set at commit: there is work */
-	Latch	   *launcher_latch;	/* the running launcher's latch, or NULL */
-	Oid			launcher_database;	/* the database it serves, once started */
-	Latch	   *scheduler_latch;	/* the running scheduler's latch, or NULL */
-} PaperclipShared;
+	PC_WORKER_LAUNCHER = 0,
+	PC_WORKER_SCHEDULER = 1
+} PcWorkerKind;
+#define PC_WORKER_KINDS 2
 
-extern PaperclipShared *pc_shared;
+/* The workers' registry in shared memory (bgworkers/registry.c) */
+extern void pc_registry_shmem_request(void);
+extern Size pc_registry_shmem_size(void);
+extern void pc_registry_shmem_init(void);
+extern bool pc_registry_attached(void);
+extern void pc_wake_worker(PcWorkerKind kind, Oid database);
+
 extern void pc_wake_launcher_at_commit(void);
 extern void pc_wake_scheduler_at_commit(void);
 extern char *pc_run_log_dir(void);

@@ -4,6 +4,9 @@
  *	  paperclip_runner (outside it). Shared by both sides; includes nothing
  *	  of the backend.
  *
+ *	  The runner's stdin and stdout are one end of a socket pair (one
+ *	  descriptor in the launcher for each runner).
+ *
  *	  launcher -> runner, on the runner's stdin:
  *	    line 1: the run spec, one JSON object (keys PC_SPEC_*)
  *	    line 2: "start" once the launcher has committed the runner's pid.
@@ -24,7 +27,12 @@
  *	                                      process (with isolation: its pid
  *	                                      namespace's init) and process group,
  *	                                      T field 22 of /proc/N/stat (start
- *	                                      time in clock ticks since boot)
+ *	                                      time in clock ticks since boot). The
+ *	                                      launcher kills the group (its runner
+ *	                                      lost) only while /proc still shows
+ *	                                      that start time, and N in its
+ *	                                      runner's session (the runner leads
+ *	                                      one) or the init of a pid namespace
  *	    {"type":"warning","message":text,"payload":{...}}
  *	                                      something the launcher records as a
  *	                                      lifecycle warning (log truncated at
@@ -108,6 +116,7 @@
 #define PC_HTTP_DEFAULT_TIMEOUT_SEC 30
 #define PC_HTTP_MAX_RESPONSE (1024 * 1024)	/* default cap of a response body */
 #define PC_HTTP_MAX_REDIRECTS 5
+#define PC_HTTP_MAX_HEADER_BYTES (64 * 1024)	/* response headers read at most */
 #define PC_RESULT_FILE_MAX (1024 * 1024)	/* largest result file read */
 #define PC_CONTEXT_ENV_MAX (32 * 1024)	/* PAPERCLIP_CONTEXT only up to this */
 #define PC_DEFAULT_MAX_LOG_BYTES (64LL * 1024 * 1024)
@@ -131,8 +140,8 @@
 #define PC_ERR_HTTP_CONNECT "http_connect"
 #define PC_ERR_HTTP_TOO_LARGE "http_response_too_large"
 #define PC_ERR_HTTP "http_error"
+#define PC_ERR_HTTP_REDIRECT_REFUSED "http_redirect_refused"
 #define PC_ERR_ISOLATION "agent_isolation_unavailable"
-#define PC_ERR_PROCESS_LOST "process_lost"
 /* coding-agent CLI adapters (claude_local, codex_local, cli) */
 #define PC_ERR_CLAUDE_AUTH "claude_auth_required"
 #define PC_ERR_CODEX_AUTH "codex_auth_required"
@@ -151,5 +160,11 @@
 #define PC_TRANSIENT_ERROR_CODES \
 	PC_ERR_PROCESS_LOST, PC_ERR_HTTP_429, PC_ERR_HTTP_5XX, PC_ERR_HTTP_CONNECT, \
 	PC_ERR_CLAUDE_TRANSIENT, PC_ERR_CODEX_TRANSIENT, PC_ERR_CLI_TRANSIENT
+
+/* error codes the launcher records for a run (no runner reported them) */
+#define PC_ERR_PROCESS_LOST "process_lost"
+#define PC_ERR_RUNNER_SPAWN "runner_spawn_failed"
+#define PC_ERR_FINALIZE "finalize_error"
+#define PC_ERR_BUDGET_BLOCKED "budget_blocked"
 
 #endif

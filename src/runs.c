@@ -511,16 +511,22 @@ update_runtime_state(Datum agent_id, Datum run_id, const Outcome *o, const Adapt
 
 /*
  * Everything runs record once they start, in one statement: the runner's
- * pid and start time (when a launcher's runner runs them), wakeups claimed,
- * "run started" events (their seq was taken by the claim), agents running.
- * $1 runs, $2 runner pids, $3 runner start times (both null for external
+ * identity (when a launcher's runner runs them): pid, start time, start
+ * ticks from /proc, and the cluster that started it (system identifier,
+ * postmaster start time); wakeups claimed, "run started" events (their seq
+ * was taken by the claim), agents running. $1 runs, $2 runner pids, $3
+ * runner start times, $4 their /proc start ticks, $5 the system
+ * identifier, $6 the postmaster's start time ($2 to $6 null for external
  * runners).
  */
 static PcPlan plan_started = PC_PLAN(
-	"WITH s AS (SELECT * FROM unnest($1::uuid[], $2::int[], $3::timestamptz[]) "
-	"  AS s(run_id, pid, started)), "
+	"WITH s AS (SELECT * FROM unnest($1::uuid[], $2::int[], $3::timestamptz[], $4::int8[]) "
+	"  AS s(run_id, pid, started, ticks)), "
 	"r AS (UPDATE paperclip.heartbeat_runs h SET runner_pid = coalesce(s.pid, h.runner_pid), "
-	"  process_started_at = coalesce(s.started, h.process_started_at) "
+	"  process_started_at = coalesce(s.started, h.process_started_at), "
+	"  runner_start_ticks = CASE WHEN s.pid IS NULL THEN h.runner_start_ticks ELSE s.ticks END, "
+	"  runner_system_identifier = CASE WHEN s.pid IS NULL THEN h.runner_system_identifier ELSE $5 END, "
+	"  runner_postmaster_start = CASE WHEN s.pid IS NULL THEN h.runner_postmaster_start ELSE $6 END "
 	"  FROM s WHERE h.id = s.run_id "
 	"  RETURNING h.id, h.company_id, h.agent_id, h.event_seq, h.wakeup_request_id), "
 	"w AS (UPDATE paperclip.agent_wakeup_requests q SET status = 'claimed', claimed_at = now(), "
@@ -531,11 +537,12 @@ static PcPlan plan_started = PC_PLAN(
 	"UPDATE paperclip.agents a SET status = 'running', updated_at = now() FROM r "
 	"WHERE a.id = r.agent_id AND a.status NOT IN ('paused', 'terminated') "
 	"RETURNING a.id, a.company_id, a.status, a.last_heartbeat_at",
-	UUIDARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID);
+	UUIDARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID, INT8ARRAYOID, INT8OID, TIMESTAMPTZOID);
 
 /*
  * Record claimed runs as started (see plan_started) and announce their
- * agents running. v: run ids, runner pids, runner start times (arrays).
+ * agents running. v: run ids, runner pids, runner start times, runner
+ * start ticks (arrays), system identifier, postmaster start time.
  */
 void
 pc_mark_runs_started(Datum *v, const char *nulls)

@@ -171,7 +171,9 @@ pc_return_rows(FunctionCallInfo fcinfo)
  * Run fn(arg) in an internal subtransaction. On success NULL; on error the
  * subtransaction is rolled back and the error, copied into the caller's
  * memory context, is returned for the caller to report or rethrow. SPI
- * connections opened before stay usable.
+ * connections opened before stay usable. A query cancel is never returned:
+ * it cancels the caller's statement (or the worker's unit of work) as a
+ * whole, so it is raised again once the subtransaction is rolled back.
  */
 ErrorData *
 pc_try_subxact(PcSubxactFn fn, void *arg)
@@ -197,5 +199,7 @@ pc_try_subxact(PcSubxactFn fn, void *arg)
 	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);
 	CurrentResourceOwner = owner;
+	if (edata != NULL && edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		ReThrowError(edata);
 	return edata;
 }

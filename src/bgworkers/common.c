@@ -1,8 +1,25 @@
 /*-------------------------------------------------------------------------
  * common.c
- *	  What every background worker of paperclip does alike: its session
- *	  settings, and one unit of work in its own transaction, whose error is
- *	  logged and costs that unit only.
+ *	  The life of every paperclip background worker, modelled on
+ *	  worker_spi: its start (signals, its slot in the registry, the
+ *	  connection to paperclip.database_name, session settings), one unit of
+ *	  work in its own transaction whose error costs that unit only, its
+ *	  interrupts, recovery from an error outside any unit, and the back-off
+ *	  from a misconfiguration.
+ *
+ *	  SIGTERM is PostgreSQL's die(): the worker ends with FATAL (exit code
+ *	  1) at its next CHECK_FOR_INTERRUPTS, and the postmaster starts it
+ *	  again after bgw_restart_time unless the server is shutting down; so
+ *	  pg_terminate_backend() restarts a worker. A query cancel
+ *	  (pg_cancel_backend) cancels the unit of work in progress, which is
+ *	  rolled back, logged and retried; between units it cancels nothing.
+ *
+ *	  A misconfiguration (a database that does not exist or refuses
+ *	  connections, the extension not created, a read-only database, an
+ *	  unusable directory) is reported once, with a message naming
+ *	  paperclip, and waited out: at least PC_BACKOFF_MIN_MS between
+ *	  attempts, growing to PC_BACKOFF_MAX_MS. The registry slot remembers
+ *	  what was reported, so a restarted worker does not say it again.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -11,21 +28,170 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
 #include "bgworkers/bgworkers.h"
 
+PcWorkerSlot *MyWorkerSlot = NULL;
+
+static PcWorkerKind my_kind;
+static bool connecting = false;
+static emit_log_hook_type prev_emit_log_hook = NULL;
+
+static const char *const worker_names[PC_WORKER_KINDS] = {
+	"paperclip launcher", "paperclip scheduler"
+};
+
+const char *
+pc_worker_name(void)
+{
+	return worker_names[my_kind];
+}
+
+/* How long to wait before trying again: doubles with each back-off in a row. */
+static long
+backoff_ms(void)
+{
+	uint32		n = MyWorkerSlot ? pg_atomic_read_u32(&MyWorkerSlot->backoffs) : 0;
+	long		ms = PC_BACKOFF_MIN_MS;
+
+	while (n-- > 0 && ms < PC_BACKOFF_MAX_MS)
+		ms *= 2;
+	return Min(ms, PC_BACKOFF_MAX_MS);
+}
+
+/* Sleep on the latch for ms; a wake of this worker ends it early. */
+static void
+wait_ms(long ms, bool wake_ends_it)
+{
+	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
+
+	for (;;)
+	{
+		long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
+
+		if (left <= 0)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 left, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		pc_worker_check_interrupts();
+		if (ConfigReloadPending)
+			break;
+		if (wake_ends_it && MyWorkerSlot != NULL &&
+			pg_atomic_read_u32(&MyWorkerSlot->wake) != 0)
+			break;
+	}
+}
+
+/*
+ * While the worker connects, a failure to connect (FATAL) is the
+ * misconfiguration of paperclip.database_name: the first one is logged,
+ * naming the worker, the setting and what to do; later ones (the worker
+ * is restarted) are not logged.
+ */
+static void
+connect_failure_hook(ErrorData *edata)
+{
+	if (connecting && edata->elevel >= ERROR && MyWorkerSlot != NULL)
+	{
+		if (pg_atomic_exchange_u32(&MyWorkerSlot->trouble, PC_TROUBLE_NO_DATABASE) ==
+			PC_TROUBLE_NO_DATABASE)
+			edata->output_to_server = false;	/* said already */
+		else
+		{
+			char	   *context = psprintf("%s connecting to the database named by paperclip.database_name (\"%s\"); "
+										   "it tries again every %d s or more",
+										   pc_worker_name(), pc_database_name, PC_BACKOFF_MIN_MS / 1000);
+
+			edata->message = psprintf("%s: %s", pc_worker_name(), edata->message);
+			edata->context = edata->context ?
+				psprintf("%s\n%s", edata->context, context) : context;
+			if (edata->hint == NULL)
+				edata->hint = pstrdup("Set paperclip.database_name to a database that exists and accepts connections, "
+									  "then restart the server.");
+		}
+		pg_atomic_fetch_add_u32(&MyWorkerSlot->backoffs, 1);
+	}
+	if (prev_emit_log_hook)
+		prev_emit_log_hook(edata);
+}
+
+static void
+worker_exit(int code, Datum arg)
+{
+	if (MyWorkerSlot != NULL)
+		pc_registry_release(MyWorkerSlot);
+}
+
+/*
+ * The prologue of a worker: signals as worker_spi's, the registry slot of
+ * its kind for paperclip.database_name (a second worker for it exits), the
+ * connection, session settings.
+ */
+void
+pc_worker_start(PcWorkerKind kind)
+{
+	pid_t		holder;
+
+	my_kind = kind;
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	MyWorkerSlot = pc_registry_claim(kind, pc_database_name, &holder);
+	if (MyWorkerSlot == NULL)
+	{
+		if (holder != 0)
+			ereport(LOG,
+					(errmsg("%s for database \"%s\" is already running (PID %d); this one exits",
+							pc_worker_name(), pc_database_name, (int) holder)));
+		else
+			ereport(LOG,
+					(errmsg("%s for database \"%s\" exits: the worker registry is full",
+							pc_worker_name(), pc_database_name),
+					 errhint("Raise max_worker_processes.")));
+		proc_exit(0);			/* not restarted */
+	}
+	before_shmem_exit(worker_exit, (Datum) 0);
+
+	/* the last start could not connect: wait before trying again */
+	if (pg_atomic_read_u32(&MyWorkerSlot->trouble) == PC_TROUBLE_NO_DATABASE)
+		wait_ms(backoff_ms(), false);
+
+	prev_emit_log_hook = emit_log_hook;
+	emit_log_hook = connect_failure_hook;
+	connecting = true;
+	BackgroundWorkerInitializeConnection(pc_database_name, NULL, 0);
+	connecting = false;
+	emit_log_hook = prev_emit_log_hook;
+
+	pc_registry_connected(MyWorkerSlot);
+	if (pg_atomic_read_u32(&MyWorkerSlot->trouble) == PC_TROUBLE_NO_DATABASE)
+		pc_worker_trouble_over();
+	pgstat_report_appname(pc_worker_name());
+	pc_worker_session_settings();
+}
+
 /*
  * Session settings of the workers. They resolve names with pg_catalog
  * first and nothing a user can create: their queries qualify everything of
- * ours.
+ * ours. No timeout of the server's configuration cancels a unit of work.
  */
 void
 pc_worker_session_settings(void)
 {
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("idle_in_transaction_session_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
 
 	/*
 	 * A worker keeps its plans for its whole life, and makes them when it
@@ -38,16 +204,75 @@ pc_worker_session_settings(void)
 	SetConfigOption("plan_cache_mode", "force_generic_plan", PGC_SUSET, PGC_S_OVERRIDE);
 }
 
-/*
- * Run fn(arg) as one unit of work in its own transaction; an error is
- * logged and the worker goes on with the next unit. False on error.
- */
+/* Whether a backend raised this worker's wake flag; lowers it. */
 bool
-pc_run_unit(const char *activity, PcUnitFn fn, void *arg)
+pc_worker_take_wake(void)
+{
+	return pg_atomic_exchange_u32(&MyWorkerSlot->wake, 0) != 0;
+}
+
+/*
+ * Interrupts between units of work: SIGTERM ends the worker (die); a query
+ * cancel that arrives while no unit runs has nothing to cancel, as for a
+ * backend waiting for a command.
+ */
+void
+pc_worker_check_interrupts(void)
+{
+	QueryCancelPending = false;
+	CHECK_FOR_INTERRUPTS();
+}
+
+/*
+ * After an ERROR outside any unit of work (the worker's sigsetjmp, as the
+ * walwriter's): log it, clean up, and go on.
+ */
+void
+pc_worker_recover(void)
+{
+	error_context_stack = NULL;
+	HOLD_INTERRUPTS();
+	EmitErrorReport();
+	AbortCurrentTransaction();
+	FlushErrorState();
+	QueryCancelPending = false;
+	RESUME_INTERRUPTS();
+	/* no tight loop of errors */
+	wait_ms(1000, false);
+}
+
+/*
+ * A unit's error in the server log: what failed (activity names the
+ * worker), its SQLSTATE. One that shows a misconfiguration is the worker's
+ * back-off to report, once: here it is a debug message.
+ */
+static void
+report_unit_error(const char *activity, ErrorData *edata)
+{
+	PcTrouble	trouble;
+	int			elevel = WARNING;
+
+	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		elevel = LOG;
+	else if (pc_error_is_misconfiguration(edata, &trouble))
+		elevel = DEBUG1;
+	ereport(elevel,
+			(errcode(edata->sqlerrcode),
+			 errmsg("%s failed (SQLSTATE %s): %s", activity,
+					unpack_sql_state(edata->sqlerrcode), edata->message),
+			 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+			 edata->hint ? errhint("%s", edata->hint) : 0,
+			 edata->context ? errcontext("%s", edata->context) : 0));
+}
+
+bool
+pc_run_unit(const char *activity, PcUnitFn fn, void *arg, ErrorData **error)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	volatile bool ok = true;
+	ErrorData  *volatile edata = NULL;
 
+	if (error != NULL)
+		*error = NULL;
 	PG_TRY();
 	{
 		SetCurrentStatementStartTimestamp();
@@ -64,15 +289,125 @@ pc_run_unit(const char *activity, PcUnitFn fn, void *arg)
 	{
 		HOLD_INTERRUPTS();
 		MemoryContextSwitchTo(cxt);
-		EmitErrorReport();
+		edata = CopyErrorData();
 		FlushErrorState();
 		AbortCurrentTransaction();
+		/* a cancel that came during the abort was meant for this unit */
+		QueryCancelPending = false;
 		RESUME_INTERRUPTS();
-		ok = false;
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
-	return ok;
+	if (edata == NULL)
+		return true;
+	report_unit_error(activity, edata);
+	if (error != NULL)
+		*error = edata;
+	else
+		FreeErrorData(edata);
+	return false;
+}
+
+/*
+ * Whether a unit's error says the database cannot be worked in as it is
+ * configured, rather than that this unit failed: which trouble.
+ */
+bool
+pc_error_is_misconfiguration(const ErrorData *edata, PcTrouble *trouble)
+{
+	switch (edata->sqlerrcode)
+	{
+		case ERRCODE_READ_ONLY_SQL_TRANSACTION:
+			*trouble = PC_TROUBLE_READ_ONLY;
+			return true;
+		default:
+			/* a dropped extension: the workers look for it each tick */
+			return false;
+	}
+}
+
+/*
+ * The worker cannot work: say why once (not again while the trouble
+ * lasts, also across restarts) and wait before trying again; "why" adds
+ * the error that showed it, if any. A read-only database may have become
+ * so by ALTER DATABASE, which a session sees only when it connects: the
+ * worker exits after its wait (or when a backend's commit in its database
+ * wakes it), and the postmaster starts it again.
+ */
+void
+pc_worker_back_off(PcTrouble trouble, const char *why)
+{
+	long		ms = backoff_ms();
+
+	if (pg_atomic_exchange_u32(&MyWorkerSlot->trouble, trouble) != (uint32) trouble)
+	{
+		switch (trouble)
+		{
+			case PC_TROUBLE_NO_EXTENSION:
+				ereport(LOG,
+						(errmsg("%s: extension \"paperclip\" is not installed in database \"%s\"; waiting for it",
+								pc_worker_name(), pc_database_name),
+						 errdetail("It looks again every %d s or more.", PC_BACKOFF_MIN_MS / 1000),
+						 errhint("Run CREATE EXTENSION paperclip in that database, or set paperclip.database_name "
+								 "to the database that has it and restart the server.")));
+				break;
+			case PC_TROUBLE_OLD_EXTENSION:
+				ereport(LOG,
+						(errmsg("%s: %s; runs wait for ALTER EXTENSION paperclip UPDATE",
+								pc_worker_name(), why ? why : "extension \"paperclip\" is not at its library's version"),
+						 errdetail("It looks again every %d s or more.", PC_BACKOFF_MIN_MS / 1000),
+						 errhint("Run ALTER EXTENSION paperclip UPDATE in database \"%s\".", pc_database_name)));
+				break;
+			case PC_TROUBLE_READ_ONLY:
+				ereport(WARNING,
+						(errmsg("%s: database \"%s\" is read-only; no work is done until it accepts writes",
+								pc_worker_name(), pc_database_name),
+						 errdetail("It tries again every %d s or more.", PC_BACKOFF_MIN_MS / 1000),
+						 errhint("Check default_transaction_read_only of the server, the database and its roles.")));
+				break;
+			default:
+				ereport(WARNING,
+						(errmsg("%s: %s", pc_worker_name(), why ? why : "cannot work"),
+						 errdetail("It tries again every %d s or more.", PC_BACKOFF_MIN_MS / 1000)));
+				break;
+		}
+	}
+	pg_atomic_fetch_add_u32(&MyWorkerSlot->backoffs, 1);
+	/* a backend's commit here (the extension created, a write) ends the wait */
+	wait_ms(ms, trouble == PC_TROUBLE_NO_EXTENSION || trouble == PC_TROUBLE_OLD_EXTENSION ||
+			trouble == PC_TROUBLE_READ_ONLY);
+	if (trouble == PC_TROUBLE_READ_ONLY)
+		proc_exit(1);
+}
+
+/*
+ * After a unit that worked: whatever kept the worker from working is over
+ * (costs an atomic read when nothing was wrong).
+ */
+void
+pc_worker_working(void)
+{
+	if (pg_atomic_read_u32(&MyWorkerSlot->trouble) != PC_TROUBLE_NONE)
+		pc_worker_trouble_over();
+}
+
+/* This trouble, if it is the one reported, is over. */
+void
+pc_worker_resolved(PcTrouble trouble)
+{
+	if (pg_atomic_read_u32(&MyWorkerSlot->trouble) == (uint32) trouble)
+		pc_worker_trouble_over();
+}
+
+/* What kept the worker from working is over. */
+void
+pc_worker_trouble_over(void)
+{
+	pg_atomic_write_u32(&MyWorkerSlot->backoffs, 0);
+	if (pg_atomic_exchange_u32(&MyWorkerSlot->trouble, PC_TROUBLE_NONE) != PC_TROUBLE_NONE)
+		ereport(LOG,
+				(errmsg("%s: working again in database \"%s\"", pc_worker_name(),
+						pc_database_name)));
 }

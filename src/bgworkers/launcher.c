@@ -1,24 +1,31 @@
 /*-------------------------------------------------------------------------
  * launcher.c
  *	  The launcher background worker: claims queued runs (FOR UPDATE SKIP
- *	  LOCKED, up to paperclip.max_concurrent_runs), starts one
- *	  paperclip_runner per run, multiplexes the runners' pipes in a
- *	  WaitEventSet, turns their frames into live events, run events and the
- *	  final finalize_run, forwards cancellations, and reconciles runs left
- *	  running by a crash.
+ *	  LOCKED, up to paperclip.max_concurrent_runs as the descriptors allow),
+ *	  starts one paperclip_runner per run, multiplexes the runners' sockets
+ *	  in a WaitEventSet, turns their frames into live events, run events
+ *	  and the final finalize_run, forwards cancellations, and reconciles
+ *	  runs left running by a crash.
  *
- *	  Crash model: the claim, the runner's spawn and the record of its pid
- *	  and start time commit together; only then is the runner told "start".
- *	  A runner outlives the launcher and leaves its result in a spool file,
- *	  so reconciliation finalizes every running run exactly once: from the
- *	  spool, by waiting for a live runner, or as failed with process_lost.
+ *	  Every unit of work (a claim, a runner's frames, each finalization,
+ *	  reconciliation) runs in its own transaction (pc_run_unit): an error or
+ *	  a query cancel costs that unit only, which is tried again; the
+ *	  launcher keeps its pid and its runners.
  *
- *	  Nothing here blocks: pipes are non-blocking, the worker sleeps on its
- *	  latch (set at commit by enqueue_wakeup and cancel_run) and on the
- *	  runners' pipes.
+ *	  Crash model: the claim, the runner's spawn and the record of its
+ *	  identity (pid, /proc start ticks, the cluster's system identifier and
+ *	  postmaster start time) commit together; only then is the runner told
+ *	  "start". A runner outlives the launcher and leaves its result in a
+ *	  spool file, so reconciliation finalizes every running run exactly
+ *	  once: from the spool, by waiting for a live runner, or as failed with
+ *	  process_lost.
  *
- *	  This file holds the loop and its transactions; runner_io.c the
- *	  runners' pipes and frames; reconcile.c spool files, process identity
+ *	  Nothing here blocks: sockets are non-blocking, the worker sleeps on
+ *	  its latch (set at commit by enqueue_wakeup and cancel_run) and on the
+ *	  runners' sockets.
+ *
+ *	  This file holds the loop, claims and finalizations; runner_io.c the
+ *	  runners' sockets and frames; reconcile.c spool files, process identity
  *	  and orphaned runs.
  *-------------------------------------------------------------------------
  */
@@ -29,26 +36,29 @@
 #include <sys/wait.h>
 
 #include "access/xact.h"
-#include "catalog/pg_extension.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
+#include "common/jsonapi.h"
 #include "executor/spi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
-#include "storage/lmgr.h"
 #include "tcop/tcopprot.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
+#include "utils/uuid.h"
 
-#include "compat.h"
 #include "json_util.h"
 #include "paperclip.h"
 #include "protocol.h"
@@ -65,7 +75,16 @@ static char *allowed_commands_json = NULL;	/* the allowlists as JSON arrays, */
 static char *allowed_hosts_json = NULL; /* read with the settings */
 static char *runner_settings_json = NULL;	/* isolation, OS user, log cap */
 MemoryContext loop_cxt = NULL;	/* reset every loop iteration */
-static Oid	served_extension = InvalidOid;	/* the extension whose runs we run */
+
+static int	max_runs = 0;			/* max_concurrent_runs as descriptors allow */
+static int	claim_failures = 0;		/* claims that failed in a row */
+static TimestampTz claim_retry_at = 0;
+static WaitEventSet *wait_set = NULL;	/* while waiting; freed on error */
+
+/* What a failed unit showed: the database cannot be worked in as it is. */
+static PcTrouble trouble = PC_TROUBLE_NONE;
+static char *trouble_why = NULL;
+
 
 /* Queued runs whose agent can no longer run: paused, terminated, over budget. */
 static PcPlan plan_blocked_runs = PC_PLAN(
@@ -109,44 +128,31 @@ static PcPlan plan_cancelled_of = PC_PLAN(
 	UUIDARRAYOID);
 
 /* ----------------------------------------------------------------------
- * Small helpers
+ * Units of work and small helpers
  * ----------------------------------------------------------------------
  */
 
 /*
- * Begin a transaction of work on the served extension's tables; false (and
- * no transaction) when that extension is gone. The lock on the extension
- * makes a DROP EXTENSION wait for this transaction, or this transaction
- * wait for the DROP and then see it.
+ * A unit of work of the launcher (pc_run_unit); an error that says the
+ * database cannot be worked in as configured makes the loop back off.
  */
 bool
-begin_tx(const char *activity)
+launcher_unit(const char *activity, PcUnitFn fn, void *arg, ErrorData **error)
 {
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	LockDatabaseObject(ExtensionRelationId, served_extension, 0, AccessShareLock);
-	if (get_extension_name(served_extension) == NULL)
-	{
-		CommitTransactionCommand();
-		MemoryContextSwitchTo(loop_cxt);
-		return false;
-	}
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, activity);
-	return true;
-}
+	ErrorData  *edata;
+	PcTrouble	t;
 
-void
-commit_tx(void)
-{
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	/* commit leaves TopMemoryContext current: go back to the loop's context */
-	MemoryContextSwitchTo(loop_cxt);
-	pgstat_report_stat(false);
-	pgstat_report_activity(STATE_IDLE, NULL);
+	if (error != NULL)
+		*error = NULL;
+	if (pc_run_unit(activity, fn, arg, &edata))
+		return true;
+	if (pc_error_is_misconfiguration(edata, &t))
+		trouble = t;
+	if (error != NULL)
+		*error = edata;
+	else
+		FreeErrorData(edata);
+	return false;
 }
 
 Datum
@@ -154,7 +160,6 @@ uuid_datum(pg_uuid_t *u)
 {
 	return UUIDPGetDatum(u);
 }
-
 
 void
 make_dirs(const char *path)
@@ -165,8 +170,19 @@ make_dirs(const char *path)
 				 errmsg("could not create directory \"%s\": %m", path)));
 }
 
+/* At most max bytes of s, cut on a character. */
+static char *
+clipped(const char *s, int max)
+{
+	int			len = strlen(s);
+
+	if (len <= max)
+		return pstrdup(s);
+	return psprintf("%s...", pnstrdup(s, pg_mbcliplen(s, len, max)));
+}
+
 static void
-resolve_paths(void)
+resolve_paths(void *arg)
 {
 	strlcpy(run_log_dir, pc_run_log_dir(), MAXPGPATH);
 	snprintf(spool_dir, MAXPGPATH, "%s/pg_paperclip/spool", DataDir);
@@ -189,6 +205,42 @@ resolve_paths(void)
 	runner_settings_json = MemoryContextStrdup(TopMemoryContext, pc_runner_settings_json());
 	pc_warn_if_isolation_off("paperclip launcher");
 }
+
+/* Read the settings; false (and the trouble set) when the directories are unusable. */
+static bool
+read_settings(void)
+{
+	ErrorData  *edata;
+	int			capacity;
+	int			effective;
+
+	if (!launcher_unit("paperclip launcher: reading its settings", resolve_paths, NULL, &edata))
+	{
+		if (trouble == PC_TROUBLE_NONE && edata->sqlerrcode != ERRCODE_QUERY_CANCELED)
+		{
+			trouble = PC_TROUBLE_DIRECTORIES;
+			trouble_why = MemoryContextStrdup(loop_cxt, clipped(edata->message, 200));
+		}
+		FreeErrorData(edata);
+		return false;
+	}
+
+	/* as many runners as the descriptors allow */
+	capacity = runner_fd_capacity();
+	effective = Min(pc_max_concurrent_runs, capacity);
+	if (effective < pc_max_concurrent_runs && effective != max_runs)
+		ereport(LOG,
+				(errmsg("paperclip launcher: paperclip.max_concurrent_runs is %d, but the launcher's file descriptors allow %d runs at once",
+						pc_max_concurrent_runs, capacity),
+				 errdetail("Each runner holds a descriptor; the launcher may hold a third of the %d that max_files_per_process (%d) leaves it.",
+						   max_safe_fds, max_files_per_process),
+				 errhint("Raise max_files_per_process (and the server's limit on open files, ulimit -n), then restart the server.")));
+	max_runs = effective;
+	ensure_slots(max_runs);
+	pc_worker_resolved(PC_TROUBLE_DIRECTORIES);
+	return true;
+}
+
 Jsonb *
 make_result(const char *error_code, const char *message)
 {
@@ -204,36 +256,324 @@ make_result(const char *error_code, const char *message)
 	return pc_jsonb_from_cstring(buf.data);
 }
 
+/* ----------------------------------------------------------------------
+ * Finalization: the run's result, then what is recorded when it is
+ * refused or when finalizing keeps failing. Each attempt is a unit of
+ * work; see FinalizeMode.
+ * ----------------------------------------------------------------------
+ */
+
 typedef struct FinalizeArgs
 {
 	pg_uuid_t  *run_id;
-	Jsonb	   *result;
+	const char *run_id_str;
+	Finalization *fin;
 } FinalizeArgs;
 
-static void
-finalize_one(void *arg)
+/* What the result of the wrong shape raises (finalize_run's validation). */
+static bool
+is_shape_error(int sqlerrcode)
 {
-	FinalizeArgs *a = (FinalizeArgs *) arg;
+	return ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_DATA_EXCEPTION ||
+		sqlerrcode == ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+}
 
-	pc_finalize_run(uuid_datum(a->run_id), a->result);
+void
+finalize_forget(Finalization *fin)
+{
+	if (fin->frame)
+		pfree(fin->frame);
+	if (fin->why)
+		pfree(fin->why);
+	memset(fin, 0, sizeof(*fin));
+}
+
+void
+finalize_begin(Finalization *fin, ResultSource source, char *frame, const char *lost_message)
+{
+	finalize_forget(fin);
+	fin->mode = FIN_RESULT;
+	fin->source = source;
+	fin->frame = frame ? MemoryContextStrdup(TopMemoryContext, frame) : NULL;
+	fin->lost_message = lost_message;
+}
+
+bool
+finalize_due(const Finalization *fin, TimestampTz now)
+{
+	return fin->mode != FIN_NONE && !fin->done && fin->retry_at <= now;
+}
+
+/* The earlier of next and when this finalization is tried again. */
+TimestampTz
+finalize_next(const Finalization *fin, TimestampTz next)
+{
+	if (fin->mode == FIN_NONE || fin->done)
+		return next;
+	return Min(next, fin->retry_at);
+}
+
+static void
+set_why(Finalization *fin, const char *why)
+{
+	if (fin->why)
+		pfree(fin->why);
+	fin->why = MemoryContextStrdup(TopMemoryContext, clipped(why, 500));
+}
+
+/* The runner's result as it sent it (22023 when it is not an object). */
+static Jsonb *
+source_result(FinalizeArgs *a)
+{
+	Finalization *fin = a->fin;
+
+	if (fin->source == SRC_FRAME)
+	{
+		Jsonb	   *frame = pc_jsonb_from_cstring(fin->frame);
+		JsonbValue	buf;
+		JsonbValue *v = pc_json_get(&frame->root, "result", &buf);
+
+		if (v == NULL || v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid adapter result: the runner's result is not a JSON object")));
+		return JsonbValueToJsonb(v);
+	}
+	if (fin->source == SRC_SPOOL)
+	{
+		Jsonb	   *spooled = read_spool(a->run_id_str);
+
+		if (spooled != NULL)
+			return spooled;
+		return make_result(PC_ERR_PROCESS_LOST, "the runner's spool file is missing or unreadable");
+	}
+	return make_result(PC_ERR_PROCESS_LOST, fin->lost_message);
 }
 
 /*
- * Finalize a run in a subtransaction, so a result the SQL path refuses
- * fails the run as bad_result instead of the launcher.
+ * The keys of a result kept when it is refused or cannot be recorded,
+ * read leniently (JSON tokens, no conversion that could fail): exitCode,
+ * signal and the output excerpts.
+ */
+typedef struct KeptFields
+{
+	int			depth;			/* of objects and arrays */
+	int			result_depth;	/* the result's keys: 1 in a spool, 2 in a frame */
+	bool		in_result;
+	char	   *top_field;		/* the key at depth 1 */
+	char	   *field;			/* the key at the result's depth */
+	char	   *exit_code;
+	char	   *signal;
+	char	   *stdout_excerpt;
+	char	   *stderr_excerpt;
+} KeptFields;
+
+static PC_SEM_RESULT
+kept_object_start(void *state)
+{
+	KeptFields *k = (KeptFields *) state;
+
+	k->depth++;
+	if (k->depth == k->result_depth &&
+		(k->result_depth == 1 || (k->top_field && strcmp(k->top_field, "result") == 0)))
+		k->in_result = true;
+	return PC_SEM_OK;
+}
+
+static PC_SEM_RESULT
+kept_object_end(void *state)
+{
+	KeptFields *k = (KeptFields *) state;
+
+	if (k->depth == k->result_depth)
+		k->in_result = false;
+	k->depth--;
+	return PC_SEM_OK;
+}
+
+static PC_SEM_RESULT
+kept_array_start(void *state)
+{
+	((KeptFields *) state)->depth++;
+	return PC_SEM_OK;
+}
+
+static PC_SEM_RESULT
+kept_array_end(void *state)
+{
+	((KeptFields *) state)->depth--;
+	return PC_SEM_OK;
+}
+
+static PC_SEM_RESULT
+kept_field_start(void *state, char *fname, bool isnull)
+{
+	KeptFields *k = (KeptFields *) state;
+
+	if (k->depth == 1)
+		k->top_field = fname;
+	if (k->depth == k->result_depth)
+		k->field = fname;
+	return PC_SEM_OK;
+}
+
+static PC_SEM_RESULT
+kept_scalar(void *state, char *token, JsonTokenType type)
+{
+	KeptFields *k = (KeptFields *) state;
+
+	if (!k->in_result || k->depth != k->result_depth || k->field == NULL)
+		return PC_SEM_OK;
+	if (strcmp(k->field, "exitCode") == 0 && type == JSON_TOKEN_NUMBER)
+	{
+		char	   *end;
+		long		v;
+
+		errno = 0;
+		v = strtol(token, &end, 10);
+		if (errno == 0 && *end == '\0' && v >= PG_INT32_MIN && v <= PG_INT32_MAX)
+			k->exit_code = token;
+	}
+	else if (type == JSON_TOKEN_STRING)
+	{
+		if (strcmp(k->field, "signal") == 0)
+			k->signal = token;
+		else if (strcmp(k->field, "stdoutExcerpt") == 0)
+			k->stdout_excerpt = token;
+		else if (strcmp(k->field, "stderrExcerpt") == 0)
+			k->stderr_excerpt = token;
+	}
+	return PC_SEM_OK;
+}
+
+/* A result with error_code and fin->why, keeping what the runner's result had of use. */
+static Jsonb *
+kept_result(FinalizeArgs *a, const char *error_code)
+{
+	KeptFields	k;
+	char	   *text = NULL;
+	StringInfoData buf;
+	PcJson		j;
+
+	memset(&k, 0, sizeof(k));
+	if (a->fin->source == SRC_FRAME)
+		text = a->fin->frame;
+	else if (a->fin->source == SRC_SPOOL)
+		text = read_spool_text(a->run_id_str);
+	if (text != NULL)
+	{
+		JsonSemAction sem;
+		JsonLexContext *lex = pc_json_lex_context(text, strlen(text), PG_UTF8, true);
+
+		memset(&sem, 0, sizeof(sem));
+		sem.semstate = &k;
+		sem.object_start = kept_object_start;
+		sem.object_end = kept_object_end;
+		sem.array_start = kept_array_start;
+		sem.array_end = kept_array_end;
+		sem.object_field_start = kept_field_start;
+		sem.scalar = kept_scalar;
+		k.result_depth = a->fin->source == SRC_FRAME ? 2 : 1;
+		/* what it found before an error, if any, is kept */
+		(void) pg_parse_json(lex, &sem);
+	}
+
+	initStringInfo(&buf);
+	pc_json_open(&j, &buf);
+	pc_json_raw(&j, "exitCode", k.exit_code);
+	if (k.signal)
+		pc_json_str(&j, "signal", k.signal);
+	pc_json_str(&j, "errorCode", error_code);
+	pc_json_str(&j, "errorMessage", a->fin->why ? a->fin->why : "the run's result could not be recorded");
+	if (k.stdout_excerpt)
+		pc_json_str(&j, "stdoutExcerpt", k.stdout_excerpt);
+	if (k.stderr_excerpt)
+		pc_json_str(&j, "stderrExcerpt", k.stderr_excerpt);
+	pc_json_close(&j);
+	return pc_jsonb_from_cstring(buf.data);
+}
+
+static void
+finalize_unit(void *arg)
+{
+	FinalizeArgs *a = (FinalizeArgs *) arg;
+	Jsonb	   *result;
+
+	switch (a->fin->mode)
+	{
+		case FIN_RESULT:
+			result = source_result(a);
+			break;
+		case FIN_REFUSED:
+			result = kept_result(a, PC_ERR_BAD_RESULT);
+			break;
+		case FIN_FAILED:
+			result = kept_result(a, PC_ERR_FINALIZE);
+			break;
+		default:
+			result = make_result(PC_ERR_FINALIZE, a->fin->why);
+			break;
+	}
+	(void) pc_finalize_run(uuid_datum(a->run_id), result);
+}
+
+/*
+ * One attempt at a run's finalization, as a unit of work. A result of the
+ * wrong shape is recorded as bad_result (keeping exit code and excerpts);
+ * any other error is tried again, a second later each time; after
+ * FINALIZE_ATTEMPTS the run is recorded as failed with finalize_error,
+ * keeping what it can. A query cancel or a misconfiguration costs no
+ * attempt.
  */
 void
-finalize_safely(pg_uuid_t *run_id, Jsonb *result)
+finalize_step(pg_uuid_t *run_id, const char *run_id_str, Finalization *fin)
 {
-	FinalizeArgs args = {run_id, result};
-	ErrorData  *edata = pc_try_subxact(finalize_one, &args);
+	FinalizeArgs a = {run_id, run_id_str, fin};
+	ErrorData  *edata;
+	PcTrouble	t;
+	TimestampTz now;
 
-	if (edata == NULL)
+	if (launcher_unit(psprintf("paperclip launcher: finalizing run %s", run_id_str),
+					  finalize_unit, &a, &edata))
+	{
+		if (fin->mode == FIN_RESULT && fin->source == SRC_SPOOL)
+			ereport(LOG, (errmsg("paperclip launcher: run %s finalized from its spool", run_id_str)));
+		fin->done = true;
+		pc_worker_working();
 		return;
-	ereport(LOG,
-			(errmsg("paperclip launcher: run result refused: %s", edata->message)));
-	pc_finalize_run(uuid_datum(run_id), make_result(PC_ERR_BAD_RESULT, edata->message));
+	}
+	now = GetCurrentTimestamp();
+	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED || pc_error_is_misconfiguration(edata, &t))
+		fin->retry_at = now;
+	else if (fin->mode == FIN_RESULT && is_shape_error(edata->sqlerrcode))
+	{
+		set_why(fin, edata->message);
+		fin->mode = FIN_REFUSED;
+		fin->attempts = 0;
+		fin->retry_at = now;
+	}
+	else if (fin->mode == FIN_BARE)
+		fin->retry_at = TimestampTzPlusMilliseconds(now, FINALIZE_LAST_RETRY_MS);
+	else if (++fin->attempts < FINALIZE_ATTEMPTS)
+		fin->retry_at = TimestampTzPlusMilliseconds(now, fin->attempts * FINALIZE_RETRY_MS);
+	else
+	{
+		set_why(fin, psprintf("finalizing the run failed %d times (SQLSTATE %s): %s",
+							  fin->attempts, unpack_sql_state(edata->sqlerrcode), edata->message));
+		ereport(WARNING,
+				(errmsg("paperclip launcher: run %s: finalizing it failed %d times; it is recorded as failed with %s",
+						run_id_str, fin->attempts, PC_ERR_FINALIZE)));
+		fin->mode = fin->mode == FIN_FAILED ? FIN_BARE : FIN_FAILED;
+		fin->attempts = 0;
+		fin->retry_at = now;
+	}
+	FreeErrorData(edata);
 }
+
+/* ----------------------------------------------------------------------
+ * Claims
+ * ----------------------------------------------------------------------
+ */
 
 /* Fail or cancel queued runs whose agent cannot run any more. */
 static void
@@ -252,39 +592,53 @@ guard_blocked_runs(void)
 		if (not_invokable)
 			pc_cancel_run(run_id, "Cancelled: agent is paused or terminated");
 		else
-			pc_finalize_run(run_id, make_result("budget_blocked",
+			pc_finalize_run(run_id, make_result(PC_ERR_BUDGET_BLOCKED,
 												"Agent is over its monthly budget"));
 	}
 }
 
+typedef struct Claim
+{
+	int			want;
+	int			nstarted;
+	Runner	  **started;		/* spawned in this unit (loop memory) */
+} Claim;
+
+static void
+start_runner_state(Runner *r)
+{
+	r->in_use = true;
+	memset(&r->agent, 0, sizeof(r->agent));
+	finalize_forget(&r->fin);
+	r->cancel_sent = false;
+	r->dropped = false;
+	r->skipping = false;
+	r->eof = false;
+	r->frame_failures = 0;
+	r->one_frame_units = false;
+	resetStringInfo(&r->frames);
+}
+
 /*
- * Claim queued runs up to the free slots and start a runner for each; the
- * claim and the runners' pids commit together, then the runners may start.
+ * Claim queued runs up to the free slots and spawn a runner for each; the
+ * claim and the runners' identities commit together, and only then are
+ * the runners told to start (claim_and_start).
  */
 static void
-claim_and_start(void)
+claim_unit(void *arg)
 {
-	int			free = pc_max_concurrent_runs - runners_in_use();
+	Claim	   *c = (Claim *) arg;
 	Datum		v[6];
 	int			n;
 	int			i;
 	SPITupleTable *tt;
-	Runner	  **started;
-	int			nstarted = 0;
 	Datum	   *run_ids;
 	Datum	   *pids;
 	Datum	   *starts;
+	Datum	   *ticks;
 
-	if (free <= 0 || !pc_launcher_enabled)
-		return;
-	ensure_slots(pc_max_concurrent_runs);
-	/* outlives the transaction's SPI memory */
-	started = palloc(sizeof(Runner *) * free);
-
-	if (!begin_tx("paperclip launcher: claiming runs"))
-		return;
 	guard_blocked_runs();
-	v[0] = Int32GetDatum(free);
+	v[0] = Int32GetDatum(c->want);
 	v[1] = CStringGetTextDatum(run_log_dir);
 	v[2] = CStringGetTextDatum(spool_dir);
 	v[3] = CStringGetTextDatum(allowed_commands_json);
@@ -296,13 +650,13 @@ claim_and_start(void)
 	run_ids = palloc(sizeof(Datum) * Max(n, 1));
 	pids = palloc(sizeof(Datum) * Max(n, 1));
 	starts = palloc(sizeof(Datum) * Max(n, 1));
+	ticks = palloc(sizeof(Datum) * Max(n, 1));
 	for (i = 0; i < n; i++)
 	{
 		Runner	   *r = free_slot();
 		bool		isnull;
 		Datum		run_id;
 		char	   *error = NULL;
-		TimestampTz started_at;
 
 		if (r == NULL)
 			elog(ERROR, "paperclip launcher: claimed more runs than free slots");
@@ -319,320 +673,395 @@ claim_and_start(void)
 		appendStringInfoString(&r->pending, pc_getattr_cstring(i, "spec"));
 		appendStringInfoChar(&r->pending, '\n');
 
-		if (!spawn_runner(r, &error) || !process_start_time(r->pid, &started_at))
+		if (!spawn_runner(r, &error))
 		{
-			if (error == NULL)
-			{
-				error = psprintf("runner %d exited before it was recorded", (int) r->pid);
-				kill(r->pid, SIGKILL);
-				(void) waitpid(r->pid, NULL, 0);
-			}
-			ereport(WARNING, (errmsg("paperclip launcher: %s", error)));
-			pc_finalize_run(run_id, make_result("runner_spawn_failed", error));
-			if (r->in_fd >= 0)
-				close(r->in_fd);
-			if (r->out_fd >= 0)
-				close(r->out_fd);
-			r->in_fd = r->out_fd = -1;
+			ereport(WARNING, (errmsg("paperclip launcher: run %s: %s", r->run_id_str, error)));
+			resetStringInfo(&r->pending);
+			pc_finalize_run(run_id, make_result(PC_ERR_RUNNER_SPAWN, error));
 			continue;
 		}
+		start_runner_state(r);
+		c->started[c->nstarted] = r;
 		/* its "run started" event is inserted with the batch below */
 		pc_notify_run_event(r->company_id_str, run_id, pc_getattr(i, "agent_id", &isnull),
 							DatumGetInt32(pc_getattr(i, "event_seq", &isnull)),
 							"lifecycle", "system", "info");
-		run_ids[nstarted] = run_id;
-		pids[nstarted] = Int32GetDatum(r->pid);
-		starts[nstarted] = TimestampTzGetDatum(started_at);
-		r->in_use = true;
-		r->agent_pid = 0;
-		r->finalized = false;
-		r->ack_pending = false;
-		r->cancel_sent = false;
-		r->abandoned = false;
-		r->skipping = false;
-		started[nstarted++] = r;
+		run_ids[c->nstarted] = run_id;
+		pids[c->nstarted] = Int32GetDatum(r->runner.pid);
+		starts[c->nstarted] = TimestampTzGetDatum(GetCurrentTimestamp());
+		ticks[c->nstarted] = Int64GetDatum((int64) r->runner.start_ticks);
+		c->nstarted++;
 	}
-	if (nstarted > 0)
+	if (c->nstarted > 0)
 	{
-		Datum		v[3];
+		Datum		s[6];
 
-		v[0] = PointerGetDatum(construct_array(run_ids, nstarted, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
-		v[1] = PointerGetDatum(construct_array(pids, nstarted, INT4OID, 4, true, TYPALIGN_INT));
-		v[2] = PointerGetDatum(construct_array(starts, nstarted, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-		pc_mark_runs_started(v, "   ");
+		s[0] = PointerGetDatum(construct_array(run_ids, c->nstarted, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+		s[1] = PointerGetDatum(construct_array(pids, c->nstarted, INT4OID, 4, true, TYPALIGN_INT));
+		s[2] = PointerGetDatum(construct_array(starts, c->nstarted, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		s[3] = PointerGetDatum(construct_array(ticks, c->nstarted, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		/* the cluster that started them: a restored or copied database never adopts them */
+		s[4] = Int64GetDatum((int64) GetSystemIdentifier());
+		s[5] = TimestampTzGetDatum(PgStartTime);
+		pc_mark_runs_started(s, "      ");
 	}
-	commit_tx();
-
-	/* committed: let the runners go */
-	for (i = 0; i < nstarted; i++)
-	{
-		appendStringInfoString(&started[i]->pending, PC_START_LINE "\n");
-		flush_pending(started[i]);
-	}
-	pfree(started);
 }
+
+/*
+ * Claim and start runs. A claim that fails is rolled back and its runners,
+ * told nothing, exit; claims that keep failing (query cancels aside) are
+ * tried less often, PC_BACKOFF_MIN_MS apart and more.
+ */
+static void
+claim_and_start(void)
+{
+	Claim		c;
+	ErrorData  *edata;
+	TimestampTz now = GetCurrentTimestamp();
+	int			i;
+
+	c.want = max_runs - runners_in_use();
+	if (c.want <= 0 || !pc_launcher_enabled || now < claim_retry_at)
+		return;
+	c.nstarted = 0;
+	c.started = palloc(sizeof(Runner *) * c.want);
+	if (launcher_unit("paperclip launcher: claiming runs", claim_unit, &c, &edata))
+	{
+		claim_failures = 0;
+		pc_worker_working();
+		/* committed: let the runners go */
+		for (i = 0; i < c.nstarted; i++)
+			send_line(c.started[i], PC_START_LINE);
+		return;
+	}
+	for (i = 0; i < c.nstarted; i++)
+		abandon_runner(c.started[i]);
+	if (edata->sqlerrcode != ERRCODE_QUERY_CANCELED && ++claim_failures >= 3)
+		claim_retry_at = TimestampTzPlusMilliseconds(now,
+													 Min(PC_BACKOFF_MIN_MS << Min(claim_failures - 3, 3),
+														 PC_BACKOFF_MAX_MS));
+	FreeErrorData(edata);
+}
+
 /* ----------------------------------------------------------------------
  * Cancellation
  * ----------------------------------------------------------------------
  */
 
+typedef struct Cancelled
+{
+	int			n;
+	pg_uuid_t  *ids;			/* loop memory */
+} Cancelled;
+
+static void
+cancelled_unit(void *arg)
+{
+	Cancelled  *c = (Cancelled *) arg;
+	Datum	   *ids = palloc(sizeof(Datum) * (Max(nrunners, 0) + norphans + 1));
+	Datum		array;
+	int			n = 0;
+	int			i;
+
+	for (i = 0; i < nrunners; i++)
+		if (runners[i].in_use && !runners[i].cancel_sent && !runners[i].fin.done)
+			ids[n++] = uuid_datum(&runners[i].run_id);
+	for (i = 0; i < norphans; i++)
+		if (!orphans[i].cancel_sent && orphans[i].waiting)
+			ids[n++] = uuid_datum(&orphans[i].run_id);
+	array = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+	c->n = pc_exec(&plan_cancelled_of, &array, NULL, 0);
+	c->ids = MemoryContextAlloc(loop_cxt, sizeof(pg_uuid_t) * Max(c->n, 1));
+	for (i = 0; i < c->n; i++)
+	{
+		bool		isnull;
+
+		memcpy(&c->ids[i], DatumGetUUIDP(pc_getattr(i, "id", &isnull)), sizeof(pg_uuid_t));
+	}
+}
+
 /* Forward a cancel_run to the runners of runs no longer 'running'. */
 static void
 forward_cancellations(void)
 {
-	Datum		ids;
-	int			n;
+	Cancelled	c = {0};
 	int			i,
 				k;
 
-	if (runners_in_use() + norphans == 0)
+	if (runners_in_use() + norphans == 0 ||
+		!launcher_unit("paperclip launcher: checking cancellations", cancelled_unit, &c, NULL))
 		return;
-	if (!begin_tx("paperclip launcher: checking cancellations"))
-		return;
-	ids = in_flight_ids();
-	n = pc_exec(&plan_cancelled_of, &ids, NULL, 0);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < c.n; i++)
 	{
-		bool		isnull;
-		pg_uuid_t  *id = DatumGetUUIDP(pc_getattr(i, "id", &isnull));
-
 		for (k = 0; k < nrunners; k++)
-			if (runners[k].in_use && !runners[k].cancel_sent &&
-				memcmp(&runners[k].run_id, id, sizeof(pg_uuid_t)) == 0)
-			{
-				kill(runners[k].pid, SIGTERM);
-				runners[k].cancel_sent = true;
-			}
+			if (runners[k].in_use && memcmp(&runners[k].run_id, &c.ids[i], sizeof(pg_uuid_t)) == 0)
+				cancel_runner(&runners[k]);
 		for (k = 0; k < norphans; k++)
-			if (!orphans[k].cancel_sent &&
-				memcmp(&orphans[k].run_id, id, sizeof(pg_uuid_t)) == 0)
-			{
-				kill(orphans[k].pid, SIGTERM);
-				orphans[k].cancel_sent = true;
-			}
+			if (memcmp(&orphans[k].run_id, &c.ids[i], sizeof(pg_uuid_t)) == 0)
+				cancel_orphan(&orphans[k]);
 	}
-	commit_tx();
 }
+
 /* ----------------------------------------------------------------------
  * The worker
  * ----------------------------------------------------------------------
  */
 
-/*
- * The paperclip extension of this database now, or InvalidOid; *ours tells
- * whether it is at the library's version (after a new version is installed
- * and until ALTER EXTENSION paperclip UPDATE, it is not: runs then wait).
- */
-static Oid
-current_extension(bool *ours)
+/* The extension in this database now: its OID, and whether it is at the library's version. */
+typedef struct ExtensionNow
 {
-	static bool said = false;
-	Oid			ext;
+	Oid			oid;
+	bool		ours;
+	char	   *version;		/* loop memory */
+} ExtensionNow;
+
+static Oid	served_extension = InvalidOid;	/* the extension whose runs we run */
+
+static void
+extension_unit(void *arg)
+{
+	ExtensionNow *e = (ExtensionNow *) arg;
 	char	   *version;
 
-	StartTransactionCommand();
-	ext = get_extension_oid("paperclip", true);
-	version = OidIsValid(ext) ? pc_installed_version() : NULL;
-	*ours = version != NULL && strcmp(version, PC_EXTVERSION) == 0;
-	if (OidIsValid(ext) && !*ours && !said)
-		ereport(LOG,
-				(errmsg("paperclip launcher: the extension in database \"%s\" is version %s, its library %s; "
-						"runs wait for ALTER EXTENSION paperclip UPDATE",
-						pc_database_name, version ? version : "(none)", PC_EXTVERSION)));
-	said = OidIsValid(ext) && !*ours;
-	CommitTransactionCommand();
-	MemoryContextSwitchTo(loop_cxt);
-	return ext;
+	e->oid = get_extension_oid("paperclip", true);
+	version = OidIsValid(e->oid) ? pc_installed_version() : NULL;
+	e->ours = version != NULL && strcmp(version, PC_EXTVERSION) == 0;
+	e->version = version ? MemoryContextStrdup(loop_cxt, version) : NULL;
 }
 
 /*
  * The extension this launcher served was dropped (and maybe created again):
- * its runs are gone with it. Every runner we know of is terminated (it
- * forwards SIGTERM to its agent, and SIGKILL after its grace period); ours
- * are drained without recording anything, and their spool files removed.
+ * its runs are gone with it, so its runners are terminated and drained
+ * (drop_runner); runners of earlier launchers get SIGTERM too.
  */
 static void
-abandon_runners(void)
+drop_runners(void)
 {
 	int			i;
 	int			n = 0;
 
 	for (i = 0; i < nrunners; i++)
-	{
-		Runner	   *r = &runners[i];
-
-		if (!r->in_use || r->abandoned)
-			continue;
-		kill(r->pid, SIGTERM);
-		r->cancel_sent = true;
-		r->abandoned = true;
-		r->ack_pending = false;
-		/* no acknowledgement will come: the runner exits once its agent has */
-		resetStringInfo(&r->pending);
-		if (r->in_fd >= 0)
-			close(r->in_fd);
-		r->in_fd = -1;
-		n++;
-	}
+		if (runners[i].in_use && !runners[i].dropped)
+		{
+			drop_runner(&runners[i]);
+			n++;
+		}
 	for (i = 0; i < norphans; i++)
-		kill(orphans[i].pid, SIGTERM);
-	n += norphans;
-	norphans = 0;
+		if (cancel_orphan(&orphans[i]))
+			n++;
 	if (n > 0)
 		ereport(LOG,
 				(errmsg("paperclip launcher: the extension was dropped; terminating %d runner(s) of its runs",
 						n)));
 }
 
-static void
-launcher_shmem_exit(int code, Datum arg)
+static int
+dropped_runners(void)
 {
-	if (pc_shared != NULL && pc_shared->launcher_latch == MyLatch)
-		pc_shared->launcher_latch = NULL;
+	int			i;
+	int			n = 0;
+
+	for (i = 0; i < nrunners; i++)
+		if (runners[i].in_use && runners[i].dropped)
+			n++;
+	return n;
 }
 
-/* Sleep on the latch and the runners' pipes; handle what is readable. */
+static void
+launcher_exit(int code, Datum arg)
+{
+	int			n = runners_in_use();
+
+	if (n > 0)
+		ereport(LOG,
+				(errmsg("paperclip launcher exits; %d run(s) continue in their runners", n)));
+}
+
+/* Sleep on the latch and the runners' pipes; read what is readable. */
 static void
 wait_and_read(long timeout_ms)
 {
-	WaitEventSet *set;
 	WaitEvent	events[64];
 	int			nevents;
 	int			i;
-	bool		in_tx = false;
 
-	set = pc_create_wait_event_set(CurrentMemoryContext, 2 + 2 * Max(nrunners, 1));
-	AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
-	AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	wait_set = pc_create_wait_event_set(CurrentMemoryContext, 2 + 2 * Max(nrunners, 1));
+	AddWaitEventToSet(wait_set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(wait_set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 	for (i = 0; i < nrunners; i++)
 	{
 		Runner	   *r = &runners[i];
+		uint32		ev = 0;
 
 		if (!r->in_use)
 			continue;
-		AddWaitEventToSet(set, WL_SOCKET_READABLE, r->out_fd, NULL, r);
-		if (r->pending.len > 0 && r->in_fd >= 0)
-			AddWaitEventToSet(set, WL_SOCKET_WRITEABLE, r->in_fd, NULL, r);
+
+		if (r->fd < 0)
+			continue;
+		if (wants_input(r))
+			ev |= WL_SOCKET_READABLE;
+		if (r->pending.len > 0)
+			ev |= WL_SOCKET_WRITEABLE;
+		if (ev != 0)
+			AddWaitEventToSet(wait_set, ev, r->fd, NULL, r);
 	}
 
-	nevents = WaitEventSetWait(set, timeout_ms, events, lengthof(events), PG_WAIT_EXTENSION);
-	FreeWaitEventSet(set);
+	nevents = WaitEventSetWait(wait_set, timeout_ms, events, lengthof(events), PG_WAIT_EXTENSION);
+	FreeWaitEventSet(wait_set);
+	wait_set = NULL;
 
-	for (i = 0; i < nevents; i++)
-	{
-		if (events[i].events & WL_LATCH_SET)
-		{
-			ResetLatch(MyLatch);
-			CHECK_FOR_INTERRUPTS();
-		}
-		if (events[i].events & WL_SOCKET_WRITEABLE)
-			flush_pending((Runner *) events[i].user_data);
-	}
-
-	/* read every readable runner, all in one transaction */
 	for (i = 0; i < nevents; i++)
 	{
 		Runner	   *r = (Runner *) events[i].user_data;
 
-		if (!(events[i].events & WL_SOCKET_READABLE) || r == NULL || !r->in_use)
+		if (events[i].events & WL_LATCH_SET)
+			ResetLatch(MyLatch);
+		if (r == NULL || !r->in_use)
 			continue;
-		if (r->abandoned)
-		{
-			if (read_runner(r))
-				runner_gone(r);
-			continue;
-		}
-		if (!in_tx)
-		{
-			if (!begin_tx("paperclip launcher: reading runners"))
-				break;			/* the extension is gone: the loop abandons them */
-			in_tx = true;
-		}
-		if (read_runner(r))
-			runner_gone(r);
+		if (events[i].events & WL_SOCKET_WRITEABLE)
+			flush_pending(r);
+		if ((events[i].events & WL_SOCKET_READABLE) && r->fd >= 0 && read_runner(r))
+			runner_closed(r);
 	}
-	if (in_tx)
-		commit_tx();
+}
 
-	/* the results are committed: the runners may exit without a spool */
+/* When the loop must look again at the latest: the next tick, or a finalization due. */
+static long
+next_timeout(TimestampTz last_tick)
+{
+	TimestampTz next = TimestampTzPlusMilliseconds(last_tick, LAUNCHER_TICK_MS);
+	int			i;
+
 	for (i = 0; i < nrunners; i++)
-		if (runners[i].in_use && runners[i].ack_pending)
-		{
-			runners[i].ack_pending = false;
-			appendStringInfoString(&runners[i].pending, PC_ACK_LINE "\n");
-			flush_pending(&runners[i]);
-		}
+		if (runners[i].in_use)
+			next = finalize_next(&runners[i].fin, next);
+	for (i = 0; i < norphans; i++)
+		next = finalize_next(&orphans[i].fin, next);
+	return Max(0, TimestampDifferenceMilliseconds(GetCurrentTimestamp(), next));
+}
+
+static void
+back_off(void)
+{
+	PcTrouble	t = trouble;
+
+	trouble = PC_TROUBLE_NONE;
+	pc_worker_back_off(t, trouble_why);
+	trouble_why = NULL;
 }
 
 void
 paperclip_launcher_main(Datum arg)
 {
-	TimestampTz last_reconcile = 0;
+	sigjmp_buf	local_sigjmp_buf;
+	static TimestampTz last_tick = 0;	/* static: kept across an error's longjmp */
+	static bool first = true;
+	static bool read_config = true;
 
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(pc_database_name, NULL, 0);
-	pgstat_report_appname("paperclip launcher");
-	pc_worker_session_settings();
-
-	before_shmem_exit(launcher_shmem_exit, (Datum) 0);
-	pc_shared->launcher_latch = MyLatch;
-	pc_shared->launcher_database = MyDatabaseId;
-	resolve_paths();
+	pc_worker_start(PC_WORKER_LAUNCHER);
+	before_shmem_exit(launcher_exit, (Datum) 0);
 	ereport(LOG, (errmsg("paperclip launcher started in database \"%s\"", pc_database_name)));
 
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "paperclip launcher loop",
 									 ALLOCSET_DEFAULT_SIZES);
-	while (!ShutdownRequestPending)
+
+	/* an ERROR outside every unit of work lands here: logged, then go on */
+	if (sigsetjmp(local_sigjmp_buf, 1) != 0)
+	{
+		if (wait_set != NULL)
+		{
+			FreeWaitEventSet(wait_set);
+			wait_set = NULL;
+		}
+		MemoryContextSwitchTo(loop_cxt);
+		pc_worker_recover();
+	}
+	PG_exception_stack = &local_sigjmp_buf;
+
+	for (;;)
 	{
 		TimestampTz now;
 		bool		tick;
 		bool		woken;
-		Oid			now_extension;
-		bool		ours;
+		int			i;
 
 		MemoryContextSwitchTo(loop_cxt);
 		MemoryContextReset(loop_cxt);
+		pc_worker_check_interrupts();
+		trouble = PC_TROUBLE_NONE;
+		trouble_why = NULL;
 
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
-			resolve_paths();
+			read_config = true;
 		}
-
-		now_extension = current_extension(&ours);
-		if (now_extension != served_extension)
+		if (read_config && !read_settings())
 		{
-			if (OidIsValid(served_extension))
-				abandon_runners();
-			served_extension = now_extension;
-		}
-		reap_children();
-		if (!OidIsValid(served_extension) || !ours)
-		{
-			/* drain abandoned runners until they exit, else only wait */
-			if (runners_in_use() > 0)
-				wait_and_read(LAUNCHER_TICK_MS);
-			else
-			{
-				(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-								 5000, PG_WAIT_EXTENSION);
-				ResetLatch(MyLatch);
-				CHECK_FOR_INTERRUPTS();
-			}
+			back_off();
 			continue;
 		}
+		read_config = false;
 
 		now = GetCurrentTimestamp();
-		tick = TimestampDifferenceExceeds(last_reconcile, now, LAUNCHER_TICK_MS);
+		tick = first || TimestampDifferenceExceeds(last_tick, now, LAUNCHER_TICK_MS);
+		woken = pc_worker_take_wake();
+		if (tick)
+		{
+			ExtensionNow ext = {InvalidOid, false, NULL};
+
+			if (launcher_unit("paperclip launcher: looking for the extension",
+							  extension_unit, &ext, NULL))
+			{
+				uint32		was = pg_atomic_read_u32(&MyWorkerSlot->trouble);
+
+				if (OidIsValid(served_extension) && ext.oid != served_extension)
+					drop_runners();
+				served_extension = ext.oid;
+				if (!OidIsValid(ext.oid))
+					trouble = PC_TROUBLE_NO_EXTENSION;
+				else if (!ext.ours)
+				{
+					trouble = PC_TROUBLE_OLD_EXTENSION;
+					trouble_why = psprintf("extension \"paperclip\" in database \"%s\" is version %s, its library %s",
+										   pc_database_name, ext.version ? ext.version : "(none)",
+										   PC_EXTVERSION);
+				}
+				else if (was == PC_TROUBLE_NO_EXTENSION || was == PC_TROUBLE_OLD_EXTENSION)
+				{
+					/* created or updated: the scheduler, waiting for it too, may look now */
+					pc_worker_resolved((PcTrouble) was);
+					pc_wake_worker(PC_WORKER_SCHEDULER, MyDatabaseId);
+				}
+			}
+			if (trouble != PC_TROUBLE_NONE && dropped_runners() > 0)
+			{
+				/* no back-off while the runners of a dropped extension exit */
+				for (i = 0; i < nrunners; i++)
+					if (runners[i].in_use && runners[i].dropped)
+						serve_runner(&runners[i]);
+				reap_children();
+				last_tick = now;
+				wait_and_read(LAUNCHER_TICK_MS);
+				continue;
+			}
+			if (trouble != PC_TROUBLE_NONE)
+			{
+				back_off();
+				continue;
+			}
+		}
+
+		reap_children();
+		if (first)
+			clean_spool();
 		if (tick)
 		{
 			reconcile_orphans();
-			last_reconcile = now;
+			last_tick = now;
 		}
-		woken = pg_atomic_exchange_u32(&pc_shared->launcher_wake, 0) != 0;
+		serve_orphans();
 		if (woken || tick)
 			forward_cancellations();
 		if (woken || tick || slot_freed)
@@ -640,13 +1069,19 @@ paperclip_launcher_main(Datum arg)
 			slot_freed = false;
 			claim_and_start();
 		}
+		for (i = 0; i < nrunners; i++)
+			if (runners[i].in_use)
+				serve_runner(&runners[i]);
+		first = false;
+		if (trouble != PC_TROUBLE_NONE)
+		{
+			back_off();
+			continue;
+		}
 
 		/* more work may be waiting: claim again at once if we were woken */
-		if (pg_atomic_read_u32(&pc_shared->launcher_wake) != 0)
+		if (pg_atomic_read_u32(&MyWorkerSlot->wake) != 0)
 			continue;
-		wait_and_read(LAUNCHER_TICK_MS);
+		wait_and_read(next_timeout(last_tick));
 	}
-	ereport(LOG, (errmsg("paperclip launcher shutting down; %d run(s) continue in their runners",
-						 runners_in_use())));
-	proc_exit(0);
 }

@@ -1,39 +1,55 @@
 /*-------------------------------------------------------------------------
  * runner_io.c
  *	  The launcher's side of its runners: slots, spawning a
- *	  paperclip_runner (posix_spawn, its stdin and stdout as non-blocking
- *	  pipes), writing to it, and turning the frames it sends into live
- *	  events, run events and the run's finalization (see protocol.h).
+ *	  paperclip_runner (posix_spawn, its stdin and stdout one end of a
+ *	  socket pair whose other end, non-blocking, counts against
+ *	  max_files_per_process: one descriptor a runner), writing to it,
+ *	  reading its frames and handling them (see protocol.h) as units of
+ *	  work: live events, run events, the agent's identity, then the run's
+ *	  finalization.
+ *
+ *	  Frames stay in the runner's buffer until the unit that handled them
+ *	  has committed; a unit that fails is tried again, a frame at a time
+ *	  once a unit of several failed, and a frame that keeps failing (query
+ *	  cancels aside) is dropped with a warning. The result frame is never
+ *	  dropped: it starts the run's finalization (launcher.c).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "catalog/pg_type.h"
 #include "common/jsonapi.h"
 #include "mb/pg_wchar.h"
+#include "storage/fd.h"
 #include "utils/memutils.h"
 
-#include "compat.h"
 #include "json_util.h"
 #include "paperclip.h"
 #include "protocol.h"
 #include "spi_util.h"
+#include "bgworkers/bgworkers.h"
 #include "bgworkers/launcher.h"
+
+/* The launcher's descriptors of one runner: a socket to its stdin and stdout. */
+#define FDS_PER_RUNNER 1
 
 bool		slot_freed = false;	/* a runner finished: claim again */
 
+/* $3 null when the runner did not say when the agent started */
 static PcPlan plan_record_agent = PC_PLAN(
-	"UPDATE paperclip.heartbeat_runs SET agent_pid = $2 WHERE id = $1",
-	UUIDOID, INT4OID);
+	"UPDATE paperclip.heartbeat_runs SET agent_pid = $2, agent_start_ticks = $3 WHERE id = $1",
+	UUIDOID, INT4OID, INT8OID);
 
 /* ----------------------------------------------------------------------
- * Runner slots
+ * Runner slots and descriptors
  * ----------------------------------------------------------------------
  */
 
@@ -73,7 +89,7 @@ ensure_slots(int n)
 	for (i = nrunners; i < n; i++)
 	{
 		memset(&runners[i], 0, sizeof(Runner));
-		runners[i].in_fd = runners[i].out_fd = -1;
+		runners[i].fd = -1;
 		initStringInfo(&runners[i].pending);
 		initStringInfo(&runners[i].frames);
 	}
@@ -81,49 +97,128 @@ ensure_slots(int n)
 	MemoryContextSwitchTo(old);
 }
 
-static void
-release_slot(Runner *r)
+/*
+ * How many runners the descriptors fd.c lets this process hold allow.
+ * External descriptors are limited to a third of max_safe_fds, and the
+ * process holds some already (its latch's, PostgreSQL's version decides
+ * which): the ones still free are counted by taking them all, then
+ * giving them back. Besides one socket a runner, the wait event set takes
+ * one while the launcher waits and a spawn one more for a moment.
+ */
+int
+runner_fd_capacity(void)
 {
-	int			status;
+	int			available = 0;
+	int			held = 0;
+	int			i;
 
-	if (r->out_fd >= 0)
-		close(r->out_fd);
-	if (r->in_fd >= 0)
-		close(r->in_fd);
-	r->out_fd = r->in_fd = -1;
-	/* reap; a runner that has not exited yet is reaped by reap_children() */
-	(void) waitpid(r->pid, &status, WNOHANG);
-	resetStringInfo(&r->pending);
-	resetStringInfo(&r->frames);
-	r->in_use = false;
-	r->abandoned = false;
-	slot_freed = true;
+	while (AcquireExternalFD())
+		available++;
+	for (i = 0; i < available; i++)
+		ReleaseExternalFD();
+	for (i = 0; i < nrunners; i++)
+		if (runners[i].in_use && runners[i].fd >= 0)
+			held++;
+	return Max(1, (available + held - 2) / FDS_PER_RUNNER);
 }
 
+static void
+close_fd(int *fd)
+{
+	if (*fd >= 0)
+	{
+		close(*fd);
+		ReleaseExternalFD();
+		*fd = -1;
+	}
+}
+
+/* Reap exited children; a reaped runner's pid may be reused: mark it. */
 void
 reap_children(void)
 {
+	pid_t		pid;
 	int			status;
+	int			i;
 
-	while (waitpid(-1, &status, WNOHANG) > 0)
-		;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		for (i = 0; i < nrunners; i++)
+			if (runners[i].in_use && runners[i].runner.pid == pid)
+				runners[i].reaped = true;
+}
+
+static void
+reset_runner(Runner *r)
+{
+	close_fd(&r->fd);
+	if (!r->reaped && r->runner.pid > 0)
+		(void) waitpid(r->runner.pid, NULL, WNOHANG);
+	resetStringInfo(&r->pending);
+	resetStringInfo(&r->frames);
+	/* a long frame grew the buffer: the next runner of this slot starts small */
+	if (r->frames.maxlen > READ_AHEAD)
+	{
+		pfree(r->frames.data);
+		r->frames.data = MemoryContextAlloc(TopMemoryContext, 1024);
+		r->frames.maxlen = 1024;
+		resetStringInfo(&r->frames);
+	}
+	finalize_forget(&r->fin);
+	r->in_use = false;
+}
+
+/* The runner is done: its slot is free, its spool (if it wrote one) goes. */
+static void
+release_slot(Runner *r)
+{
+	remove_spool(r->run_id_str);
+	reset_runner(r);
+	slot_freed = true;
+}
+
+/*
+ * A runner spawned by a claim that did not commit: closing its socket
+ * before "start" makes it exit without running anything.
+ */
+void
+abandon_runner(Runner *r)
+{
+	reset_runner(r);
+}
+
+/*
+ * The extension was dropped (and maybe created again): the runner's run is
+ * gone with it. Terminate the runner (it forwards SIGTERM to its agent, and
+ * SIGKILL after the agent's grace), tell it no acknowledgement will come
+ * (its stdin ends), then drain it without recording anything until it
+ * exits; serve_runner frees the slot and removes the spool file then.
+ */
+void
+drop_runner(Runner *r)
+{
+	if (r->dropped)
+		return;
+	(void) cancel_runner(r);
+	r->dropped = true;
+	resetStringInfo(&r->pending);
+	if (r->fd >= 0)
+		(void) shutdown(r->fd, SHUT_WR);
+	finalize_forget(&r->fin);
 }
 
 /* Write what is pending to the runner's stdin without blocking. */
 void
 flush_pending(Runner *r)
 {
-	while (r->in_fd >= 0 && r->pending.len > 0)
+	while (r->fd >= 0 && r->pending.len > 0)
 	{
-		ssize_t		n = write(r->in_fd, r->pending.data, r->pending.len);
+		ssize_t		n = send(r->fd, r->pending.data, r->pending.len, MSG_NOSIGNAL);
 
 		if (n < 0)
 		{
 			if (errno == EAGAIN || errno == EINTR)
 				return;
-			/* the runner is gone; its pipe EOF handles the rest */
-			close(r->in_fd);
-			r->in_fd = -1;
+			/* the runner is gone: reading its socket's EOF handles the rest */
 			resetStringInfo(&r->pending);
 			return;
 		}
@@ -133,16 +228,31 @@ flush_pending(Runner *r)
 	}
 }
 
+void
+send_line(Runner *r, const char *line)
+{
+	if (r->fd < 0)
+		return;
+	appendStringInfoString(&r->pending, line);
+	appendStringInfoChar(&r->pending, '\n');
+	flush_pending(r);
+}
+
 /* ----------------------------------------------------------------------
  * Starting runners
  * ----------------------------------------------------------------------
  */
 
+/*
+ * Start a runner whose stdin and stdout are one end of a socket pair, the
+ * other end ours; its start time from /proc (it is our child: the pid is
+ * ours until we reap it). On failure *error says why and nothing is left
+ * open.
+ */
 bool
 spawn_runner(Runner *r, char **error)
 {
-	int			in_pipe[2];
-	int			out_pipe[2];
+	int			sv[2];
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t	none,
@@ -152,56 +262,175 @@ spawn_runner(Runner *r, char **error)
 	pid_t		pid;
 	int			rc;
 
-	r->in_fd = r->out_fd = -1;
-	r->pid = 0;
-	if (pipe2(in_pipe, O_CLOEXEC) != 0)
+	r->fd = -1;
+	r->runner.pid = 0;
+	r->runner.start_ticks = 0;
+	r->reaped = false;
+	if (!AcquireExternalFD())
 	{
-		*error = psprintf("could not create pipe: %m");
+		*error = psprintf("too many open files in the launcher (max_files_per_process is %d)",
+						  max_files_per_process);
 		return false;
 	}
-	if (pipe2(out_pipe, O_CLOEXEC) != 0)
+	ReserveExternalFD();		/* the runner's end, until it is spawned */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
 	{
-		*error = psprintf("could not create pipe: %m");
-		close(in_pipe[0]);
-		close(in_pipe[1]);
+		*error = psprintf("could not create a socket pair: %m");
+		ReleaseExternalFD();
+		ReleaseExternalFD();
 		return false;
 	}
 
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in_pipe[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&none);
-	sigfillset(&dflt);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &dflt);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
-							 POSIX_SPAWN_SETSIGDEF);
-	rc = posix_spawn(&pid, runner_path, &fa, &attr, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	close(in_pipe[0]);
-	close(out_pipe[1]);
+	if ((rc = posix_spawn_file_actions_init(&fa)) != 0)
+		pid = 0;
+	else if ((rc = posix_spawnattr_init(&attr)) != 0)
+		posix_spawn_file_actions_destroy(&fa);
+	else
+	{
+		posix_spawn_file_actions_adddup2(&fa, sv[1], 0);
+		posix_spawn_file_actions_adddup2(&fa, sv[1], 1);
+		posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+		sigemptyset(&none);
+		sigfillset(&dflt);
+		posix_spawnattr_setsigmask(&attr, &none);
+		posix_spawnattr_setsigdefault(&attr, &dflt);
+		posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+								 POSIX_SPAWN_SETSIGDEF);
+		rc = posix_spawn(&pid, runner_path, &fa, &attr, argv, envp);
+		posix_spawn_file_actions_destroy(&fa);
+		posix_spawnattr_destroy(&attr);
+	}
+	/* the runner's end */
+	close(sv[1]);
+	ReleaseExternalFD();
 	if (rc != 0)
 	{
 		errno = rc;
 		*error = psprintf("could not start runner \"%s\": %m", runner_path);
-		close(in_pipe[1]);
-		close(out_pipe[0]);
+		close(sv[0]);
+		ReleaseExternalFD();
 		return false;
 	}
 
-	fcntl(in_pipe[1], F_SETFL, O_NONBLOCK);
-	fcntl(out_pipe[0], F_SETFL, O_NONBLOCK);
-	r->pid = pid;
-	r->in_fd = in_pipe[1];
-	r->out_fd = out_pipe[0];
+	r->runner.pid = pid;
+	r->fd = sv[0];
+	if (!pc_proc_start_ticks(pid, &r->runner.start_ticks))
+	{
+		*error = psprintf("runner %d has no /proc entry", (int) pid);
+		abandon_runner(r);
+		return false;
+	}
+	if (fcntl(r->fd, F_SETFL, O_NONBLOCK) != 0)
+	{
+		*error = psprintf("could not make the runner's socket non-blocking: %m");
+		abandon_runner(r);
+		return false;
+	}
 	return true;
 }
 
+/* Ask the runner to cancel (SIGTERM), once, if /proc still shows it. */
+bool
+cancel_runner(Runner *r)
+{
+	if (r->cancel_sent)
+		return false;
+	r->cancel_sent = true;
+	if (r->reaped)
+		return false;
+	return signal_proven_runner(&r->runner, SIGTERM);
+}
+
 /* ----------------------------------------------------------------------
- * Frames from runners
+ * Reading frames
+ * ----------------------------------------------------------------------
+ */
+
+static bool
+has_frame(Runner *r)
+{
+	return r->frames.len > 0 && memchr(r->frames.data, '\n', r->frames.len) != NULL;
+}
+
+/*
+ * Whether to read more of a runner now: not while READ_AHEAD bytes of
+ * frames wait to be handled, but always while no whole frame is there (a
+ * long one is coming).
+ */
+bool
+wants_input(Runner *r)
+{
+	return r->frames.len < READ_AHEAD || !has_frame(r);
+}
+
+/*
+ * Read what a runner wrote (see wants_input); true at EOF. A frame longer
+ * than FRAME_MAX is dropped; what follows a result frame is of no use and
+ * dropped.
+ */
+bool
+read_runner(Runner *r)
+{
+	char		buf[65536];
+
+	while (wants_input(r))
+	{
+		ssize_t		n = read(r->fd, buf, sizeof(buf));
+		char	   *data = buf;
+		char	   *last_nl;
+
+		if (n == 0)
+			return true;
+		if (n < 0)
+			return !(errno == EAGAIN || errno == EINTR);
+		if (r->fin.mode != FIN_NONE || r->fin.done)
+			continue;
+		if (r->skipping)
+		{
+			char	   *nl = memchr(buf, '\n', n);
+
+			if (nl == NULL)
+				continue;
+			r->skipping = false;
+			n -= nl + 1 - buf;
+			data = nl + 1;
+		}
+		appendBinaryStringInfo(&r->frames, data, n);
+		/* the partial frame at the end: dropped once it is too long */
+		last_nl = memrchr(r->frames.data, '\n', r->frames.len);
+		if (r->frames.len - (last_nl ? last_nl + 1 - r->frames.data : 0) > FRAME_MAX)
+		{
+			r->frames.len = last_nl ? last_nl + 1 - r->frames.data : 0;
+			r->frames.data[r->frames.len] = '\0';
+			r->skipping = true;
+			ereport(LOG,
+					(errmsg("paperclip launcher: run %s: dropping a frame longer than %d bytes",
+							r->run_id_str, FRAME_MAX)));
+		}
+	}
+	return false;
+}
+
+/* The runner closed its end (it has exited): nothing more to read or write. */
+void
+runner_closed(Runner *r)
+{
+	close_fd(&r->fd);
+	resetStringInfo(&r->pending);
+	r->eof = true;
+}
+
+/* Drop the first n bytes of the frames read. */
+static void
+consume(Runner *r, int n)
+{
+	memmove(r->frames.data, r->frames.data + n, r->frames.len - n);
+	r->frames.len -= n;
+	r->frames.data[r->frames.len] = '\0';
+}
+
+/* ----------------------------------------------------------------------
+ * Handling frames
  * ----------------------------------------------------------------------
  */
 
@@ -222,24 +451,129 @@ frame_object(Jsonb *frame, const char *key)
 	return JsonbValueToJsonb(v);
 }
 
-static void
-handle_frame(Runner *r, char *line, int len)
+/* A non-negative integer of a frame, or -1. */
+static int64
+frame_integer(Jsonb *frame, const char *key)
 {
-	JsonLexContext *lex = pc_json_lex_context(line, len, PG_UTF8, true);
+	JsonbValue	buf;
+	JsonbValue *v = pc_json_get(&frame->root, key, &buf);
+	double		d;
+
+	if (v == NULL || v->type != jbvNumeric)
+		return -1;
+	d = pc_numeric_to_double(v->val.numeric);
+	if (!(d >= 0 && d <= (double) PG_INT64_MAX) || d != floor(d))
+		return -1;
+	return (int64) d;
+}
+
+/* The agent started: who it is, in memory (for signals) and on the run. */
+static void
+record_agent(Runner *r, Jsonb *frame)
+{
+	int64		pid = frame_integer(frame, "pid");
+	int64		ticks = frame_integer(frame, "startTicks");
+	Datum		v[3];
+	char		n[3] = {' ', ' ', ' '};
+
+	if (pid <= 1 || pid > INT_MAX)
+		return;
+	r->agent.pid = (pid_t) pid;
+	r->agent.start_ticks = ticks > 0 ? (uint64) ticks : 0;
+	v[0] = uuid_datum(&r->run_id);
+	v[1] = Int32GetDatum((int32) pid);
+	v[2] = Int64GetDatum(ticks);
+	n[2] = pc_null(ticks <= 0);
+	pc_exec(&plan_record_agent, v, n, 0);
+}
+
+/*
+ * A frame's "type", read from its JSON tokens (no conversion that could
+ * fail: a result frame is told apart even when its values are not ones
+ * jsonb takes, and its finalization decides what to make of them).
+ */
+typedef struct TypeScan
+{
+	int			depth;
+	bool		at_type;		/* the next value is the top level's "type" */
+	char	   *type;
+} TypeScan;
+
+static PC_SEM_RESULT
+scan_nest(void *state)
+{
+	((TypeScan *) state)->depth++;
+	return PC_SEM_OK;
+}
+
+static PC_SEM_RESULT
+scan_unnest(void *state)
+{
+	((TypeScan *) state)->depth--;
+	return PC_SEM_OK;
+}
+
+static PC_SEM_RESULT
+scan_field(void *state, char *fname, bool isnull)
+{
+	TypeScan   *t = (TypeScan *) state;
+
+	t->at_type = t->depth == 1 && strcmp(fname, "type") == 0;
+	return PC_SEM_OK;
+}
+
+static PC_SEM_RESULT
+scan_scalar(void *state, char *token, JsonTokenType tokentype)
+{
+	TypeScan   *t = (TypeScan *) state;
+
+	if (t->at_type && t->depth == 1 && tokentype == JSON_TOKEN_STRING && t->type == NULL)
+		t->type = token;
+	t->at_type = false;
+	return PC_SEM_OK;
+}
+
+/* The frame's type; NULL when it has none; false when it is not JSON. */
+static bool
+frame_type(const char *line, int len, char **type)
+{
+	JsonLexContext *lex = pc_json_lex_context((char *) line, len, PG_UTF8, true);
+	JsonSemAction sem;
+	TypeScan	scan;
+
+	memset(&sem, 0, sizeof(sem));
+	memset(&scan, 0, sizeof(scan));
+	sem.semstate = &scan;
+	sem.object_start = scan_nest;
+	sem.object_end = scan_unnest;
+	sem.array_start = scan_nest;
+	sem.array_end = scan_unnest;
+	sem.object_field_start = scan_field;
+	sem.scalar = scan_scalar;
+	if (pg_parse_json(lex, &sem) != JSON_SUCCESS)
+		return false;
+	*type = scan.type;
+	return true;
+}
+
+/* Handle one frame; false (and nothing done) when it is the result frame. */
+static bool
+handle_frame(Runner *r, const char *line, int len)
+{
 	Jsonb	   *frame;
 	char	   *type;
 
-	if (pg_parse_json(lex, &nullSemAction) != JSON_SUCCESS)
+	if (!frame_type(line, len, &type))
 	{
 		ereport(LOG, (errmsg("paperclip launcher: run %s: unreadable frame from runner",
 							 r->run_id_str)));
-		return;
+		return true;
 	}
-	frame = pc_jsonb_from_cstring(line);
-	type = frame_string(frame, "type");
 	if (type == NULL)
-		return;
-
+		return true;
+	if (strcmp(type, PC_FRAME_RESULT) == 0)
+		return false;
+	frame = pc_jsonb_from_cstring(line);
 	if (strcmp(type, PC_FRAME_LOG) == 0)
 	{
 		char	   *stream = frame_string(frame, "stream");
@@ -258,20 +592,7 @@ handle_frame(Runner *r, char *line, int len)
 		pc_append_run_event(uuid_datum(&r->run_id), "log", "system", "warn",
 							"live log capped; the run log keeps the output (up to paperclip.max_log_bytes)", NULL);
 	else if (strcmp(type, PC_FRAME_SPAWNED) == 0)
-	{
-		JsonbValue	buf;
-		JsonbValue *pid = pc_json_get(&frame->root, "pid", &buf);
-
-		if (pid != NULL && pid->type == jbvNumeric)
-		{
-			Datum		v[2];
-
-			r->agent_pid = (pid_t) pc_numeric_to_double(pid->val.numeric);
-			v[0] = uuid_datum(&r->run_id);
-			v[1] = Int32GetDatum(r->agent_pid);
-			pc_exec(&plan_record_agent, v, NULL, 0);
-		}
-	}
+		record_agent(r, frame);
 	else if (strcmp(type, PC_FRAME_WARNING) == 0)
 	{
 		char	   *message = frame_string(frame, "message");
@@ -283,80 +604,124 @@ handle_frame(Runner *r, char *line, int len)
 	else if (strcmp(type, PC_FRAME_META) == 0)
 		pc_append_run_event(uuid_datum(&r->run_id), "adapter.invoke", "system", "info",
 							"adapter invocation", frame_object(frame, "meta"));
-	else if (strcmp(type, PC_FRAME_RESULT) == 0 && !r->finalized)
-	{
-		Jsonb	   *result = frame_object(frame, "result");
+	return true;
+}
 
-		finalize_safely(&r->run_id, result ? result :
-						make_result(PC_ERR_BAD_RESULT, "runner sent a result that is not an object"));
-		r->finalized = true;
-		r->ack_pending = true;
+typedef struct FrameUnit
+{
+	Runner	   *r;
+	int			max;			/* frames to handle at most */
+	int			count;			/* frames handled */
+	int			end;			/* bytes of r->frames they take */
+	int			result_len;		/* > 0: the next frame is the result, this long */
+} FrameUnit;
+
+static void
+frames_unit(void *arg)
+{
+	FrameUnit  *u = (FrameUnit *) arg;
+	Runner	   *r = u->r;
+
+	u->count = u->end = u->result_len = 0;
+	while (u->count < u->max)
+	{
+		char	   *start = r->frames.data + u->end;
+		char	   *nl = memchr(start, '\n', r->frames.len - u->end);
+		int			len;
+
+		if (nl == NULL)
+			break;
+		len = nl - start;
+		/* a copy: the buffer must stay as it is should the unit fail */
+		if (!handle_frame(r, pnstrdup(start, len), len))
+		{
+			u->result_len = len;
+			break;
+		}
+		u->count++;
+		u->end += len + 1;
 	}
 }
 
-/* Read what a runner wrote; handle whole frames; true at EOF. */
-bool
-read_runner(Runner *r)
+/* Handle the frames read so far, up to the result frame. */
+static void
+serve_frames(Runner *r)
 {
-	char		buf[65536];
-
-	for (;;)
+	while (r->fin.mode == FIN_NONE && !r->fin.done && has_frame(r))
 	{
-		ssize_t		n = read(r->out_fd, buf, sizeof(buf));
-		int			start;
-		int			i;
+		FrameUnit	u = {r, r->one_frame_units ? 1 : FRAMES_PER_UNIT};
+		ErrorData  *edata;
+		PcTrouble	trouble;
 
-		if (n == 0)
-			return true;
-		if (n < 0)
-			return !(errno == EAGAIN || errno == EINTR);
+		if (launcher_unit(psprintf("paperclip launcher: handling frames of run %s", r->run_id_str),
+						  frames_unit, &u, &edata))
+		{
+			consume(r, u.end);
+			r->frame_failures = 0;
+			if (!has_frame(r))
+				r->one_frame_units = false;
+			if (u.result_len > 0)
+			{
+				finalize_begin(&r->fin, SRC_FRAME, pnstrdup(r->frames.data, u.result_len), NULL);
+				consume(r, u.result_len + 1);
+			}
+			continue;
+		}
+		/* a cancel, or a database that cannot be written, is not the frame's fault */
+		if (edata->sqlerrcode != ERRCODE_QUERY_CANCELED &&
+			!pc_error_is_misconfiguration(edata, &trouble))
+		{
+			if (u.max > 1)
+				r->one_frame_units = true;	/* find the frame that fails */
+			else if (++r->frame_failures >= FRAME_MAX_FAILURES)
+			{
+				char	   *nl = memchr(r->frames.data, '\n', r->frames.len);
 
-		start = 0;
-		for (i = 0; i < n; i++)
-		{
-			if (buf[i] != '\n')
-				continue;
-			if (!r->skipping && !r->abandoned)
-			{
-				appendBinaryStringInfo(&r->frames, buf + start, i - start);
-				handle_frame(r, r->frames.data, r->frames.len);
+				ereport(WARNING,
+						(errmsg("paperclip launcher: run %s: dropping a frame that failed %d times",
+								r->run_id_str, r->frame_failures)));
+				consume(r, nl + 1 - r->frames.data);
+				r->frame_failures = 0;
 			}
-			resetStringInfo(&r->frames);
-			r->skipping = false;
-			start = i + 1;
 		}
-		if (!r->skipping && n > start)
-		{
-			if (r->frames.len + (n - start) > FRAME_MAX)
-			{
-				resetStringInfo(&r->frames);
-				r->skipping = true;
-			}
-			else
-				appendBinaryStringInfo(&r->frames, buf + start, n - start);
-		}
+		FreeErrorData(edata);
+		break;					/* the next pass tries again */
 	}
 }
 
 /*
- * A runner closed its stdout: it has exited, with or without a result. An
- * abandoned runner's run went with its extension: nothing is recorded (no
- * transaction is open then).
+ * Everything a runner needs now: its frames handled, its finalization
+ * begun (from its result, else its spool, else as lost) and tried when
+ * due, the ack once it committed, the slot freed once it is gone.
  */
 void
-runner_gone(Runner *r)
+serve_runner(Runner *r)
 {
-	if (!r->finalized && !r->abandoned)
+	if (r->dropped)
 	{
-		Jsonb	   *spooled = read_spool(r->run_id_str);
-
-		if (spooled == NULL)
-			kill_agent_group(r->agent_pid);
-		finalize_safely(&r->run_id, spooled ? spooled :
-						make_result("process_lost", "runner exited without a result"));
-		r->finalized = true;
+		resetStringInfo(&r->frames);
+		if (r->eof)
+			release_slot(r);
+		return;
 	}
-	/* a spool written by a runner that was not acknowledged in time */
-	remove_spool(r->run_id_str);
-	release_slot(r);
+	serve_frames(r);
+	if (r->eof && r->fin.mode == FIN_NONE && !r->fin.done && !has_frame(r))
+	{
+		if (spool_exists(r->run_id_str))
+			finalize_begin(&r->fin, SRC_SPOOL, NULL, NULL);
+		else
+		{
+			kill_agent_group(&r->agent, r->runner.pid, r->run_id_str);
+			finalize_begin(&r->fin, SRC_LOST, NULL, "runner exited without a result");
+		}
+	}
+	if (finalize_due(&r->fin, GetCurrentTimestamp()))
+	{
+		finalize_step(&r->run_id, r->run_id_str, &r->fin);
+		/* committed: the runner may exit without writing its spool */
+		if (r->fin.done)
+			send_line(r, PC_ACK_LINE);
+	}
+	if (r->eof && r->fin.done)
+		release_slot(r);
 }

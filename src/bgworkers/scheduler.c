@@ -47,10 +47,9 @@
 
 static MemoryContext loop_cxt = NULL;
 
-/* at the library's version: until ALTER EXTENSION paperclip UPDATE, wait */
+/* the extension's version, if it is installed: 0 rows when it is not */
 static PcPlan plan_extension_present = PC_PLAN(
-	"SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'paperclip' "
-	"AND extversion = '" PC_EXTVERSION "'");
+	"SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'paperclip'");
 
 /* $1 now: the next deadlines after it, and whether a due retry still waits */
 static PcPlan plan_deadlines = PC_PLAN(
@@ -71,14 +70,33 @@ typedef struct Deadlines
 
 /* ----------------------------------------------------------------------
  * Units of work: each in its own transaction (pc_run_unit); an error is
- * logged and the worker goes on with the next unit.
+ * logged and costs that pass only, which the scheduler tries again.
  * ----------------------------------------------------------------------
  */
 
+/* What a failed unit showed: the database cannot be worked in as it is. */
+static PcTrouble trouble = PC_TROUBLE_NONE;
+
+static bool
+scheduler_unit(const char *activity, PcUnitFn fn, void *arg)
+{
+	ErrorData  *edata;
+	PcTrouble	t;
+
+	if (pc_run_unit(activity, fn, arg, &edata))
+		return true;
+	if (pc_error_is_misconfiguration(edata, &t))
+		trouble = t;
+	FreeErrorData(edata);
+	return false;
+}
+
+/* NULL when the extension is not installed, else its version (loop memory) */
 static void
 unit_extension_present(void *arg)
 {
-	*(bool *) arg = pc_exec_row(&plan_extension_present, NULL, NULL);
+	*(char **) arg = pc_exec_row(&plan_extension_present, NULL, NULL) ?
+		MemoryContextStrdup(loop_cxt, pc_getattr_cstring(0, "extversion")) : NULL;
 }
 
 static void
@@ -144,9 +162,10 @@ classify_finished_runs(void)
 	{
 		int			n = 0;
 
-		if (!pc_run_unit("paperclip scheduler: classifying run liveness", unit_classify, &n) ||
-			n < LIVENESS_BATCH || ShutdownRequestPending)
+		if (!scheduler_unit("paperclip scheduler: classifying run liveness", unit_classify, &n) ||
+			n < LIVENESS_BATCH)
 			break;
+		pc_worker_check_interrupts();
 	}
 }
 
@@ -159,15 +178,15 @@ prune_expired(void)
 	{
 		PruneCounts counts = {0};
 
-		if (!pc_run_unit("paperclip scheduler: pruning", unit_prune, &counts))
+		if (!scheduler_unit("paperclip scheduler: pruning", unit_prune, &counts))
 			break;
 		if (counts.runs > 0 || counts.wakeup_requests > 0)
 			elog(DEBUG1, "paperclip scheduler: pruned %lld event(s) and %d log(s) of %d run(s), %lld wakeup request(s)",
 				 (long long) counts.events, counts.log_files, counts.runs,
 				 (long long) counts.wakeup_requests);
-		if ((counts.runs < RETENTION_BATCH && counts.wakeup_requests < RETENTION_BATCH) ||
-			ShutdownRequestPending)
+		if (counts.runs < RETENTION_BATCH && counts.wakeup_requests < RETENTION_BATCH)
 			break;
+		pc_worker_check_interrupts();
 	}
 }
 
@@ -182,13 +201,6 @@ earliest(TimestampTz a, TimestampTz b)
 }
 
 static void
-scheduler_shmem_exit(int code, Datum arg)
-{
-	if (pc_shared != NULL && pc_shared->scheduler_latch == MyLatch)
-		pc_shared->scheduler_latch = NULL;
-}
-
-static void
 sleep_until(TimestampTz wake_at)
 {
 	long		ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), wake_at);
@@ -197,39 +209,42 @@ sleep_until(TimestampTz wake_at)
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 ms, PG_WAIT_EXTENSION);
 	ResetLatch(MyLatch);
-	CHECK_FOR_INTERRUPTS();
+	pc_worker_check_interrupts();
 }
 
 void
 paperclip_scheduler_main(Datum arg)
 {
-	TimestampTz next_tick = 0;
-	TimestampTz next_liveness = 0;
-	TimestampTz next_retention = 0;
+	sigjmp_buf	local_sigjmp_buf;
+	static TimestampTz next_tick = 0;	/* static: kept across an error's longjmp */
+	static TimestampTz next_liveness = 0;
+	static TimestampTz next_retention = 0;
 
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(pc_database_name, NULL, 0);
-	pgstat_report_appname("paperclip scheduler");
-	pc_worker_session_settings();
-
-	before_shmem_exit(scheduler_shmem_exit, (Datum) 0);
-	pc_shared->scheduler_latch = MyLatch;
+	pc_worker_start(PC_WORKER_SCHEDULER);
 	ereport(LOG, (errmsg("paperclip scheduler started in database \"%s\"", pc_database_name)));
 
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "paperclip scheduler loop",
 									 ALLOCSET_DEFAULT_SIZES);
-	while (!ShutdownRequestPending)
+
+	/* an ERROR outside every unit of work lands here: logged, then go on */
+	if (sigsetjmp(local_sigjmp_buf, 1) != 0)
+	{
+		MemoryContextSwitchTo(loop_cxt);
+		pc_worker_recover();
+	}
+	PG_exception_stack = &local_sigjmp_buf;
+
+	for (;;)
 	{
 		TimestampTz now;
 		TimestampTz wake_at;
 		Deadlines	d = {0};
-		bool		present = false;
+		char	   *present = NULL;
 		int			promoted = 0;
 
 		MemoryContextSwitchTo(loop_cxt);
 		MemoryContextReset(loop_cxt);
+		pc_worker_check_interrupts();
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
@@ -237,22 +252,47 @@ paperclip_scheduler_main(Datum arg)
 			/* settings may have changed: every pass looks again now */
 			next_tick = next_liveness = next_retention = 0;
 		}
+		(void) pc_worker_take_wake();
 
-		if (!pc_scheduler_enabled ||
-			!pc_run_unit("paperclip scheduler: looking for the extension",
-					  unit_extension_present, &present) || !present)
+		if (!pc_scheduler_enabled)
 		{
 			sleep_until(TimestampTzPlusMilliseconds(GetCurrentTimestamp(), IDLE_CHECK_MS));
+			continue;
+		}
+		trouble = PC_TROUBLE_NONE;
+		if (scheduler_unit("paperclip scheduler: looking for the extension",
+						   unit_extension_present, &present))
+		{
+			if (present == NULL)
+				trouble = PC_TROUBLE_NO_EXTENSION;
+			else if (strcmp(present, PC_EXTVERSION) != 0)
+				/* until ALTER EXTENSION paperclip UPDATE, the schema is not the library's */
+				trouble = PC_TROUBLE_OLD_EXTENSION;
+			else
+			{
+				pc_worker_resolved(PC_TROUBLE_NO_EXTENSION);
+				pc_worker_resolved(PC_TROUBLE_OLD_EXTENSION);
+			}
+		}
+		if (trouble != PC_TROUBLE_NONE)
+		{
+			pc_worker_back_off(trouble, trouble == PC_TROUBLE_OLD_EXTENSION ?
+							   psprintf("extension \"paperclip\" in database \"%s\" is version %s, its library %s",
+										pc_database_name, present, PC_EXTVERSION) : NULL);
 			continue;
 		}
 
 		now = GetCurrentTimestamp();
 		if (now >= next_tick)
 		{
-			pc_run_unit("paperclip scheduler: ticking timers", unit_tick, NULL);
-			next_tick = TimestampTzPlusMilliseconds(now, pc_timer_interval_s * 1000L);
+			/* a failed tick is tried again a second later, not an interval later */
+			if (scheduler_unit("paperclip scheduler: ticking timers", unit_tick, NULL))
+				next_tick = TimestampTzPlusMilliseconds(now, pc_timer_interval_s * 1000L);
+			else
+				next_tick = TimestampTzPlusMilliseconds(now, MIN_TICK_SPACING_MS);
 		}
-		pc_run_unit("paperclip scheduler: promoting due retries", unit_promote, &promoted);
+		if (scheduler_unit("paperclip scheduler: promoting due retries", unit_promote, &promoted))
+			pc_worker_working();
 		if (now >= next_liveness)
 		{
 			classify_finished_runs();
@@ -263,9 +303,14 @@ paperclip_scheduler_main(Datum arg)
 			prune_expired();
 			next_retention = TimestampTzPlusMilliseconds(now, RETENTION_INTERVAL_MS);
 		}
+		if (trouble != PC_TROUBLE_NONE)
+		{
+			pc_worker_back_off(trouble, NULL);
+			continue;
+		}
 
 		/* sleep until the next deadline; ticks stay a second apart at least */
-		if (!pc_run_unit("paperclip scheduler: reading deadlines", unit_deadlines, &d))
+		if (!scheduler_unit("paperclip scheduler: reading deadlines", unit_deadlines, &d))
 			d.next_timer = d.next_retry = 0;
 		if (d.next_timer != 0)
 			next_tick = Min(next_tick,
@@ -276,6 +321,4 @@ paperclip_scheduler_main(Datum arg)
 			wake_at = Min(wake_at, TimestampTzPlusMilliseconds(now, RETRY_RECHECK_MS));
 		sleep_until(wake_at);
 	}
-	ereport(LOG, (errmsg("paperclip scheduler shutting down")));
-	proc_exit(0);
 }

@@ -1,9 +1,11 @@
 /*-------------------------------------------------------------------------
  * frames.c
  *	  Owns the runner's stdout: one JSON frame a line to the launcher.
- *	  Writes never block the run for long: stdout is non-blocking, a live
- *	  log frame that does not fit is dropped (the log file keeps it), a
- *	  frame begun is always finished, and a launcher that went away (EPIPE)
+ *	  Writes never block the run for long: they do not wait (stdout is
+ *	  non-blocking; the launcher's socket, which is stdin too, is written
+ *	  with MSG_DONTWAIT so that reads of stdin still block), a live log
+ *	  frame that does not fit is dropped (the log file keeps it), a frame
+ *	  begun is always finished, and a launcher that went away (EPIPE)
  *	  silences the frames while the run goes on to its spool file.
  *-------------------------------------------------------------------------
  */
@@ -13,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +26,7 @@
 #define MUST_DELIVER_MS 10000
 
 static bool launcher_gone = false;
+static bool stdout_is_socket = false;
 
 bool
 frames_launcher_gone(void)
@@ -32,9 +37,15 @@ frames_launcher_gone(void)
 void
 frames_init(void)
 {
-	int			flags = fcntl(STDOUT_FILENO, F_GETFL);
+	struct stat st;
+	int			flags;
 
-	if (flags >= 0)
+	if (fstat(STDOUT_FILENO, &st) == 0 && S_ISSOCK(st.st_mode))
+	{
+		stdout_is_socket = true;
+		return;
+	}
+	if ((flags = fcntl(STDOUT_FILENO, F_GETFL)) >= 0)
 		fcntl(STDOUT_FILENO, F_SETFL, flags | O_NONBLOCK);
 }
 
@@ -73,7 +84,9 @@ write_frame(const char *line, size_t len, bool must_deliver)
 
 	while (done < len && !launcher_gone)
 	{
-		ssize_t		n = write(STDOUT_FILENO, line + done, len - done);
+		ssize_t		n = stdout_is_socket ?
+			send(STDOUT_FILENO, line + done, len - done, MSG_DONTWAIT | MSG_NOSIGNAL) :
+			write(STDOUT_FILENO, line + done, len - done);
 
 		if (n > 0)
 		{
@@ -104,7 +117,7 @@ frame_send(cJSON *frame, bool must_deliver)
 	if (text == NULL)
 		return;
 	len = strlen(text);
-	text = realloc(text, len + 2);
+	text = xrealloc(text, len + 2);
 	text[len++] = '\n';
 	text[len] = '\0';
 	write_frame(text, len, must_deliver);
@@ -120,7 +133,7 @@ frame_log(const char *stream, const char *chunk, size_t len, long long offset, l
 {
 	cJSON	   *f = cJSON_CreateObject();
 	char		ts[40];
-	char	   *copy = malloc(len + 1);
+	char	   *copy = xmalloc(len + 1);
 
 	memcpy(copy, chunk, len);
 	copy[len] = '\0';

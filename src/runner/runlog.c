@@ -73,8 +73,8 @@ char *
 utf8_sanitize(Utf8Carry *carry, const unsigned char *in, size_t n, bool final, size_t *out_len)
 {
 	size_t		total = carry->len + n;
-	unsigned char *src = malloc(total + 1);
-	char	   *out = malloc(total * 3 + 1);
+	unsigned char *src = xmalloc(total + 1);
+	char	   *out = xmalloc(total * 3 + 1);
 	size_t		i = 0,
 				o = 0;
 
@@ -168,7 +168,7 @@ keep_tail(StreamState *st, const char *text, size_t len)
 	size_t		skip = 0;
 
 	if (st->excerpt == NULL)
-		st->excerpt = malloc(2 * cap + 1);
+		st->excerpt = xmalloc(2 * cap + 1);
 	if (len >= cap)
 	{
 		text += len - cap;

@@ -183,4 +183,11 @@ extern int	runner_sigfd(void);
 extern bool runner_poll_signals(void);
 extern bool runner_term_requested(void);
 
+/* allocations that cannot fail: out of memory, the runner exits (runner_main.c) */
+#define EXIT_NO_MEMORY 5
+extern void runner_out_of_memory(void) __attribute__((noreturn));
+extern void *xmalloc(size_t n);
+extern void *xrealloc(void *p, size_t n);
+extern char *xstrdup(const char *s);
+
 #endif

@@ -25,9 +25,13 @@
 
 #define SPEC_MAX (64 * 1024 * 1024)
 
-/* Exit codes: the launcher never told us to start, or the spec is unreadable. */
+/*
+ * Exit codes: the launcher never told us to start, the spec is unreadable,
+ * signals cannot be watched (EXIT_NO_MEMORY is in runner.h).
+ */
 #define EXIT_NOT_STARTED 3
 #define EXIT_BAD_SPEC 4
+#define EXIT_NO_SIGNALS 6
 
 cJSON *
 make_error_result(const char *code, const char *fmt,...)
@@ -43,6 +47,48 @@ make_error_result(const char *code, const char *fmt,...)
 	cJSON_AddStringToObject(r, "errorCode", code);
 	cJSON_AddStringToObject(r, "errorMessage", msg);
 	return r;
+}
+
+/*
+ * Out of memory: nothing sensible can be sent any more. The launcher sees
+ * the runner gone without a result and fails the run as process_lost
+ * (retried), killing the agent's group.
+ */
+void
+runner_out_of_memory(void)
+{
+	static const char msg[] = "paperclip_runner: out of memory\n";
+
+	(void) write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	_exit(EXIT_NO_MEMORY);
+}
+
+void *
+xmalloc(size_t n)
+{
+	void	   *p = malloc(n ? n : 1);
+
+	if (p == NULL)
+		runner_out_of_memory();
+	return p;
+}
+
+void *
+xrealloc(void *p, size_t n)
+{
+	void	   *q = realloc(p, n ? n : 1);
+
+	if (q == NULL)
+		runner_out_of_memory();
+	return q;
+}
+
+char *
+xstrdup(const char *s)
+{
+	size_t		n = strlen(s) + 1;
+
+	return memcpy(xmalloc(n), s, n);
 }
 
 /* ---------------------------------------------------------------------
@@ -121,10 +167,8 @@ read_line(void)
 		if (nl != NULL)
 		{
 			size_t		len = nl - pending;
-			char	   *line = malloc(len + 1);
+			char	   *line = xmalloc(len + 1);
 
-			if (line == NULL)
-				return NULL;
 			memcpy(line, pending, len);
 			line[len] = '\0';
 			memmove(pending, nl + 1, pending_len - len - 1);
@@ -138,8 +182,7 @@ read_line(void)
 			continue;
 		if (n <= 0 || pending_len + n > SPEC_MAX)
 			return NULL;
-		if ((pending = realloc(pending, pending_len + n)) == NULL)
-			return NULL;
+		pending = xrealloc(pending, pending_len + n);
 		memcpy(pending + pending_len, buf, n);
 		pending_len += n;
 	}
@@ -190,25 +233,56 @@ parse_spec(const char *text, RunSpec *s)
 	return s->run_id && s->spool_path;
 }
 
+/* Write all of len bytes; false on error (errno set). */
+static bool
+write_all(int fd, const char *data, size_t len)
+{
+	while (len > 0)
+	{
+		ssize_t		n = write(fd, data, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		data += n;
+		len -= n;
+	}
+	return true;
+}
+
 /*
  * Write the result to the spool atomically: temp file, then rename. It then
  * survives the launcher and the server (their crashes do not lose the page
  * cache). No fsync: after an OS crash the run is lost with its agent anyway,
- * and reconciliation fails it as process_lost, to be retried.
+ * and reconciliation fails it as process_lost, to be retried. A temp file
+ * that could not be completed is removed.
  */
 static void
 write_spool(const char *path, cJSON *result)
 {
 	char	   *text = cJSON_PrintUnformatted(result);
-	char	   *tmp = malloc(strlen(path) + 5);
+	size_t		plen = strlen(path);
+	char	   *tmp = xmalloc(plen + 5);
 	int			fd;
-	size_t		len = strlen(text);
+	bool		ok;
 
-	sprintf(tmp, "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, text, len) != (ssize_t) len ||
-		close(fd) != 0 || rename(tmp, path) != 0)
+	if (text == NULL)
+		runner_out_of_memory();
+	memcpy(tmp, path, plen);
+	memcpy(tmp + plen, ".tmp", 5);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	ok = fd >= 0 && write_all(fd, text, strlen(text));
+	if (fd >= 0 && close(fd) != 0)
+		ok = false;
+	if (ok && rename(tmp, path) != 0)
+		ok = false;
+	if (!ok)
+	{
 		fprintf(stderr, "paperclip_runner: cannot write spool \"%s\": %s\n", path, strerror(errno));
+		if (fd >= 0)
+			(void) unlink(tmp);
+	}
 	free(text);
 	free(tmp);
 }
@@ -266,6 +340,8 @@ main(void)
 	cJSON	   *result;
 	cJSON	   *frame;
 
+	/* cJSON allocates through these too: never a silently missing value */
+	cJSON_InitHooks(&(cJSON_Hooks) {.malloc_fn = xmalloc,.free_fn = free});
 	/* the switch capabilities, permitted only; dropped by every path but one */
 	sandbox_prepare();
 	/*
@@ -275,6 +351,11 @@ main(void)
 	 */
 	(void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	sigfd = signals_init();
+	if (sigfd < 0)
+	{
+		fprintf(stderr, "paperclip_runner: cannot watch signals: %s\n", strerror(errno));
+		return EXIT_NO_SIGNALS;
+	}
 	if (getsid(0) != getpid())
 		(void) setsid();		/* outlive the launcher's process group */
 	/* descendants the agent orphans come back to us, to be killed and reaped */

@@ -12,6 +12,8 @@
 #   /slow/MS       200 after MS milliseconds
 #   /huge          200 with 5 MB of body (no Content-Length)
 #   /redirect/N?to=URL  status N (301, 302, 307 ...) with Location: URL
+#   /manyheaders   200 with 100 KB of response headers (100 lines of 1 KB)
+#   /hugeheader    200 with one 200 KB response header line
 use strict;
 use warnings;
 use IO::Socket::INET;
@@ -84,6 +86,10 @@ sub handle {
     } elsif ($path eq '/huge') {
         print $c "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n";
         print $c ('x' x 65536) for 1 .. 80;
+    } elsif ($path eq '/manyheaders') {
+        respond($c, 200, '{}', map { sprintf('X-Filler-%03d', $_) => ('y' x 1024) } 1 .. 100);
+    } elsif ($path eq '/hugeheader') {
+        respond($c, 200, '{}', 'X-Huge' => ('z' x 204800));
     } elsif ($path =~ m{^/redirect/(\d+)$}) {
         my $code = $1;
         my ($to) = $query =~ /^to=(.*)$/;

@@ -85,14 +85,17 @@ if [ -r "$log" ]; then
 		[ $SECONDS -ge $deadline ] && break
 		sleep 0.1
 	done
-	tail -c +"$((log_start + 1))" "$log" | grep -q 'the extension in database "postgres" is version 0.1, its library'
+	tail -c +"$((log_start + 1))" "$log" | grep -q 'extension "paperclip" in database "postgres" is version 0.1, its library'
 	ok $? "the launcher says it waits for ALTER EXTENSION paperclip UPDATE"
 else
 	ok 0 "# SKIP server log not readable here"
 fi
 is "$(run_status "$r")" queued "the run the old version queued waits"
 q "ALTER EXTENSION paperclip UPDATE" >/dev/null
-ok $(wait_finished "$r" 30; echo $?) "after ALTER EXTENSION paperclip UPDATE it is started"
+# the first enqueue after the update wakes the launcher from its wait
+r2=$(enqueue "$(agent waker '{"command":"/bin/true"}')")
+ok $(wait_finished "$r" 60; echo $?) "after ALTER EXTENSION paperclip UPDATE it is started"
 is "$(run_status "$r")" succeeded "and succeeds"
+ok $(wait_finished "$r2" 30; echo $?) "as is the run enqueued after the update"
 
 done_testing

@@ -80,6 +80,17 @@ a=$(http_agent missing /status/404)
 r=$(run_of "$a")
 is "$(field "$r" "status || ' ' || error_code") $(retries "$r")" "failed http_4xx 0" "404: failed http_4xx, no retry"
 is "$(field "$r" error)" "HTTP 404 from $base/status/404" "the error names the status and the URL"
+a=$(http_agent beyond /status/600)
+r=$(run_of "$a")
+is "$(field "$r" "status || ' ' || error_code") $(retries "$r")" "failed http_error 0" "600: not http_5xx, no retry"
+a=$(http_agent many_headers /manyheaders)
+r=$(run_of "$a")
+is "$(field "$r" "status || ' ' || error_code") $(retries "$r")" "failed http_response_too_large 0" \
+	"100 KB of response headers: http_response_too_large, not http_connect"
+a=$(http_agent huge_header /hugeheader)
+r=$(run_of "$a")
+is "$(field "$r" "status || ' ' || error_code") $(retries "$r")" "failed http_error 0" \
+	"a 200 KB response header line: http_error, not http_connect"
 closed=$(perl -MIO::Socket::INET -e 'my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0, Listen => 1); print $s->sockport')
 a=$(q "INSERT INTO paperclip.agents (company_id, name, adapter_type, adapter_config)
         VALUES ('$COMPANY', 'refused', 'http', '{\"url\":\"http://127.0.0.1:$closed/ok\"}') RETURNING id")
@@ -140,7 +151,11 @@ r=$(run_of "$a")
 is "$(field "$r" "status || ' ' || (result_json->>'method')")" "succeeded POST" "a redirect to an allowed host is followed (307 keeps the POST)"
 a=$(http_agent hop_ftp "/redirect/302?to=ftp://127.0.0.1/file")
 r=$(run_of "$a")
-is "$(field "$r" "status || ' ' || error_code")" "failed http_host_not_allowed" "a redirect to another scheme is refused"
+is "$(field "$r" "status || ' ' || error_code")" "failed http_redirect_refused" "a redirect to another scheme is refused"
+a=$(http_agent hop_file "/redirect/302?to=file:///etc/passwd")
+r=$(run_of "$a")
+is "$(field "$r" "status || ' ' || error_code || ': ' || error")" \
+	"failed http_redirect_refused: a redirect to a file: URL is refused" "a redirect to a file: URL is refused"
 q "ALTER SYSTEM RESET paperclip.allowed_http_hosts" >/dev/null
 
 # --- 200 concurrent runs: every one finishes, none is lost

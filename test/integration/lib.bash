@@ -83,3 +83,34 @@ server_start() {
 	if [ -n "${PC_PG_CTL:-}" ]; then $PC_PG_CTL start >/dev/null
 	else pg_ctlcluster "${PG_CLUSTER_VERSION:-$PGVERSION}" regress start; fi
 }
+# Stop the server cleanly and start it again (settings that need a restart).
+server_restart() {
+	if [ -n "${PC_PG_CTL:-}" ]; then $PC_PG_CTL -m fast restart >/dev/null
+	else pg_ctlcluster "${PG_CLUSTER_VERSION:-$PGVERSION}" regress restart -m fast; fi
+}
+# The server's log file, when it can be found (test/with-cluster.sh, pg_virtualenv); else empty.
+server_log() {
+	local f=
+	if [ -n "${PC_PGDATA:-}" ]; then f="$(dirname "$PC_PGDATA")/server.log"
+	else f=$(pg_lsclusters -h 2>/dev/null | awk '$2 == "regress" { print $7; exit }'); fi
+	[ -n "$f" ] && [ -r "$f" ] && echo "$f"
+}
+# log_since <mark>: the server log's lines written after mark (a line count from log_mark)
+log_mark() { local f; f=$(server_log) && wc -l <"$f" || echo 0; }
+log_since() { local f; f=$(server_log) && tail -n +"$(($1 + 1))" "$f"; }
+# the workers' pids
+launcher_pid() { q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'paperclip launcher'"; }
+scheduler_pid() { q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'paperclip scheduler'"; }
+# wait_worker <kind> <not this pid> [seconds]: a worker of that kind runs, with another pid; prints it
+wait_worker() {
+	local deadline=$((SECONDS + ${3:-30})) p
+	while [ $SECONDS -lt $deadline ]; do
+		p=$(psql -X -A -t -q -d postgres -c "SELECT pid FROM pg_stat_activity
+			WHERE backend_type = 'paperclip $1' AND datname IS NOT NULL" 2>/dev/null)
+		[ -n "$p" ] && [ "$p" != "$2" ] && { echo "$p"; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+# start ticks of a process (field 22 of /proc/pid/stat)
+start_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $20 }'; }

@@ -6,9 +6,11 @@
  *	  2xx succeeded (a JSON object body is read as an adapter result);
  *	  202 {"async":true} keeps the run running until the agent calls
  *	  paperclip.finalize_run (the launcher then stops us) or the timeout
- *	  comes; 429, 5xx and connection errors fail with transient codes (the
- *	  scheduler retries them); other 4xx fail for good; a timeout is
- *	  timed_out. Only http and https, no signals from libcurl, the body
+ *	  comes; 429, 5xx and failures to connect fail with transient codes
+ *	  (the scheduler retries them); other 4xx, a status past 599, and
+ *	  response headers too large or unreadable fail for good; a timeout is
+ *	  timed_out. A redirect to another scheme than http(s), or from https
+ *	  to http, is refused (http_redirect_refused). Only http and https, no signals from libcurl, the body
  *	  capped, every host (also of a redirect) checked against
  *	  paperclip.allowed_http_hosts before a connection is made. This runs in
  *	  the runner, never in a backend: a slow agent blocks nobody.
@@ -108,6 +110,10 @@ typedef struct Transfer
 	bool		too_large;
 	int			sigfd;
 	bool		cancelled;
+	size_t		header_bytes;	/* of the response being read */
+	bool		headers_started;	/* its status line arrived: the server answered */
+	bool		headers_done;
+	bool		headers_too_large;
 } Transfer;
 
 /* A cancel (SIGTERM, SIGINT), now or before. */
@@ -253,6 +259,32 @@ check_url(const RunSpec *spec, const char *url)
 }
 
 /*
+ * A redirect's target: only http or https (never file: or another scheme),
+ * never from https down to http (http_redirect_refused), and a host the
+ * allowlist admits (http_host_not_allowed).
+ */
+static cJSON *
+check_redirect(const RunSpec *spec, const char *from, const char *to)
+{
+	CURLU	   *u = parse_url(to);
+	char	   *scheme = NULL;
+	cJSON	   *err = NULL;
+
+	if (u == NULL || lc.url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK)
+		err = make_error_result(PC_ERR_HTTP_REDIRECT_REFUSED, "a redirect to an invalid URL is refused");
+	else if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)
+		err = make_error_result(PC_ERR_HTTP_REDIRECT_REFUSED,
+								"a redirect to a %.20s: URL is refused", scheme);
+	else if (strncasecmp(from, "https:", 6) == 0 && strcasecmp(scheme, "https") != 0)
+		err = make_error_result(PC_ERR_HTTP_REDIRECT_REFUSED,
+								"a redirect from https to http is refused");
+	lc.free(scheme);
+	if (u != NULL)
+		lc.url_cleanup(u);
+	return err ? err : check_url(spec, to);
+}
+
+/*
  * The URL as logs and messages show it: without user, password or query,
  * where secrets travel. Freed by the caller.
  */
@@ -268,7 +300,7 @@ shown_url(const char *url)
 		lc.url_set(u, CURLUPART_PASSWORD, NULL, 0) == CURLUE_OK &&
 		lc.url_set(u, CURLUPART_QUERY, NULL, 0) == CURLUE_OK)
 		lc.url_get(u, CURLUPART_URL, &out, 0);
-	copy = strdup(out ? out : "(unparsable URL)");
+	copy = xstrdup(out ? out : "(unparsable URL)");
 	lc.free(out);
 	if (u != NULL)
 		lc.url_cleanup(u);
@@ -291,10 +323,9 @@ origin_of(const char *url)
 		lc.url_get(u, CURLUPART_HOST, &host, 0);
 		lc.url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
 	}
-	origin = malloc(strlen(scheme ? scheme : "") + strlen(host ? host : "") +
-					strlen(port ? port : "") + 5);
-	if (origin != NULL)
-		sprintf(origin, "%s://%s:%s", scheme ? scheme : "", host ? host : "", port ? port : "");
+	origin = xmalloc(strlen(scheme ? scheme : "") + strlen(host ? host : "") +
+					 strlen(port ? port : "") + 5);
+	sprintf(origin, "%s://%s:%s", scheme ? scheme : "", host ? host : "", port ? port : "");
 	lc.free(scheme);
 	lc.free(host);
 	lc.free(port);
@@ -324,6 +355,29 @@ on_body(char *data, size_t size, size_t nmemb, void *arg)
 	memcpy(t->body + t->len, data, n);
 	t->len += n;
 	t->body[t->len] = '\0';
+	return n;
+}
+
+/*
+ * Each response header line: counted, so that headers past
+ * PC_HTTP_MAX_HEADER_BYTES abort the transfer, and so that an error while
+ * they arrive is told from a failure to connect.
+ */
+static size_t
+on_header(char *data, size_t size, size_t nmemb, void *arg)
+{
+	Transfer   *t = (Transfer *) arg;
+	size_t		n = size * nmemb;
+
+	t->headers_started = true;
+	t->header_bytes += n;
+	if (t->header_bytes > PC_HTTP_MAX_HEADER_BYTES)
+	{
+		t->headers_too_large = true;
+		return 0;				/* aborts the transfer */
+	}
+	if (n <= 2 && (data[0] == '\r' || data[0] == '\n'))
+		t->headers_done = true;
 	return n;
 }
 
@@ -369,10 +423,8 @@ perform(const HttpConfig *hc, const char *url, const char *method, const char *b
 	if (hc->headers && send_headers)
 		cJSON_ArrayForEach(h, hc->headers)
 		{
-			char	   *line = malloc(strlen(h->string) + strlen(h->valuestring) + 3);
+			char	   *line = xmalloc(strlen(h->string) + strlen(h->valuestring) + 3);
 
-			if (line == NULL)
-				continue;
 			sprintf(line, "%s: %s", h->string, h->valuestring);
 			hdrs = lc.slist_append(hdrs, line);
 			free(line);
@@ -386,6 +438,10 @@ perform(const HttpConfig *hc, const char *url, const char *method, const char *b
 	lc.easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) t->cap);
 	lc.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	lc.easy_setopt(c, CURLOPT_WRITEDATA, t);
+	lc.easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	lc.easy_setopt(c, CURLOPT_HEADERDATA, t);
+	t->header_bytes = 0;
+	t->headers_started = t->headers_done = t->headers_too_large = false;
 	lc.easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	lc.easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
 	lc.easy_setopt(c, CURLOPT_XFERINFODATA, t);
@@ -405,7 +461,7 @@ perform(const HttpConfig *hc, const char *url, const char *method, const char *b
 		lc.easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
 		if (*status >= 300 && *status < 400 &&
 			lc.easy_getinfo(c, CURLINFO_REDIRECT_URL, &location) == CURLE_OK && location)
-			*redirect = strdup(location);
+			*redirect = xstrdup(location);
 	}
 	lc.slist_free_all(hdrs);
 	lc.easy_cleanup(c);
@@ -505,6 +561,8 @@ interpret(const char *url, long status, const Transfer *t)
 
 	if (status == 429)
 		return make_error_result(PC_ERR_HTTP_429, "HTTP 429 from %s", url);
+	if (status >= 600)
+		return make_error_result(PC_ERR_HTTP, "HTTP %ld (not a valid status) from %s", status, url);
 	if (status >= 500)
 		return make_error_result(PC_ERR_HTTP_5XX, "HTTP %ld from %s", status, url);
 	if (status >= 400)
@@ -555,7 +613,7 @@ http_adapter_run(const RunSpec *spec, int sigfd)
 
 	deadline_ms = hc.timeout_sec > 0 ? now_ms() + (long long) (hc.timeout_sec * 1000) : 0;
 	body = request_body(spec);
-	url = strdup(hc.url);
+	url = xstrdup(hc.url);
 	origin = origin_of(hc.url);
 	method = hc.method;
 	runlog_open(&log, spec->log_path, spec->max_live_log, spec->max_log_bytes);
@@ -583,16 +641,9 @@ http_adapter_run(const RunSpec *spec, int sigfd)
 									   PC_HTTP_MAX_REDIRECTS, shown);
 			break;
 		}
-		if ((result = check_url(spec, redirect)) != NULL)
+		if ((result = check_redirect(spec, url, redirect)) != NULL)
 		{
 			free(redirect);
-			break;
-		}
-		if (strncasecmp(url, "https:", 6) == 0 && strncasecmp(redirect, "https:", 6) != 0)
-		{
-			free(redirect);
-			result = make_error_result(PC_ERR_HOST_NOT_ALLOWED,
-									   "a redirect from https to http is refused");
 			break;
 		}
 		/* headers go on only while the origin stays the configured one */
@@ -622,6 +673,13 @@ http_adapter_run(const RunSpec *spec, int sigfd)
 		else if (t.too_large || rc == CURLE_FILESIZE_EXCEEDED)
 			result = make_error_result(PC_ERR_HTTP_TOO_LARGE,
 									   "the response body exceeds %ld bytes", t.cap);
+		else if (t.headers_too_large)
+			result = make_error_result(PC_ERR_HTTP_TOO_LARGE,
+									   "the response headers exceed %d bytes", PC_HTTP_MAX_HEADER_BYTES);
+		else if (t.headers_started && !t.headers_done)
+			/* the server answered: not a failure to connect */
+			result = make_error_result(PC_ERR_HTTP, "the response headers could not be read (%s): %s",
+									   lc.easy_strerror(rc), shown);
 		else if (is_connect_error(rc))
 			result = make_error_result(PC_ERR_HTTP_CONNECT, "%s: %s", lc.easy_strerror(rc), shown);
 		else if (rc != CURLE_OK)
