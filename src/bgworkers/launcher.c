@@ -1048,6 +1048,7 @@ paperclip_launcher_main(Datum arg)
 			}
 			if (trouble != PC_TROUBLE_NONE)
 			{
+				reap_children();	/* runners that exited meanwhile */
 				back_off();
 				continue;
 			}

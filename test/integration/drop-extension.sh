@@ -54,9 +54,10 @@ rc=$?
 ok $rc "DROP EXTENSION with a run in flight warns"
 [ $rc -eq 0 ] || sed 's/^/#   /' <<<"$out"
 ok $(group_gone "$g" 20; echo $?) "no process of the agent is left"
+runner_alive() { ps -o stat= -p "$runner" 2>/dev/null | grep -qv '^Z'; }
 deadline=$((SECONDS + 20))
-while kill -0 "$runner" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
-ok $(! kill -0 "$runner" 2>/dev/null; echo $?) "its runner has exited"
+while runner_alive && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
+ok $(! runner_alive; echo $?) "its runner has exited"
 if [ -r "$log" ]; then
 	tail -c +"$((log_start + 1))" "$log" >"$WORK/log"
 	is "$(grep -cE 'LOG:  extension "paperclip" dropped with runs in flight: [1-9][0-9]* running, [0-9]+ queued, [0-9]+ scheduled for retry' "$WORK/log")" 1 \
