@@ -91,8 +91,9 @@ q "ALTER SYSTEM RESET paperclip.max_concurrent_runs" >/dev/null
 # --- a wrong paperclip.database_name: one clear message, attempts 10 s apart or more
 q "ALTER SYSTEM SET paperclip.database_name = 'paperclip_nowhere'" >/dev/null
 server_restart
-# from the restarted server's start: the workers' first attempts may come before the restart returns
-mark=$( { grep -n 'database system is ready to accept connections' "$log" 2>/dev/null || echo 1:; } | tail -n 1 | cut -d: -f1)
+# from the restarted server's first line: the workers' first attempts may be
+# logged before the server says it is ready
+mark=$( { grep -n 'starting PostgreSQL' "$log" 2>/dev/null || echo 1:; } | tail -n 1 | cut -d: -f1)
 mark=$((mark - 1))
 if [ -n "$log" ]; then
 	exits='background worker "paperclip launcher" \(PID [0-9]+\) exited with exit code 1'
