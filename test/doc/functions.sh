@@ -35,7 +35,7 @@ SELECT format('| `%s(%s)` | %s | %s | %s |',
   CROSS JOIN LATERAL (
       SELECT string_agg(a.n, ', ' ORDER BY a.i) FILTER (WHERE a.m IN ('i', 'b', 'v')) AS names
         FROM unnest(p.proargnames,
-                    coalesce(p.proargmodes::text[], array_fill('i'::text, ARRAY[cardinality(p.proargnames)])))
+                    coalesce(p.proargmodes::text[], array_fill('i'::text, ARRAY[coalesce(cardinality(p.proargnames), 0)])))
              WITH ORDINALITY a(n, m, i)) args
   CROSS JOIN LATERAL (
       SELECT count(*) AS n, string_agg(a.n, ', ' ORDER BY a.i) AS names
