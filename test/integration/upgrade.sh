@@ -15,7 +15,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 # it rewrites ("table.column" words) are left out of the comparison; tables
 # it adds rows to may grow (every 0.1 row must still be there). A section
 # that migrates data lists it here, with its own check below.
-migrated_columns=""
+migrated_columns="agents.timer_due_at timer_agents.agents"	# issue 13: no timer for agents in error
 grown_tables="company_roles"	# issue 11: the roles that could use paperclip keep every company
 
 DB=paperclip_upgrade
@@ -90,6 +90,11 @@ while read -r table cols; do
 	esac
 done <"$WORK/tables"
 psql -X -q -d "$DB" -c "SET client_min_messages = warning" -c "DROP SCHEMA upgrade_check CASCADE"
+
+is "$(q "SELECT agents = (SELECT count(*) FROM paperclip.agents WHERE timer_due_at IS NOT NULL)
+         FROM paperclip.timer_agents")" t "the timer count agrees with the agents' timers after the update"
+is "$(q "SELECT count(*) FROM paperclip.agents WHERE status = 'error' AND timer_due_at IS NOT NULL")" 0 \
+	"an agent in error has no timer after the update (issue 13)"
 
 # --- the rows of 0.1 under the new version, through the API
 run_of() { q "SELECT id FROM paperclip.heartbeat_runs WHERE agent_id = 'e0000000-0000-0000-0000-0000000000$1' AND status = '$2'"; }
