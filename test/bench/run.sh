@@ -6,7 +6,8 @@
 #      SQL statement; at 1 and 2 clients (pgbench, prepared statements); and
 #      a coalescing wake (merged into a queued run) against the PL/pgSQL port
 #      of the 0.1 path
-#   2. the launcher: dispatch latency, run throughput, memory (launcher.sh)
+#   2. the launcher: dispatch latency, run throughput, memory (launcher.sh);
+#      paperclip_worker beside it: dispatch latency, run throughput (worker.sh)
 #   3. the scheduler: timer ticks by agents due, liveness backfill (scheduler.sh)
 #   4. the http adapter (http.sh); parsing a coding-agent CLI's output (cli.sh)
 # The cluster runs with synchronous_commit=off (and pg_virtualenv's fsync=off),
@@ -94,6 +95,8 @@ echo
 dropdb "$db"
 
 ./launcher.sh
+echo
+./worker.sh
 echo
 ./http.sh
 echo
