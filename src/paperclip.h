@@ -95,6 +95,13 @@ extern char *pc_runner_settings_json(void);
 extern void pc_warn_if_isolation_off(const char *worker);
 extern bool pc_path_has_parent_ref(const char *path);
 
+/*
+ * The first call of every SQL function that writes: not on a standby, not
+ * in a read-only transaction, not on another version's schema (paperclip.c)
+ */
+extern void pc_check_writable(FunctionCallInfo fcinfo);
+extern char *pc_installed_version(void);
+
 /* Run log locations (runlog.c): derived from the run, never from a caller */
 extern char *pc_run_log_path(const char *company_id, const char *run_id, bool create_dir);
 

@@ -253,6 +253,7 @@ paperclip_append_run_log(PG_FUNCTION_ARGS)
 	struct stat st;
 	Datum		v[5];
 
+	pc_check_writable(fcinfo);
 	pc_check_not_null(fcinfo, 0, "run_id");
 	pc_check_not_null(fcinfo, 1, "stream");
 	pc_check_not_null(fcinfo, 2, "chunk");

@@ -20,6 +20,7 @@
 #include "utils/uuid.h"
 
 #include "bgworkers/bgworkers.h"
+#include "compat.h"
 
 /*
  * Internal to the library: not exported, so that another library loaded
@@ -113,6 +114,7 @@ typedef struct Runner
 	bool		one_frame_units;	/* a unit of several frames failed */
 	Finalization fin;
 	bool		cancel_sent;
+	bool		dropped;		/* its run went with the extension: drain, record nothing */
 } Runner;
 
 /* A running run whose runner is not one of this launcher's children. */
@@ -168,6 +170,7 @@ extern bool read_runner(Runner *r);
 extern void runner_closed(Runner *r);
 extern void serve_runner(Runner *r);
 extern bool cancel_runner(Runner *r);
+extern void drop_runner(Runner *r);
 
 /* reconcile.c */
 extern Orphan *orphans;
