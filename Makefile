@@ -34,6 +34,7 @@ OBJS = \
 	src/leases.o \
 	src/wake_context.o \
 	src/followups.o \
+	src/vocabulary.o \
 	src/bgworkers/common.o \
 	src/bgworkers/registry.o \
 	src/bgworkers/supervisor.o \
