@@ -130,10 +130,9 @@ pc_notify_run_queued(int row)
 	pc_notify(pc_getattr_cstring(row, "company_id"), "heartbeat.run.queued", buf.data);
 }
 
-/* agent.status: an agent's status now, and the outcome that made it so. */
+/* agent.status for row "row" of the last result (id, company_id, status). */
 void
-pc_notify_agent(const char *company_id, const char *agent_id, const char *status,
-				const char *outcome)
+pc_notify_agent_status(int row, const char *outcome)
 {
 	StringInfoData buf;
 	PcJson		j;
@@ -142,21 +141,11 @@ pc_notify_agent(const char *company_id, const char *agent_id, const char *status
 		return;
 	initStringInfo(&buf);
 	pc_json_open(&j, &buf);
-	pc_json_str(&j, "agentId", agent_id);
-	pc_json_str(&j, "status", status);
+	pc_json_str(&j, "agentId", pc_getattr_cstring(row, "id"));
+	pc_json_str(&j, "status", pc_getattr_cstring(row, "status"));
 	pc_json_str(&j, "outcome", outcome);
 	pc_json_close(&j);
-	pc_notify(company_id, "agent.status", buf.data);
-}
-
-/* agent.status for row "row" of the last result (id, company_id, status). */
-void
-pc_notify_agent_status(int row, const char *outcome)
-{
-	if (!pc_live_events)
-		return;
-	pc_notify_agent(pc_getattr_cstring(row, "company_id"), pc_getattr_cstring(row, "id"),
-					pc_getattr_cstring(row, "status"), outcome);
+	pc_notify(pc_getattr_cstring(row, "company_id"), "agent.status", buf.data);
 }
 
 /*

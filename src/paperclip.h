@@ -151,8 +151,6 @@ extern void pc_notify_run_status(int row);
 extern void pc_notify_run_log(const char *company_id, const char *run_id,
 							  const char *stream, int64 offset, int64 bytes);
 extern void pc_notify_run_queued(int row);
-extern void pc_notify_agent(const char *company_id, const char *agent_id,
-							const char *status, const char *outcome);
 extern void pc_notify_agent_status(int row, const char *outcome);
 extern void pc_notify_wakeup_status(const char *company_id, const char *request_id,
 									const char *agent_id, const char *run_id,

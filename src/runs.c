@@ -95,28 +95,6 @@ static PcPlan plan_lock_run = PC_PLAN(
 	"SELECT * FROM paperclip.heartbeat_runs WHERE id = $1 FOR NO KEY UPDATE", UUIDOID);
 
 /*
- * The finalization in one statement (issue 16: every statement of the hot
- * path costs its executor start-up, plan check and end), with the run
- * locked by plan_lock_run. Its parts:
- *   s  the runtime state: session (cleared with clearSession), last run,
- *      totals (saturating);
- *   r  the run: outcome, usage and result, session after, excerpts, log
- *      summary, finalized_at, and the seq of its lifecycle event;
- *   w  its wakeup request (not for a run cancelled before its result);
- *   e  the lifecycle event "run <outcome>" (likewise);
- *   c  a cost event, when it cost something;
- *   a  the agent: status (unless paused or terminated; $25 null keeps it),
- *      last heartbeat, monthly spend (saturating).
- * $1 run, $2 result, $3 status, $4 error, $5 error_code, $6 exit_code,
- * $7 the run was cancelled before its result ("late"), $8 log bytes,
- * $9 agent, $10 sessionId, $11 company, $12 clearSession, $13..$15 tokens
- * (input, output, cached input), $16 cost in cents (numeric), $17
- * sessionParams, $18 the result has sessionParams, $19 the wakeup request,
- * $20 its status, $21 the event's level, $22 its message, $23 its payload,
- * $24 cost in whole cents, $25 the agent's status (null keeps it).
- * Its row: the run, then the agent's status after it (agent_status_after).
- */
-/*
  * Totals that stop at the largest value of their type instead of failing the
  * finalization (the exact amounts stay in cost_events and the runs).
  */
@@ -124,22 +102,18 @@ static PcPlan plan_lock_run = PC_PLAN(
 	"least(" a "::numeric + " b ", 9223372036854775807)::bigint"
 #define SATURATING_INT_SUM(a, b) \
 	"least(" a "::bigint + " b ", 2147483647)::int"
-#define R_USAGE "nullif($2 -> 'usage', 'null')"
-#define R_COST "nullif($2 -> 'costUsd', 'null')"
-#define R_RESULT "nullif($2 -> 'resultJson', 'null')"
-#define R_EXTRA "($2 - '" RESULT_KEYS "'::text[])"
 
-static PcPlan plan_finalize = PC_PLAN(
-	"WITH s AS (INSERT INTO paperclip.agent_runtime_state AS s "
+static PcPlan plan_upsert_runtime = PC_PLAN(
+	"INSERT INTO paperclip.agent_runtime_state AS s "
 	"(agent_id, company_id, adapter_type, session_id, last_run_id, last_run_status, "
 	" last_error, total_input_tokens, total_output_tokens, total_cached_input_tokens, "
 	" total_cost_cents, session_params) "
-	"SELECT a.id, a.company_id, a.adapter_type, CASE WHEN $12 THEN NULL ELSE $10 END, "
-	" $1, $3, $4, $13, $14, $15, $16, CASE WHEN $12 THEN NULL ELSE $17 END "
-	"FROM paperclip.agents a WHERE a.id = $9 "
+	"SELECT a.id, a.company_id, a.adapter_type, CASE WHEN $6 THEN NULL ELSE $2 END, "
+	" $3, $4, $5, $7, $8, $9, $10, CASE WHEN $6 THEN NULL ELSE $11 END "
+	"FROM paperclip.agents a WHERE a.id = $1 "
 	"ON CONFLICT (agent_id) DO UPDATE SET adapter_type = excluded.adapter_type, "
-	" session_id = CASE WHEN $12 THEN NULL ELSE coalesce($10, s.session_id) END, "
-	" session_params = CASE WHEN $12 THEN NULL WHEN $18 THEN $17 ELSE s.session_params END, "
+	" session_id = CASE WHEN $6 THEN NULL ELSE coalesce($2, s.session_id) END, "
+	" session_params = CASE WHEN $6 THEN NULL WHEN $12 THEN $11 ELSE s.session_params END, "
 	" last_run_id = excluded.last_run_id, last_run_status = excluded.last_run_status, "
 	" last_error = excluded.last_error, "
 	" total_input_tokens = " SATURATING_BIGINT_SUM("s.total_input_tokens", "excluded.total_input_tokens") ", "
@@ -148,8 +122,17 @@ static PcPlan plan_finalize = PC_PLAN(
 	SATURATING_BIGINT_SUM("s.total_cached_input_tokens", "excluded.total_cached_input_tokens") ", "
 	" total_cost_cents = s.total_cost_cents + excluded.total_cost_cents, "
 	" updated_at = now() "
-	"RETURNING session_id), "
-	"r AS (UPDATE paperclip.heartbeat_runs SET status = $3, "
+	"RETURNING session_id",
+	UUIDOID, TEXTOID, UUIDOID, TEXTOID, TEXTOID, BOOLOID, INT8OID, INT8OID, INT8OID,
+	NUMERICOID, JSONBOID, BOOLOID);
+
+#define R_USAGE "nullif($2 -> 'usage', 'null')"
+#define R_COST "nullif($2 -> 'costUsd', 'null')"
+#define R_RESULT "nullif($2 -> 'resultJson', 'null')"
+#define R_EXTRA "($2 - '" RESULT_KEYS "'::text[])"
+
+static PcPlan plan_finish_run = PC_PLAN(
+	"UPDATE paperclip.heartbeat_runs SET status = $3, "
 	" finished_at = coalesce(finished_at, now()), error = $4, error_code = $5, "
 	" exit_code = $6, signal = $2 ->> 'signal', "
 	" usage_json = CASE WHEN " R_USAGE " IS NULL AND " R_COST " IS NULL THEN NULL "
@@ -159,42 +142,27 @@ static PcPlan plan_finalize = PC_PLAN(
 	"   WHEN " R_RESULT " IS NULL THEN " R_EXTRA " "
 	"   WHEN jsonb_typeof(" R_RESULT ") = 'object' THEN " R_EXTRA " || " R_RESULT " "
 	"   ELSE " R_EXTRA " || jsonb_build_object('resultJson', " R_RESULT ") END, "
-	" session_id_after = (SELECT s.session_id FROM s), "
+	" session_id_after = $7, "
 	" stdout_excerpt = coalesce($2 ->> 'stdoutExcerpt', stdout_excerpt), "
 	" stderr_excerpt = coalesce($2 ->> 'stderrExcerpt', stderr_excerpt), "
-	" log_bytes = coalesce($8, log_bytes), "
+	" log_bytes = coalesce($9, log_bytes), "
 	" log_sha256 = coalesce($2 ->> 'logSha256', log_sha256), "
-	" finalized_at = now(), event_seq = event_seq + CASE WHEN $7 THEN 0 ELSE 1 END, "
-	" updated_at = now() "
-	"WHERE id = $1 RETURNING *), "
-	"w AS (UPDATE paperclip.agent_wakeup_requests SET status = $20, finished_at = now(), "
-	" error = $4, updated_at = now() WHERE id = $19 AND NOT $7), "
-	"e AS (INSERT INTO paperclip.heartbeat_run_events "
-	" (company_id, run_id, agent_id, seq, event_type, stream, level, message, payload) "
-	" SELECT r.company_id, r.id, r.agent_id, r.event_seq, 'lifecycle', 'system', $21, $22, $23 "
-	" FROM r WHERE NOT $7), "
-	"c AS (INSERT INTO paperclip.cost_events "
-	" (company_id, agent_id, run_id, provider, model, input_tokens, output_tokens, "
-	"  cost_cents, occurred_at) "
-	" SELECT $11, $9, $1, coalesce($2 ->> 'provider', 'unknown'), "
-	"  coalesce($2 ->> 'model', 'unknown'), $13, $14, $24, now() WHERE $24 > 0), "
-	"a AS (UPDATE paperclip.agents SET "
-	" status = CASE WHEN $25 IS NULL OR status IN ('paused', 'terminated') "
-	"   THEN status ELSE $25 END, "
-	" last_heartbeat_at = now(), "
-	" spent_monthly_cents = " SATURATING_INT_SUM("spent_monthly_cents", "$24") ", "
-	" updated_at = now() "
-	" WHERE id = $9 RETURNING status) "
-	"SELECT r.*, a.status AS agent_status_after FROM r LEFT JOIN a ON true",
-	UUIDOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, BOOLOID, INT8OID,
-	UUIDOID, TEXTOID, UUIDOID, BOOLOID, INT8OID, INT8OID, INT8OID, NUMERICOID,
-	JSONBOID, BOOLOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT4OID,
-	TEXTOID);
+	" finalized_at = now(), event_seq = event_seq + $8, updated_at = now() "
+	"WHERE id = $1 RETURNING *",
+	UUIDOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, INT4OID, INT8OID);
 
 static PcPlan plan_finish_wakeup = PC_PLAN(
 	"UPDATE paperclip.agent_wakeup_requests SET status = $2, finished_at = now(), "
 	" error = $3, updated_at = now() WHERE id = $1",
 	UUIDOID, TEXTOID, TEXTOID);
+
+static PcPlan plan_insert_cost = PC_PLAN(
+	"INSERT INTO paperclip.cost_events "
+	"(company_id, agent_id, run_id, provider, model, input_tokens, output_tokens, "
+	" cost_cents, occurred_at) "
+	"VALUES ($1, $2, $3, coalesce($4 ->> 'provider', 'unknown'), "
+	" coalesce($4 ->> 'model', 'unknown'), $5, $6, $7, now())",
+	UUIDOID, UUIDOID, UUIDOID, JSONBOID, INT8OID, INT8OID, INT4OID);
 
 /* $2 null: leave the status as it is */
 static PcPlan plan_agent_after_run = PC_PLAN(
@@ -583,6 +551,36 @@ lifecycle_payload(const char *status, const AdapterResult *r)
 	return pc_jsonb_from_cstring(buf.data);
 }
 
+/* Runtime totals and session; returns the session after the run. */
+static char *
+update_runtime_state(Datum agent_id, Datum run_id, const Outcome *o, const AdapterResult *r)
+{
+	Datum		v[12];
+	char		n[12];
+	char	   *session_id = NULL;
+
+	memset(n, ' ', sizeof(n));
+	v[0] = agent_id;
+	if (r->session_id != NULL)
+		v[1] = CStringGetTextDatum(r->session_id);
+	n[1] = pc_null(r->session_id == NULL);
+	v[2] = run_id;
+	v[3] = CStringGetTextDatum(o->status);
+	v[4] = o->error ? CStringGetTextDatum(o->error) : (Datum) 0;
+	n[4] = pc_null(o->error == NULL);
+	v[5] = BoolGetDatum(r->clear_session);
+	v[6] = Int64GetDatum(r->input_tokens);
+	v[7] = Int64GetDatum(r->output_tokens);
+	v[8] = Int64GetDatum(r->cached_input_tokens);
+	v[9] = r->cost_cents;
+	v[10] = r->session_params ? JsonbPGetDatum(r->session_params) : (Datum) 0;
+	n[10] = pc_null(r->session_params == NULL);
+	v[11] = BoolGetDatum(r->has_session_params);
+	if (pc_exec_row(&plan_upsert_runtime, v, n))
+		session_id = pc_getattr_cstring(0, "session_id");
+	return session_id;
+}
+
 /*
  * Everything runs record once they start, in one statement: the runner's
  * identity (when a launcher's runner runs them): pid, start time, start
@@ -698,7 +696,7 @@ finalize_locked_run(const AdapterResult *r)
 	bool		was_running = strcmp(pc_getattr_cstring(0, "status"), PC_RUN_RUNNING) == 0;
 	Outcome		o = decide_outcome(r, late);
 	SPITupleTable *run;
-	char	   *agent_status;
+	char	   *session_after;
 	int			seq;
 
 	wakeup_id = pc_getattr(0, "wakeup_request_id", &wakeup_null);
@@ -708,10 +706,11 @@ finalize_locked_run(const AdapterResult *r)
 		o.error_code = pc_getattr_cstring(0, "error_code");
 	}
 
+	session_after = update_runtime_state(agent_id, run_id, &o, r);
+
 	{
-		Datum		v[25];
-		char		n[25];
-		const char *level = strcmp(o.status, "succeeded") == 0 ? "info" : "error";
+		Datum		v[9];
+		char		n[9];
 
 		memset(n, ' ', sizeof(n));
 		v[0] = run_id;
@@ -723,44 +722,49 @@ finalize_locked_run(const AdapterResult *r)
 		n[4] = pc_null(o.error_code == NULL);
 		v[5] = Int32GetDatum(r->exit_code);
 		n[5] = pc_null(!r->has_exit_code);
-		v[6] = BoolGetDatum(late);
-		v[7] = Int64GetDatum(r->log_bytes);
-		n[7] = pc_null(!r->has_log_bytes);
-		v[8] = agent_id;
-		v[9] = r->session_id ? CStringGetTextDatum(r->session_id) : (Datum) 0;
-		n[9] = pc_null(r->session_id == NULL);
-		v[10] = company_id;
-		v[11] = BoolGetDatum(r->clear_session);
-		v[12] = Int64GetDatum(r->input_tokens);
-		v[13] = Int64GetDatum(r->output_tokens);
-		v[14] = Int64GetDatum(r->cached_input_tokens);
-		v[15] = r->cost_cents;
-		v[16] = r->session_params ? JsonbPGetDatum(r->session_params) : (Datum) 0;
-		n[16] = pc_null(r->session_params == NULL);
-		v[17] = BoolGetDatum(r->has_session_params);
-		v[18] = wakeup_id;
-		n[18] = pc_null(wakeup_null);
-		v[19] = CStringGetTextDatum(o.wakeup_status);
-		v[20] = CStringGetTextDatum(level);
-		v[21] = CStringGetTextDatum(psprintf("run %s", o.status));
-		v[22] = JsonbPGetDatum(lifecycle_payload(o.status, r));
-		v[23] = Int32GetDatum(r->cost_cents_rounded);
-		v[24] = o.agent_status ? CStringGetTextDatum(o.agent_status) : (Datum) 0;
-		n[24] = pc_null(o.agent_status == NULL);
-		pc_exec(&plan_finalize, v, n, 0);
-		run = SPI_tuptable;
-		seq = DatumGetInt32(pc_getattr(0, "event_seq", &isnull));
-		agent_status = pc_getattr_cstring(0, "agent_status_after");
+		v[6] = session_after ? CStringGetTextDatum(session_after) : (Datum) 0;
+		n[6] = pc_null(session_after == NULL);
+		v[7] = Int32GetDatum(late ? 0 : 1);
+		v[8] = Int64GetDatum(r->log_bytes);
+		n[8] = pc_null(!r->has_log_bytes);
+		pc_exec(&plan_finish_run, v, n, 0);
+	}
+	run = SPI_tuptable;
+	seq = DatumGetInt32(pc_getattr(0, "event_seq", &isnull));
 
-		if (!late)
+	if (!late)
+	{
+		pc_notify_run_status(0);
+		if (!wakeup_null)
 		{
-			char	   *company = pc_getattr_cstring(0, "company_id");
+			Datum		v[3] = {wakeup_id, CStringGetTextDatum(o.wakeup_status),
+			o.error ? CStringGetTextDatum(o.error) : (Datum) 0};
+			char		n[3] = {' ', ' ', pc_null(o.error == NULL)};
 
-			pc_notify_run_status(0);
-			pc_notify_run_event(company, run_id, agent_id, seq, "lifecycle", "system", level);
-			if (agent_status != NULL)
-				pc_notify_agent(company, pc_getattr_cstring(0, "agent_id"), agent_status, o.status);
+			pc_exec(&plan_finish_wakeup, v, n, 0);
 		}
+		pc_insert_run_event(company_id, run_id, agent_id, seq, "lifecycle", "system",
+							strcmp(o.status, "succeeded") == 0 ? "info" : "error",
+							psprintf("run %s", o.status), lifecycle_payload(o.status, r));
+	}
+
+	if (r->cost_cents_rounded > 0)
+	{
+		Datum		v[7] = {company_id, agent_id, run_id, JsonbPGetDatum(r->json),
+			Int64GetDatum(r->input_tokens), Int64GetDatum(r->output_tokens),
+		Int32GetDatum(r->cost_cents_rounded)};
+
+		pc_exec(&plan_insert_cost, v, NULL, 0);
+	}
+
+	{
+		Datum		v[3] = {agent_id,
+			o.agent_status ? CStringGetTextDatum(o.agent_status) : (Datum) 0,
+		Int32GetDatum(r->cost_cents_rounded)};
+		char		n[3] = {' ', pc_null(o.agent_status == NULL), ' '};
+
+		if (pc_exec_row(&plan_agent_after_run, v, n) && !late)
+			pc_notify_agent_status(0, o.status);
 	}
 
 	if (!late && strcmp(o.status, "failed") == 0 &&

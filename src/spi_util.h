@@ -16,7 +16,7 @@ typedef struct PcPlan
 {
 	const char *sql;
 	int			nargs;
-	Oid			argtypes[32];
+	Oid			argtypes[16];
 	SPIPlanPtr	plan;
 } PcPlan;
 
