@@ -11,10 +11,16 @@ INSERT INTO paperclip.agents (id, company_id, name)
 SELECT ('16000000-0000-0000-0000-' || lpad(to_hex(g), 12, '0'))::uuid, '16000000-0000-0000-0000-000000000001', 'a' || g
   FROM generate_series(1, 2000) g;
 WITH w AS (INSERT INTO paperclip.agent_wakeup_requests (company_id, agent_id, source, status, finished_at)
-           SELECT company_id, id, 'on_demand', 'completed', now() FROM paperclip.agents RETURNING id, agent_id)
+           SELECT company_id, id, 'on_demand', 'completed', now() FROM paperclip.agents
+            WHERE company_id = '16000000-0000-0000-0000-000000000001' RETURNING id, agent_id)
 INSERT INTO paperclip.heartbeat_runs (company_id, agent_id, status, wakeup_request_id, finished_at, context_snapshot)
 SELECT '16000000-0000-0000-0000-000000000001', agent_id, 'succeeded', id, now(),
        jsonb_build_object('issueId', gen_random_uuid()) FROM w;
+-- and some scheduled retries
+INSERT INTO paperclip.heartbeat_runs (company_id, agent_id, status, scheduled_retry_at, scheduled_retry_attempt)
+SELECT company_id, id, 'scheduled_retry', now() + g * interval '1 minute', 1
+  FROM paperclip.agents, generate_series(1, 1) g
+ WHERE company_id = '16000000-0000-0000-0000-000000000001' AND name LIKE 'a1%';
 ANALYZE paperclip.agents, paperclip.heartbeat_runs, paperclip.agent_wakeup_requests, paperclip.heartbeat_run_events;
 
 -- heartbeat_runs_one_active_per_agent_idx, heartbeat_runs_retry_agent_idx: the enqueue probe
@@ -32,8 +38,7 @@ EXPLAIN (COSTS OFF) EXECUTE lock_run('16000000-0000-0000-0000-000000000001');
 PREPARE claim(int) AS SELECT id FROM paperclip.heartbeat_runs WHERE status = 'queued'
   ORDER BY created_at LIMIT $1 FOR NO KEY UPDATE SKIP LOCKED;
 EXPLAIN (COSTS OFF) EXECUTE claim(8);
--- heartbeat_runs_retry_due_idx: promote_due_retries (with no retry scheduled, either
--- partial index of retries may serve)
+-- heartbeat_runs_retry_due_idx: promote_due_retries
 PREPARE due(timestamptz) AS SELECT id FROM paperclip.heartbeat_runs WHERE status = 'scheduled_retry'
   AND scheduled_retry_at <= $1 ORDER BY scheduled_retry_at LIMIT 100;
 EXPLAIN (COSTS OFF) EXECUTE due(now());
