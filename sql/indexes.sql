@@ -92,7 +92,7 @@ SELECT pg_stat_get_xact_tuples_hot_updated('paperclip.heartbeat_runs'::regclass)
   FROM paperclip.heartbeat_runs WHERE agent_id = '16000000-0000-0000-0000-000000000002' AND status = 'queued';
 
 DEALLOCATE ALL;
-DELETE FROM paperclip.heartbeat_runs;
-DELETE FROM paperclip.agent_wakeup_requests;
-DELETE FROM paperclip.agents;
-DELETE FROM paperclip.companies;
+DELETE FROM paperclip.heartbeat_runs WHERE company_id = '16000000-0000-0000-0000-000000000001';
+DELETE FROM paperclip.agent_wakeup_requests WHERE company_id = '16000000-0000-0000-0000-000000000001';
+DELETE FROM paperclip.agents WHERE company_id = '16000000-0000-0000-0000-000000000001';
+DELETE FROM paperclip.companies WHERE id = '16000000-0000-0000-0000-000000000001';
