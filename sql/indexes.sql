@@ -92,6 +92,10 @@ SELECT pg_stat_get_xact_tuples_hot_updated('paperclip.heartbeat_runs'::regclass)
   FROM paperclip.heartbeat_runs WHERE agent_id = '16000000-0000-0000-0000-000000000002' AND status = 'queued';
 
 DEALLOCATE ALL;
+-- the clean-up plans as any session does (the foreign keys' checks of a
+-- delete, planned without sequential scans, each read a whole index)
+RESET enable_seqscan;
+RESET plan_cache_mode;
 DELETE FROM paperclip.heartbeat_runs WHERE company_id = '16000000-0000-0000-0000-000000000001';
 DELETE FROM paperclip.agent_wakeup_requests WHERE company_id = '16000000-0000-0000-0000-000000000001';
 DELETE FROM paperclip.agents WHERE company_id = '16000000-0000-0000-0000-000000000001';
