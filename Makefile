@@ -33,6 +33,7 @@ OBJS = \
 	src/bgworkers/launcher.o \
 	src/bgworkers/runner_io.o \
 	src/bgworkers/reconcile.o \
+	src/bgworkers/log_tail.o \
 	src/bgworkers/scheduler.o
 
 # paperclip--0.1.sql is the base install script; every later version is an
