@@ -370,6 +370,16 @@ pc_run_log_dir(void)
 	return dir;
 }
 
+/*
+ * Absolute path of the spool directory: runners' results and logs (their
+ * names are short: pg_basebackup's tar format takes them).
+ */
+char *
+pc_spool_dir(void)
+{
+	return psprintf("%s/%s", DataDir, PC_SPOOL_DIR);
+}
+
 /* A background worker of this library, connected to paperclip.database_name. */
 static void
 register_worker(const char *name, const char *function, int restart_s)

@@ -52,6 +52,8 @@ extern void pc_wake_worker(PcWorkerKind kind, Oid database);
 extern void pc_wake_launcher_at_commit(void);
 extern void pc_wake_scheduler_at_commit(void);
 extern char *pc_run_log_dir(void);
+#define PC_SPOOL_DIR "pg_paperclip/spool"	/* relative to the data directory */
+extern char *pc_spool_dir(void);
 extern char *pc_json_list_of_guc(const char *value);
 extern char *pc_runner_settings_json(void);
 extern void pc_warn_if_isolation_off(const char *worker);

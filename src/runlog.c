@@ -607,11 +607,14 @@ paperclip_append_run_log(PG_FUNCTION_ARGS)
 typedef struct ImportedFile
 {
 	char	   *path;
+	char	   *move_to;		/* a running run's: becomes its spool log; NULL: removed */
+	int64		bytes;			/* copied into the table; -1: the file was gone (path NULL) */
 	SubTransactionId subid;		/* where it was copied: an abort of it keeps the file */
 } ImportedFile;
 
 static List *imported_files = NIL;	/* of ImportedFile, TopMemoryContext */
 static bool import_callbacks = false;
+
 
 /* A directory, if it is empty: removed. */
 static void
@@ -628,18 +631,41 @@ import_xact_callback(XactEvent event, void *arg)
 {
 	ListCell   *lc;
 	int			removed = 0;
+	int			moved = 0;
+	int			copied = 0;
+	int			missing = 0;
+	int64		bytes = 0;
 	char	   *legacy_dir;
 
-	if (imported_files == NIL)
+	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT && event != XACT_EVENT_PREPARE)
 		return;
-	if (event == XACT_EVENT_COMMIT)
+	if (event == XACT_EVENT_COMMIT && imported_files != NIL)
 	{
 		/* committed: the logs are in the table, the files may go */
 		foreach(lc, imported_files)
 		{
 			ImportedFile *f = (ImportedFile *) lfirst(lc);
 
-			if (unlink(f->path) == 0)
+			if (f->path == NULL)
+			{
+				missing++;
+				continue;
+			}
+			copied++;
+			bytes += f->bytes;
+
+			/*
+			 * A running run's file becomes its spool log, where the launcher
+			 * copies the rest from (its runner appends to the same file).
+			 */
+			if (f->move_to != NULL && rename(f->path, f->move_to) == 0)
+				moved++;
+			else if (f->move_to != NULL)
+				ereport(LOG,
+						(errcode_for_file_access(),
+						 errmsg("could not move run log \"%s\" to \"%s\": %m", f->path, f->move_to),
+						 errdetail("The launcher copies the rest of it from where it is when it finalizes the run.")));
+			else if (unlink(f->path) == 0)
 				removed++;
 			else if (errno != ENOENT)
 				ereport(LOG,
@@ -654,11 +680,20 @@ import_xact_callback(XactEvent event, void *arg)
 		remove_dir_if_empty(legacy_dir);
 		pfree(legacy_dir);
 		ereport(LOG,
-				(errmsg("paperclip: removed %d run log file(s) copied into paperclip.run_log_chunks",
-						removed)));
+				(errmsg("paperclip: %d run log file(s) of 0.1 copied into paperclip.run_log_chunks (" INT64_FORMAT " bytes); %d removed, %d moved to the spool (runs in flight)",
+						copied, bytes, removed, moved),
+				 missing > 0 ?
+				 errdetail("%d run(s) had no log file left: they have no log.", missing) : 0));
 	}
-	else if (event != XACT_EVENT_ABORT && event != XACT_EVENT_PREPARE)
-		return;
+	foreach(lc, imported_files)
+	{
+		ImportedFile *f = (ImportedFile *) lfirst(lc);
+
+		if (f->path)
+			pfree(f->path);
+		if (f->move_to)
+			pfree(f->move_to);
+	}
 	list_free_deep(imported_files);
 	imported_files = NIL;
 }
@@ -680,14 +715,21 @@ import_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		else if (event == SUBXACT_EVENT_ABORT_SUB)
 		{
 			imported_files = foreach_delete_current(imported_files, lc);
-			pfree(f->path);
+			if (f->path)
+				pfree(f->path);
+			if (f->move_to)
+				pfree(f->move_to);
 			pfree(f);
 		}
 	}
 }
 
+/*
+ * Once this transaction commits: path (NULL: a run whose file was gone)
+ * removed, or moved to move_to; bytes were copied from it.
+ */
 static void
-remove_at_commit(const char *path)
+remove_at_commit(const char *path, const char *move_to, int64 bytes)
 {
 	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 	ImportedFile *f = palloc(sizeof(ImportedFile));
@@ -698,7 +740,9 @@ remove_at_commit(const char *path)
 		RegisterSubXactCallback(import_subxact_callback, NULL);
 		import_callbacks = true;
 	}
-	f->path = pstrdup(path);
+	f->path = path ? pstrdup(path) : NULL;
+	f->move_to = move_to ? pstrdup(move_to) : NULL;
+	f->bytes = bytes;
 	f->subid = GetCurrentSubTransactionId();
 	imported_files = lappend(imported_files, f);
 	MemoryContextSwitchTo(old);
@@ -719,17 +763,17 @@ static PcPlan plan_file_log_moved = PC_PLAN(
  * 0.1 (as a superuser): every log 0.1 kept in a file (log_store
  * local_file) is copied into paperclip.run_log_chunks, byte for byte, and
  * its run says db (NULL when the file is gone: no log, as read_log said
- * before). Files of finished runs are removed once the update commits;
- * a run still running keeps its file, whose rest the launcher copies when
- * it finalizes the run. Returns the bytes copied.
+ * before). Once the update commits, the files of finished runs are
+ * removed, and those of runs still running become their spool logs
+ * (<data directory>/pg_paperclip/spool/<run_id>.log, the same file: their
+ * runner goes on appending to it), whose rest the launcher copies when it
+ * finalizes them. Returns the bytes copied.
  */
 Datum
 paperclip_import_file_logs(PG_FUNCTION_ARGS)
 {
 	int64		total = 0;
 	int			runs;
-	int			copied = 0;
-	int			missing = 0;
 	SPITupleTable *tt;
 
 	if (!superuser())
@@ -752,12 +796,14 @@ paperclip_import_file_logs(PG_FUNCTION_ARGS)
 		Datum		v[2];
 		char		n[2] = {' ', ' '};
 
+		char	   *run_id_str;
+
 		SPI_tuptable = tt;
 		run_id = pc_getattr(i, "id", &isnull);
+		run_id_str = pc_getattr_cstring(i, "id");
 		company_id = pc_getattr(i, "company_id", &isnull);
 		finished = DatumGetBool(pc_getattr(i, "finished", &isnull));
-		path = pc_legacy_run_log_path(pc_getattr_cstring(i, "company_id"),
-									  pc_getattr_cstring(i, "id"));
+		path = pc_legacy_run_log_path(pc_getattr_cstring(i, "company_id"), run_id_str);
 		end = pc_run_log_import(company_id, run_id, path, -1, &size);
 		v[0] = run_id;
 		v[1] = CStringGetTextDatum(PC_LOG_STORE_DB);
@@ -765,21 +811,14 @@ paperclip_import_file_logs(PG_FUNCTION_ARGS)
 		pc_exec(&plan_file_log_moved, v, n, 0);
 		if (size < 0)
 		{
-			missing++;
+			remove_at_commit(NULL, NULL, -1);
 			continue;
 		}
-		copied++;
 		total += end;
-		if (finished)
-			remove_at_commit(path);
+		/* a run still running: its runner may append; the launcher copies the rest */
+		remove_at_commit(path, finished ? NULL : psprintf("%s/%s.log", pc_spool_dir(), run_id_str), end);
 		CHECK_FOR_INTERRUPTS();
 	}
 	SPI_finish();
-	if (runs > 0)
-		ereport(NOTICE,
-				(errmsg("paperclip: %d run log file(s) copied into paperclip.run_log_chunks (" INT64_FORMAT " bytes)",
-						copied, total),
-				 missing > 0 ? errdetail("%d run(s) had no log file left: they have no log.", missing) : 0,
-				 errhint("The files of finished runs are removed when this transaction commits.")));
 	PG_RETURN_INT64(total);
 }

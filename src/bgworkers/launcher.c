@@ -204,7 +204,7 @@ resolve_paths(void *arg)
 	static bool warned = false;
 
 	strlcpy(run_log_dir, pc_run_log_dir(), MAXPGPATH);
-	snprintf(spool_dir, MAXPGPATH, "%s/pg_paperclip/spool", DataDir);
+	strlcpy(spool_dir, pc_spool_dir(), MAXPGPATH);
 	if (pc_runner_path != NULL && pc_runner_path[0] != '\0')
 		strlcpy(runner_path, pc_runner_path, MAXPGPATH);
 	else
