@@ -75,6 +75,11 @@ RUNNER_UNIT = test/unit/cli_unit
 RUNNER_UNIT_SRCS = src/runner/lines.c $(sort $(wildcard src/runner/adapters/parse_*.c)) \
 	$(addprefix src/runner/adapters/, cli.c claude.c codex.c cli_output.c cli_outcome.c template.c retry_time.c)
 
+# The library's objects follow its headers (servers built without
+# --enable-depend track no header dependencies: a struct changed in a header
+# would leave objects compiled against its old layout).
+$(OBJS): $(wildcard src/*.h src/bgworkers/*.h)
+
 ifneq ($(PGXS),)
 all: $(RUNNER) $(RUNNER_UNIT)
 install: install-runner

@@ -608,8 +608,12 @@ add_orphan(Listed *row)
 	memcpy(&o->run_id, &row->run_id, sizeof(pg_uuid_t));
 	strlcpy(o->run_id_str, row->run_id_str, sizeof(o->run_id_str));
 	strlcpy(o->company_id_str, row->company_id_str, sizeof(o->company_id_str));
-	/* what its runner logged since the table's end is copied each tick, the rest when finalized */
-	log_tail_start(&o->log, row->log_db, false);
+	/*
+	 * What its runner logged since the table's end is copied each tick, the
+	 * rest when it is finalized. Not a runner of another cluster's: a spool
+	 * file of that run here is not its runner's, and is left alone.
+	 */
+	log_tail_start(&o->log, row->log_db && row->ours, false);
 	return o;
 }
 
