@@ -55,7 +55,7 @@
 /* A run's output reaches paperclip.run_log_chunks this long after its runner wrote it, at most. */
 #define LOG_FLUSH_MS 100
 /* Bytes of spool logs copied into the table in one unit of work, all runs together. */
-#define LOG_FLUSH_BUDGET (1024 * 1024)
+#define LOG_FLUSH_BUDGET (256 * 1024)
 /* Records announced by a runner and not readable yet, kept per run (their live events). */
 #define LOG_NOTES_MAX 1024
 /* A run whose copies failed this often in a row is copied only when it is finalized. */

@@ -4,7 +4,8 @@
 #   1. enqueue_wakeup (C) against the same logic in PL/pgSQL, the service's six
 #      client round trips, and the floor: the two rows written by one bare
 #      SQL statement; at 1 and 2 clients (pgbench, prepared statements)
-#   2. the launcher: dispatch latency, run throughput, memory (launcher.sh)
+#   2. the launcher: dispatch latency, run throughput, memory (launcher.sh);
+#      what keeping run logs in the database costs against files (logs.sh)
 #   3. the scheduler: timer ticks by agents due, liveness backfill (scheduler.sh)
 #   4. the http adapter (http.sh); parsing a coding-agent CLI's output (cli.sh)
 # The cluster runs with synchronous_commit=off (and pg_virtualenv's fsync=off),
@@ -62,6 +63,8 @@ echo
 dropdb "$db"
 
 ./launcher.sh
+echo
+./logs.sh
 echo
 ./http.sh
 echo
