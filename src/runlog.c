@@ -94,6 +94,11 @@ static PcPlan plan_lock_run_log = PC_PLAN(
 	"SELECT company_id, log_store, status = 'running' AND runner_pid IS NOT NULL AS launcher_writes "
 	"FROM paperclip.heartbeat_runs WHERE id = $1 FOR NO KEY UPDATE", UUIDOID);
 
+/* $1 run: whether a lifecycle event already said its log was truncated */
+static PcPlan plan_truncation_said = PC_PLAN(
+	"SELECT 1 FROM paperclip.heartbeat_run_events WHERE run_id = $1 AND event_type = 'lifecycle' "
+	"AND message LIKE 'run log truncated at %' LIMIT 1", UUIDOID);
+
 /* $1 run, $2 bytes, $3 stream, $4 chunk */
 static PcPlan plan_log_appended = PC_PLAN(
 	"UPDATE paperclip.heartbeat_runs SET log_store = '" PC_LOG_STORE_DB "', log_ref = NULL, "
@@ -534,7 +539,9 @@ log_line(const char *stream, const char *chunk, int *len)
  * bytes so far. For external runners: the record goes to the run's log in
  * paperclip.run_log_chunks, one row, at its end (the run's row is locked,
  * so appends to one run are serialized). Not for a run whose log the
- * launcher's runner is writing, nor for one kept in a file.
+ * launcher's runner is writing, nor for one kept in a file. A record that
+ * would take the log past paperclip.max_log_bytes is dropped (the excerpts
+ * still get it), and a lifecycle event says so, once.
  */
 Datum
 paperclip_append_run_log(PG_FUNCTION_ARGS)
@@ -550,6 +557,8 @@ paperclip_append_run_log(PG_FUNCTION_ARGS)
 	int			line_len;
 	bool		isnull;
 	int64		end;
+	int64		cap = (int64) pc_max_log_kb * 1024;
+	bool		stored;
 	PcLogRows	rows;
 	Datum		v[4];
 
@@ -584,18 +593,30 @@ paperclip_append_run_log(PG_FUNCTION_ARGS)
 
 	end = pc_run_log_end(company, run_id);
 	line = log_line(stream, chunk, &line_len);
-	pc_log_rows_init(&rows);
-	add_row(&rows, company, run_id, end, line, line_len);
-	pc_log_rows_insert(&rows);
+	stored = end + line_len <= cap;
+	if (stored)
+	{
+		pc_log_rows_init(&rows);
+		add_row(&rows, company, run_id, end, line, line_len);
+		pc_log_rows_insert(&rows);
+	}
+	else if (!pc_exec_row(&plan_truncation_said, &run_id, NULL))
+		pc_append_run_event(run_id, "lifecycle", "system", "warn",
+							psprintf("run log truncated at " INT64_FORMAT " bytes (paperclip.max_log_bytes): records past it are dropped", cap),
+							pc_jsonb_from_cstring(psprintf("{\"maxLogBytes\": " INT64_FORMAT ", \"logBytes\": " INT64_FORMAT "}",
+														   cap, end)));
+	if (stored)
+		end += line_len;
 
 	v[0] = run_id;
-	v[1] = Int64GetDatum(end + line_len);
+	v[1] = Int64GetDatum(end);
 	v[2] = CStringGetTextDatum(stream);
 	v[3] = CStringGetTextDatum(chunk);
 	pc_exec(&plan_log_appended, v, NULL, 0);
-	pc_notify_run_log(company_id, run_id_str, stream, end, (int64) line_len);
+	if (stored)
+		pc_notify_run_log(company_id, run_id_str, stream, end - line_len, (int64) line_len);
 	SPI_finish();
-	PG_RETURN_INT64(end + line_len);
+	PG_RETURN_INT64(end);
 }
 
 /* ----------------------------------------------------------------------
