@@ -28,6 +28,8 @@ OBJS = \
 	src/retention.o \
 	src/access.o \
 	src/claims.o \
+	src/wake_context.o \
+	src/followups.o \
 	src/bgworkers/common.o \
 	src/bgworkers/registry.o \
 	src/bgworkers/launcher.o \
@@ -41,10 +43,10 @@ OBJS = \
 DATA = sql/paperclip--0.1.sql $(wildcard sql/paperclip--*--*.sql)
 
 # pg_regress: sql/<area>.sql -> expected/<area>.out
-REGRESS = schema wakeup finalize cancel timers activity errors liveness retries retention cli_adapters
+REGRESS = schema wakeup finalize cancel timers activity errors liveness retries retention cli_adapters followups
 REGRESS_OPTS = --load-extension=paperclip
 # isolation specs: test/specs/<name>.spec -> test/expected/<name>.out
-ISOLATION = enqueue-coalesce enqueue-cancel finalize-cancel claim-race
+ISOLATION = enqueue-coalesce enqueue-cancel finalize-cancel claim-race deferred-followup
 ISOLATION_OPTS = --inputdir=test --load-extension=paperclip
 
 PG_CPPFLAGS = -Isrc

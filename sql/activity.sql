@@ -72,6 +72,31 @@ SELECT count(*) AS unknown_run FROM paperclip.issues_for_run('60000000-0000-0000
 -- list_runs: newest first, by company or agent
 SELECT id FROM paperclip.list_runs('60000000-0000-0000-0000-000000000001');
 SELECT id FROM paperclip.list_runs('60000000-0000-0000-0000-000000000001', '60000000-0000-0000-0000-0000000000a2');
+-- ... in pages: at most "limit" runs older than before_run_id (ties on
+-- created_at broken by id, so no run is on two pages or on none)
+INSERT INTO paperclip.agents (id, company_id, name) VALUES
+  ('60000000-0000-0000-0000-0000000000a9', '60000000-0000-0000-0000-000000000001', 'paged');
+INSERT INTO paperclip.heartbeat_runs (id, company_id, agent_id, status, created_at)
+SELECT ('60000000-0000-0000-0000-0000000000e' || g)::uuid, '60000000-0000-0000-0000-000000000001',
+       '60000000-0000-0000-0000-0000000000a9', 'succeeded',
+       '2026-01-01 00:00:00+00'::timestamptz + make_interval(mins => CASE WHEN g IN (3, 4, 5) THEN 3 ELSE g END)
+  FROM generate_series(1, 7) g;
+SELECT array_agg(id ORDER BY ord) AS page_1 FROM paperclip.list_runs('60000000-0000-0000-0000-000000000001',
+       '60000000-0000-0000-0000-0000000000a9', 3) WITH ORDINALITY AS p(id, ord);
+SELECT array_agg(substr(id::text, 35) ORDER BY ord) AS page_2 FROM paperclip.list_runs('60000000-0000-0000-0000-000000000001',
+       '60000000-0000-0000-0000-0000000000a9', 3, '60000000-0000-0000-0000-0000000000e5') WITH ORDINALITY AS p(id, ord);
+SELECT array_agg(substr(id::text, 35) ORDER BY ord) AS page_3 FROM paperclip.list_runs('60000000-0000-0000-0000-000000000001',
+       '60000000-0000-0000-0000-0000000000a9', 3, '60000000-0000-0000-0000-0000000000e2') WITH ORDINALITY AS p(id, ord);
+SELECT count(*) AS after_the_last FROM paperclip.list_runs('60000000-0000-0000-0000-000000000001',
+       '60000000-0000-0000-0000-0000000000a9', 3, '60000000-0000-0000-0000-0000000000e1');
+-- the company's runs, by name; limit clamped to 1..1000, null is 200
+SELECT array_agg(substr(id::text, 35) ORDER BY ord) AS company_page
+  FROM paperclip.list_runs(company_id => '60000000-0000-0000-0000-000000000001', "limit" => 4,
+                           before_run_id => '60000000-0000-0000-0000-0000000000e2') WITH ORDINALITY AS p(id, ord);
+SELECT count(*) AS at_least_one FROM paperclip.list_runs('60000000-0000-0000-0000-000000000001', NULL, 0);
+SELECT count(*) AS all_ten FROM paperclip.list_runs('60000000-0000-0000-0000-000000000001', NULL, 5000);
+SELECT count(*) AS default_limit FROM paperclip.list_runs('60000000-0000-0000-0000-000000000001', NULL, NULL);
+SELECT * FROM paperclip.list_runs('60000000-0000-0000-0000-000000000001', NULL, 10, '60000000-0000-0000-0000-0000000000ff');
 
 -- list_events: after a seq, limit clamped to 1..1000
 SELECT seq FROM (SELECT paperclip.append_run_event('60000000-0000-0000-0000-0000000000f3', 'tool.call', 'call ' || g, jsonb_build_object('g', g), 'stdout', 'info') AS seq

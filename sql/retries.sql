@@ -52,3 +52,83 @@ SELECT status, coalesced_count FROM paperclip.agent_wakeup_requests
 SELECT count(*) FILTER (WHERE status IN ('queued', 'running')) AS active FROM r WHERE n = 1;
 
 SELECT paperclip.promote_due_retries(NULL);
+
+-- a retry is not promoted when its issue is cancelled or done, or is now
+-- another agent's: it ends cancelled (issue_cancelled / issue_reassigned)
+INSERT INTO paperclip.agents (id, company_id, name)
+SELECT ('80000000-0000-0000-0000-0000000000b' || g)::uuid, '80000000-0000-0000-0000-000000000001', 'stale ' || g
+  FROM generate_series(1, 6) g;
+INSERT INTO paperclip.issues (id, company_id, title, status, assignee_agent_id) VALUES
+  ('80000000-0000-0000-0000-0000000000c1', '80000000-0000-0000-0000-000000000001', 'cancelled', 'cancelled', '80000000-0000-0000-0000-0000000000b1'),
+  ('80000000-0000-0000-0000-0000000000c2', '80000000-0000-0000-0000-000000000001', 'done', 'done', '80000000-0000-0000-0000-0000000000b2'),
+  ('80000000-0000-0000-0000-0000000000c3', '80000000-0000-0000-0000-000000000001', 'reassigned', 'in_progress', '80000000-0000-0000-0000-0000000000a1'),
+  ('80000000-0000-0000-0000-0000000000c4', '80000000-0000-0000-0000-000000000001', 'unassigned', 'todo', NULL),
+  ('80000000-0000-0000-0000-0000000000c5', '80000000-0000-0000-0000-000000000001', 'still mine', 'in_progress', '80000000-0000-0000-0000-0000000000b5');
+INSERT INTO paperclip.heartbeat_runs (company_id, agent_id, status, context_snapshot, scheduled_retry_at,
+       scheduled_retry_attempt, scheduled_retry_reason)
+SELECT '80000000-0000-0000-0000-000000000001', ('80000000-0000-0000-0000-0000000000b' || g)::uuid, 'scheduled_retry',
+       jsonb_build_object('issueId', CASE WHEN g = 6 THEN 'not-a-uuid' ELSE '80000000-0000-0000-0000-0000000000c' || g END),
+       now() + interval '1 minute', 1, 'process_lost'
+  FROM generate_series(1, 6) g;
+SELECT paperclip.promote_due_retries(now() + interval '2 minutes') AS promoted;
+SELECT a.name, r.status, r.error_code, r.error, r.finished_at IS NOT NULL AS finished
+  FROM paperclip.heartbeat_runs r JOIN paperclip.agents a ON a.id = r.agent_id
+ WHERE a.name LIKE 'stale %' ORDER BY a.name;
+SELECT message FROM paperclip.heartbeat_run_events
+ WHERE agent_id = '80000000-0000-0000-0000-0000000000b1' ORDER BY seq;
+
+-- a wakeup that meets a stale retry cancels it and queues its own run
+INSERT INTO paperclip.heartbeat_runs (company_id, agent_id, status, context_snapshot, scheduled_retry_at,
+       scheduled_retry_attempt, scheduled_retry_reason)
+VALUES ('80000000-0000-0000-0000-000000000001', '80000000-0000-0000-0000-0000000000b3', 'scheduled_retry',
+        '{"issueId":"80000000-0000-0000-0000-0000000000c3"}', now() + interval '1 hour', 2, 'http_5xx');
+SELECT status, retry_of_run_id IS NULL AS not_the_retry, context_snapshot
+  FROM paperclip.enqueue_wakeup('80000000-0000-0000-0000-0000000000b3', context_snapshot => '{"issueId":"other"}');
+SELECT status, error_code, scheduled_retry_attempt FROM paperclip.heartbeat_runs
+ WHERE agent_id = '80000000-0000-0000-0000-0000000000b3' ORDER BY created_at;
+
+-- retryNotBefore (an ISO time in the result) holds the retry back
+INSERT INTO paperclip.agents (id, company_id, name) VALUES
+  ('80000000-0000-0000-0000-0000000000d1', '80000000-0000-0000-0000-000000000001', 'rate limited'),
+  ('80000000-0000-0000-0000-0000000000d2', '80000000-0000-0000-0000-000000000001', 'flaky');
+SELECT count(paperclip.enqueue_wakeup(id)) FROM paperclip.agents WHERE name IN ('rate limited', 'flaky');
+CREATE TEMP VIEW d AS
+SELECT a.name, r.* FROM paperclip.heartbeat_runs r JOIN paperclip.agents a ON a.id = r.agent_id
+ WHERE a.name IN ('rate limited', 'flaky');
+SELECT to_char((now() + interval '3 hours') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS not_before \gset
+SELECT status, error_code, result_json ? 'retryNotBefore' AS kept_in_result FROM paperclip.finalize_run(
+  (SELECT id FROM d WHERE name = 'rate limited' AND status = 'queued'),
+  jsonb_build_object('errorCode', 'http_429', 'errorMessage', '429', 'retryNotBefore', :'not_before'));
+SELECT scheduled_retry_at = :'not_before'::timestamptz AS held_back_until_then
+  FROM d WHERE name = 'rate limited' AND status = 'scheduled_retry';
+SELECT message ~ '^retry 1 of 4 scheduled in 10[78][0-9][0-9] s \(http_429\)$' AS the_event_says_so
+  FROM paperclip.heartbeat_run_events e JOIN d ON d.id = e.run_id
+ WHERE d.name = 'rate limited' AND e.message LIKE 'retry%';
+SELECT paperclip.promote_due_retries(now() + interval '2 hours') AS not_yet;
+-- one that is not a time is refused; one in the past changes nothing
+SELECT paperclip.finalize_run((SELECT id FROM d WHERE name = 'flaky' AND status = 'queued'),
+       '{"errorCode":"http_5xx","errorMessage":"503","retryNotBefore":"soon"}');
+SELECT paperclip.finalize_run((SELECT id FROM d WHERE name = 'flaky' AND status = 'queued'),
+       '{"errorCode":"http_5xx","errorMessage":"503","retryNotBefore":1700000000}');
+SELECT status, error_code FROM paperclip.finalize_run((SELECT id FROM d WHERE name = 'flaky' AND status = 'queued'),
+       '{"errorCode":"http_5xx","errorMessage":"503","retryNotBefore":"2000-01-01T00:00:00Z"}');
+SELECT scheduled_retry_at BETWEEN now() + interval '90 s' AND now() + interval '150 s' AS within_jitter
+  FROM d WHERE name = 'flaky' AND status = 'scheduled_retry';
+
+-- the exhausted-retry event carries why, which attempt, and the bound
+SET paperclip.max_retry_attempts = 1;
+SELECT paperclip.promote_due_retries(now() + interval '3 minutes') AS promoted;
+SELECT status, scheduled_retry_attempt FROM paperclip.finalize_run(
+  (SELECT id FROM d WHERE name = 'flaky' AND status = 'queued'), '{"errorCode":"http_5xx","errorMessage":"503 again"}');
+RESET paperclip.max_retry_attempts;
+SELECT e.message, e.level, e.payload FROM paperclip.heartbeat_run_events e JOIN d ON d.id = e.run_id
+ WHERE d.name = 'flaky' AND e.message LIKE 'Bounded retry exhausted%';
+
+-- (the company's rows only: later suites read what earlier ones left)
+DELETE FROM paperclip.heartbeat_run_events WHERE company_id = '80000000-0000-0000-0000-000000000001';
+DELETE FROM paperclip.heartbeat_runs WHERE company_id = '80000000-0000-0000-0000-000000000001';
+DELETE FROM paperclip.agent_wakeup_requests WHERE company_id = '80000000-0000-0000-0000-000000000001';
+DELETE FROM paperclip.agent_runtime_state WHERE company_id = '80000000-0000-0000-0000-000000000001';
+DELETE FROM paperclip.issues WHERE company_id = '80000000-0000-0000-0000-000000000001';
+DELETE FROM paperclip.agents WHERE company_id = '80000000-0000-0000-0000-000000000001';
+DELETE FROM paperclip.companies WHERE id = '80000000-0000-0000-0000-000000000001';

@@ -14,7 +14,7 @@ INSERT INTO paperclip.agents (id, company_id, name, status, runtime_config, last
    '{"heartbeat":{"intervalSec":60}}', NULL),
   ('50000000-0000-0000-0000-0000000000a6', '50000000-0000-0000-0000-000000000001', 'disabled', 'idle',
    '{"heartbeat":{"intervalSec":60,"enabled":false}}', NULL),
-  ('50000000-0000-0000-0000-0000000000a7', '50000000-0000-0000-0000-000000000001', 'error but due', 'error',
+  ('50000000-0000-0000-0000-0000000000a7', '50000000-0000-0000-0000-000000000001', 'error but due (no timer)', 'error',
    '{"heartbeat":{"intervalSec":60}}', '2026-01-01 00:00:00+00');
 
 SELECT * FROM paperclip.tick_timers('2026-01-01 00:05:00+00');
@@ -66,6 +66,28 @@ SELECT kept = counted AS after_updates FROM timer_count;
 DELETE FROM paperclip.agents WHERE id IN ('50000000-0000-0000-0000-0000000000b1', '50000000-0000-0000-0000-0000000000b2');
 SELECT kept = counted AS after_delete FROM timer_count;
 SELECT checked = (SELECT counted FROM timer_count) AS tick_reports_it FROM paperclip.tick_timers('2026-01-01 00:00:00+00');
+
+-- an agent in error gets no timer wakes: it has no deadline, so the tick
+-- never reads it; a timer wake sent to it all the same is skipped; any other
+-- wake queues a run, and once out of error its timer is due again
+INSERT INTO paperclip.agents (id, company_id, name, status, runtime_config, last_heartbeat_at) VALUES
+  ('50000000-0000-0000-0000-0000000000c1', '50000000-0000-0000-0000-000000000001', 'in error', 'error',
+   '{"heartbeat":{"intervalSec":60}}', '2026-01-01 00:00:00+00');
+SELECT timer_due_at IS NULL AS no_deadline FROM paperclip.agents WHERE id = '50000000-0000-0000-0000-0000000000c1';
+SELECT kept = counted AS consistent FROM timer_count;
+SELECT enqueued, skipped FROM paperclip.tick_timers('2026-01-02 00:00:00+00');
+SELECT count(*) AS timer_runs FROM paperclip.heartbeat_runs WHERE agent_id = '50000000-0000-0000-0000-0000000000c1';
+SELECT paperclip.enqueue_wakeup('50000000-0000-0000-0000-0000000000c1', 'timer') IS NULL AS timer_wake_skipped;
+SELECT status, reason FROM paperclip.agent_wakeup_requests WHERE agent_id = '50000000-0000-0000-0000-0000000000c1';
+SELECT status, invocation_source FROM paperclip.enqueue_wakeup('50000000-0000-0000-0000-0000000000c1', 'assignment');
+SELECT status FROM paperclip.finalize_run((SELECT id FROM paperclip.heartbeat_runs
+                                             WHERE agent_id = '50000000-0000-0000-0000-0000000000c1'), '{}');
+UPDATE paperclip.agents SET last_heartbeat_at = '2026-01-01 00:00:00+00' WHERE id = '50000000-0000-0000-0000-0000000000c1';
+SELECT status, timer_due_at FROM paperclip.agents WHERE id = '50000000-0000-0000-0000-0000000000c1';
+SELECT kept = counted AS consistent_again FROM timer_count;
+SELECT enqueued FROM paperclip.tick_timers('2026-01-02 00:00:00+00');
+SELECT status, invocation_source FROM paperclip.heartbeat_runs
+ WHERE agent_id = '50000000-0000-0000-0000-0000000000c1' AND status = 'queued';
 
 DELETE FROM paperclip.heartbeat_run_events;
 DELETE FROM paperclip.heartbeat_runs;

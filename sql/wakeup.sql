@@ -85,6 +85,54 @@ INSERT INTO paperclip.agents (id, company_id, name) VALUES
   ('20000000-0000-0000-0000-0000000000a6', '20000000-0000-0000-0000-000000000001', 'fresh');
 SELECT context_snapshot FROM paperclip.enqueue_wakeup('20000000-0000-0000-0000-0000000000a6', context_snapshot => NULL);
 
+-- coalescing into a queued run merges the wake's context into the run's, in
+-- the same statement: comment ids in arrival order without duplicates (the
+-- latest in wakeCommentId), issue ids united (the run keeps its issueId),
+-- the wakes' reasons (a context's wakeReason, else the request's reason)
+INSERT INTO paperclip.agents (id, company_id, name) VALUES
+  ('20000000-0000-0000-0000-0000000000a7', '20000000-0000-0000-0000-000000000001', 'commented');
+SELECT status, context_snapshot FROM paperclip.enqueue_wakeup('20000000-0000-0000-0000-0000000000a7', 'assignment',
+       reason => 'issue_assigned', context_snapshot => '{"issueId":"i-1","taskId":"i-1","source":"assign"}');
+SELECT context_snapshot FROM paperclip.enqueue_wakeup('20000000-0000-0000-0000-0000000000a7', 'automation',
+       reason => 'issue_commented', context_snapshot => '{"issueId":"i-1","wakeCommentId":"c-1","source":"comment"}');
+SELECT context_snapshot FROM paperclip.enqueue_wakeup('20000000-0000-0000-0000-0000000000a7', 'automation',
+       reason => 'issue_commented', context_snapshot => '{"issueId":"i-2","taskId":"i-2","wakeCommentId":"c-2"}');
+SELECT context_snapshot FROM paperclip.enqueue_wakeup('20000000-0000-0000-0000-0000000000a7', 'automation',
+       context_snapshot => '{"wakeCommentId":"c-1","wakeReason":"comment_edited"}');
+SELECT context_snapshot FROM paperclip.enqueue_wakeup('20000000-0000-0000-0000-0000000000a7', 'timer',
+       reason => 'heartbeat_timer', context_snapshot => '{"source":"scheduler"}');
+SELECT count(*) AS runs, count(*) FILTER (WHERE status = 'queued') AS queued
+  FROM paperclip.heartbeat_runs WHERE agent_id = '20000000-0000-0000-0000-0000000000a7';
+SELECT status, reason, coalesced_count, context_snapshot IS NULL AS no_context_kept
+  FROM paperclip.agent_wakeup_requests WHERE agent_id = '20000000-0000-0000-0000-0000000000a7'
+ ORDER BY requested_at, status DESC;
+
+-- the merge and the news test, as SQL functions
+SELECT paperclip.wake_context_merge('{"wakeCommentIds":["c-1","c-2"],"wakeCommentId":"c-2"}',
+       '{"wakeCommentIds":["c-3","c-1"],"wakeCommentId":"c-4"}') AS arrays_and_scalars;
+SELECT paperclip.wake_context_merge('{"issueId":7}', '{"issueId":7,"issueIds":[8,"x",{"no":"id"},null]}') AS numbers_and_non_ids;
+SELECT paperclip.wake_context_merge(NULL, '{"k":1}', 'why') AS from_nothing,
+       paperclip.wake_context_merge('{"k":1}', NULL) AS nothing_new,
+       paperclip.wake_context_merge('{}', '{}') AS empty;
+SELECT paperclip.wake_context_agg(c, r ORDER BY o) AS aggregated
+  FROM (VALUES (1, '{"wakeCommentId":"c-1","issueId":"i-1"}'::jsonb, 'issue_commented'),
+               (2, '{"wakeCommentId":"c-2","issueId":"i-1"}', 'issue_commented'),
+               (3, '{"approvalId":"ap-1"}', 'approval_resolved')) v(o, c, r);
+SELECT c AS context, rc AS run_context, paperclip.wake_has_news(c::jsonb, rc::jsonb) AS news
+  FROM (VALUES ('{"wakeCommentId":"c-1"}', '{"wakeCommentIds":["c-1"]}'),
+               ('{"wakeCommentId":"c-2"}', '{"wakeCommentId":"c-1"}'),
+               ('{"wakeCommentIds":["c-1","c-2"]}', '{"wakeCommentIds":["c-1"]}'),
+               ('{"issueId":"i-1"}', '{"issueId":"i-1"}'),
+               ('{"issueId":"i-2"}', '{"issueId":"i-1"}'),
+               ('{"taskId":"i-2"}', '{"issueIds":["i-1","i-2"]}'),
+               ('{"issueId":"i-1"}', '{}'),
+               ('{"issueId":"i-1"}', NULL),
+               ('{"approvalId":"ap-1"}', '{"approvalId":"ap-1"}'),
+               ('{"approvalId":"ap-2"}', '{"approvalId":"ap-1"}'),
+               ('{"source":"scheduler","now":"2026-01-01"}', '{"issueId":"i-1"}'),
+               ('{}', '{}')) v(c, rc);
+SELECT paperclip.wake_has_news(NULL, '{}') AS null_context;
+
 DELETE FROM paperclip.heartbeat_run_events;
 DELETE FROM paperclip.heartbeat_runs;
 DELETE FROM paperclip.agent_wakeup_requests;

@@ -5,7 +5,9 @@
  *	  of invokable agents within budget, oldest first, locked with SKIP
  *	  LOCKED so that racing claims never take one run twice nor wait on
  *	  each other. The claimed runs are then recorded as started the way
- *	  the launcher records its own (pc_mark_runs_started).
+ *	  the launcher records its own (pc_mark_runs_started). As in the
+ *	  launcher's claim guard, queued runs of a blocked issue (of the
+ *	  companies the caller may claim for) are cancelled, not claimed.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -60,6 +62,7 @@ paperclip_claim_runs(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 
 	SPI_connect();
+	(void) pc_cancel_blocked_issue_runs(v[1], false);
 	n = pc_exec(&plan_claim, v, NULL, 0);
 	claimed = SPI_tuptable;
 	if (n > 0)

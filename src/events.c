@@ -359,3 +359,27 @@ paperclip_list_events(PG_FUNCTION_ARGS)
 	SPI_finish();
 	return (Datum) 0;
 }
+
+/*
+ * heartbeat.wakeup.status: a wakeup request was deferred for the follow-up
+ * of a running run, or, when that run ended, queued as the follow-up,
+ * coalesced into it or cancelled. Ids and statuses only; run_id may be NULL.
+ */
+void
+pc_notify_wakeup_status(const char *company_id, const char *request_id,
+						const char *agent_id, const char *run_id, const char *status)
+{
+	StringInfoData buf;
+	PcJson		j;
+
+	if (!pc_live_events)
+		return;
+	initStringInfo(&buf);
+	pc_json_open(&j, &buf);
+	pc_json_str(&j, "wakeupRequestId", request_id);
+	pc_json_str(&j, "agentId", agent_id);
+	pc_json_str(&j, "runId", run_id);
+	pc_json_str(&j, "status", status);
+	pc_json_close(&j);
+	pc_notify(company_id, "heartbeat.wakeup.status", buf.data);
+}

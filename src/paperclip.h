@@ -140,6 +140,9 @@ extern void pc_notify_run_log(const char *company_id, const char *run_id,
 							  const char *stream, int64 offset, int64 bytes);
 extern void pc_notify_run_queued(int row);
 extern void pc_notify_agent_status(int row, const char *outcome);
+extern void pc_notify_wakeup_status(const char *company_id, const char *request_id,
+									const char *agent_id, const char *run_id,
+									const char *status);
 
 /* Wakeups (wakeup.c) */
 typedef struct WakeupRequest
@@ -162,10 +165,24 @@ typedef struct WakeupRequest
 
 extern bool pc_enqueue_wakeup(const WakeupRequest *req);
 
+/* What a wake's context says (wake_context.c) */
+extern bool pc_wake_has_news(Jsonb *incoming, Jsonb *run_context);
+extern Jsonb *pc_wake_context_merge(Jsonb *existing, Jsonb *incoming,
+									const char *incoming_reason,
+									const char *existing_reason);
+
+/* Deferred wakes and follow-up runs (followups.c); need SPI */
+extern void pc_lock_deferral(Datum run_id);
+extern void pc_release_deferred(Datum run_id, Datum company_id, Datum agent_id,
+								bool cancel);
+extern int	pc_release_orphaned_deferrals(int limit);
+
 /* Runs (runs.c) */
 extern bool pc_is_transient_error(const char *error_code);
 extern bool pc_finalize_run(Datum run_id, Jsonb *result);
 extern bool pc_cancel_run(Datum run_id, const char *error);
+extern bool pc_cancel_run_with_code(Datum run_id, const char *error, const char *error_code);
+extern int	pc_cancel_blocked_issue_runs(Datum role_name, bool role_null);
 extern void pc_mark_runs_started(Datum *v, const char *nulls);
 
 /* Timers (timers.c), retries (retries.c), liveness (liveness.c), retention (retention.c) */
@@ -178,6 +195,7 @@ typedef struct TickCounts
 } TickCounts;
 extern void pc_tick_timers(Datum now, bool isolate_failures, TickCounts *counts);
 extern int	pc_promote_due_retries(Datum now, int limit);
+extern int	pc_cancel_stale_retries_of_agent(Datum company_id, Datum agent_id);
 extern int	pc_classify_finished_runs(int batch_size, double min_age_s);
 typedef struct PruneCounts
 {

@@ -3,7 +3,9 @@
  *	  Owns the life of a run after it is queued: paperclip.finalize_run (the
  *	  one finalization path: outcome, usage and cost, session, runtime
  *	  totals, cost events, agent status, bounded retries), cancellation,
- *	  the agent's runtime state, and listing runs.
+ *	  the agent's runtime state, and listing runs (newest first, in pages).
+ *	  When a run that was running ends, however it ends, the wakes deferred
+ *	  for it are released (followups.c) while the run is still locked.
  *
  *	  Finalization is idempotent: a run whose result was recorded
  *	  (finalized_at set) or that reached a terminal status is returned
@@ -23,12 +25,15 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
+#include "utils/timestamp.h"
 
 #include "json_util.h"
 #include "paperclip.h"
 #include "protocol.h"
+#include "run_state.h"
 #include "spi_util.h"
 
 PG_FUNCTION_INFO_V1(paperclip_finalize_run);
@@ -70,6 +75,8 @@ typedef struct AdapterResult
 	int64		cached_input_tokens;
 	Datum		cost_cents;		/* numeric: costUsd x 100, exact */
 	int32		cost_cents_rounded;
+	bool		has_retry_not_before;
+	TimestampTz retry_not_before;	/* no retry before this time */
 	bool		has_log_bytes;
 	int64		log_bytes;
 } AdapterResult;
@@ -168,23 +175,24 @@ static PcPlan plan_agent_after_run = PC_PLAN(
 	"WHERE id = $1 RETURNING id, company_id, status, last_heartbeat_at",
 	UUIDOID, TEXTOID, INT4OID);
 
+/* $4: the result's retryNotBefore, or null */
 static PcPlan plan_schedule_retry = PC_PLAN(
 	"INSERT INTO paperclip.heartbeat_runs "
 	"(company_id, agent_id, invocation_source, trigger_detail, status, context_snapshot, "
 	" session_id_before, retry_of_run_id, scheduled_retry_at, scheduled_retry_attempt, "
 	" scheduled_retry_reason) "
 	"SELECT company_id, agent_id, invocation_source, trigger_detail, 'scheduled_retry', "
-	" context_snapshot, session_id_after, id, now() + make_interval(secs => $2), "
+	" context_snapshot, session_id_after, id, greatest(now() + make_interval(secs => $2), $4), "
 	" scheduled_retry_attempt + 1, $3 "
 	"FROM paperclip.heartbeat_runs WHERE id = $1 RETURNING *",
-	UUIDOID, FLOAT8OID, TEXTOID);
+	UUIDOID, FLOAT8OID, TEXTOID, TIMESTAMPTZOID);
 
 static PcPlan plan_cancel = PC_PLAN(
 	"UPDATE paperclip.heartbeat_runs SET status = 'cancelled', "
-	" finished_at = now(), error = $2, error_code = 'cancelled', "
+	" finished_at = now(), error = $2, error_code = $3, "
 	" event_seq = event_seq + 1, updated_at = now() "
 	"WHERE id = $1 RETURNING *",
-	UUIDOID, TEXTOID);
+	UUIDOID, TEXTOID, TEXTOID);
 
 static PcPlan plan_agent_company = PC_PLAN(
 	"SELECT company_id FROM paperclip.agents WHERE id = $1", UUIDOID);
@@ -211,15 +219,43 @@ static PcPlan plan_reset_session = PC_PLAN(
 	" last_error = NULL, updated_at = now() WHERE agent_id = $1 RETURNING *",
 	UUIDOID);
 
+/*
+ * Pages of runs, newest first: $3 rows before the position ($4, $5) (the
+ * cursor run's created_at and id; infinity for the first page).
+ */
 static PcPlan plan_runs_of_company = PC_PLAN(
 	"SELECT * FROM paperclip.heartbeat_runs WHERE company_id = $1 "
-	"ORDER BY created_at DESC, id",
-	UUIDOID);
+	"AND (created_at, id) < ($4, $5) ORDER BY created_at DESC, id DESC LIMIT $3",
+	UUIDOID, UUIDOID, INT4OID, TIMESTAMPTZOID, UUIDOID);
 
 static PcPlan plan_runs_of_agent = PC_PLAN(
 	"SELECT * FROM paperclip.heartbeat_runs WHERE company_id = $1 AND agent_id = $2 "
-	"ORDER BY created_at DESC, id",
-	UUIDOID, UUIDOID);
+	"AND (created_at, id) < ($4, $5) ORDER BY created_at DESC, id DESC LIMIT $3",
+	UUIDOID, UUIDOID, INT4OID, TIMESTAMPTZOID, UUIDOID);
+
+static PcPlan plan_run_position = PC_PLAN(
+	"SELECT created_at, id FROM paperclip.heartbeat_runs WHERE id = $1", UUIDOID);
+
+/*
+ * Queued runs of a blocked issue, for the claim guard: the context issue
+ * is blocked and no other issue the run names (issueIds, merged wakes) is
+ * open. $1: a role whose companies only are guarded, or null for all.
+ */
+#define CONTEXT_ISSUE_IDS \
+	"jsonb_array_elements_text(CASE WHEN jsonb_typeof(r.context_snapshot -> 'issueIds') = 'array' " \
+	" THEN r.context_snapshot -> 'issueIds' ELSE '[]' END) e(id)"
+static PcPlan plan_blocked_issue_runs = PC_PLAN(
+	"WITH v AS (SELECT CASE WHEN $1 IS NULL THEN NULL ELSE paperclip.visible_companies($1) END AS c) "
+	"SELECT r.id FROM v, paperclip.heartbeat_runs r JOIN paperclip.issues i "
+	"  ON i.company_id = r.company_id AND i.id = " PC_CONTEXT_ISSUE("r.context_snapshot") " "
+	"WHERE r.status = '" PC_RUN_QUEUED "' AND i.status = 'blocked' "
+	"AND (v.c IS NULL OR r.company_id = ANY (v.c)) "
+	"AND NOT EXISTS (SELECT 1 FROM " CONTEXT_ISSUE_IDS " JOIN paperclip.issues o "
+	"  ON o.company_id = r.company_id "
+	"  AND o.id = CASE WHEN e.id ~ " PC_UUID_RE " THEN e.id::uuid END "
+	"  WHERE o.status <> 'blocked') "
+	"ORDER BY r.created_at LIMIT 100 FOR UPDATE OF r SKIP LOCKED",
+	NAMEOID);
 
 bool
 pc_is_transient_error(const char *error_code)
@@ -327,6 +363,35 @@ result_tokens(JsonbContainer *usage, const char *key)
 									  "a non-negative number", &present));
 }
 
+/* An ISO time (any input timestamptz takes), or false; raises no error. */
+static bool
+parse_time(const char *str, TimestampTz *result)
+{
+	char		workbuf[MAXDATELEN + MAXDATEFIELDS];
+	char	   *field[MAXDATEFIELDS];
+	int			ftype[MAXDATEFIELDS];
+	int			nf;
+	int			dtype;
+	int			tz;
+	struct pg_tm tt;
+	fsec_t		fsec;
+#if PG_VERSION_NUM >= 160000
+	DateTimeErrorExtra extra;
+#endif
+
+	if (strlen(str) > MAXDATELEN ||
+		ParseDateTime(str, workbuf, sizeof(workbuf), field, ftype, MAXDATEFIELDS, &nf) != 0)
+		return false;
+#if PG_VERSION_NUM >= 160000
+	if (DecodeDateTime(field, ftype, nf, &dtype, &tt, &fsec, &tz, &extra) != 0)
+		return false;
+#else
+	if (DecodeDateTime(field, ftype, nf, &dtype, &tt, &fsec, &tz) != 0)
+		return false;
+#endif
+	return dtype == DTK_DATE && tm2timestamp(&tt, fsec, &tz, result) == 0;
+}
+
 /*
  * What the coding-agent CLI adapters add (adapters.md): the saved session's
  * parameters (an object, or null to clear them; absent keeps them), and
@@ -385,6 +450,13 @@ parse_result(Jsonb *json, AdapterResult *r)
 	(void) result_string(obj, "stderrExcerpt");
 	(void) result_string(obj, "logSha256");
 	r->has_log_bytes = result_int64(obj, "logBytes", &r->log_bytes);
+	{
+		char	   *not_before = result_string(obj, "retryNotBefore");
+
+		r->has_retry_not_before = not_before != NULL;
+		if (not_before != NULL && !parse_time(not_before, &r->retry_not_before))
+			bad_result("retryNotBefore", "an ISO 8601 time");
+	}
 
 	usage = pc_json_get(obj, "usage", &buf);
 	if (usage != NULL)
@@ -559,29 +631,45 @@ pc_mark_runs_started(Datum *v, const char *nulls)
  * attempts are used up.
  */
 static void
-schedule_retry(Datum run_id, int attempt, const char *error_code)
+schedule_retry(Datum run_id, int attempt, const char *error_code, const AdapterResult *r)
 {
 	SPITupleTable *saved = SPI_tuptable;
 	uint64		saved_processed = SPI_processed;
+	const char *reason = error_code ? error_code : "transient";
 	char	   *msg;
 
 	if (attempt >= pc_max_retry_attempts)
 	{
-		msg = psprintf("Bounded retry exhausted after %d attempt(s) (%s)", attempt,
-					   error_code ? error_code : "transient");
-		pc_append_run_event(run_id, "lifecycle", "system", "warn", msg, NULL);
+		StringInfoData buf;
+		PcJson		j;
+
+		initStringInfo(&buf);
+		pc_json_open(&j, &buf);
+		pc_json_str(&j, "retryReason", reason);
+		pc_json_int(&j, "scheduledRetryAttempt", attempt);
+		pc_json_int(&j, "maxAttempts", pc_max_retry_attempts);
+		pc_json_close(&j);
+		msg = psprintf("Bounded retry exhausted after %d attempt(s) (%s)", attempt, reason);
+		pc_append_run_event(run_id, "lifecycle", "system", "warn", msg,
+							pc_jsonb_from_cstring(buf.data));
 	}
 	else
 	{
 		double		base = (double) pc_retry_base_delay_s * pow(2.0, attempt);
 		double		delay = base * (0.75 + 0.5 * pg_prng_double(&pg_global_prng_state));
-		Datum		v[3] = {run_id, Float8GetDatum(delay), CStringGetTextDatum(error_code ? error_code : "transient")};
+		Datum		v[4] = {run_id, Float8GetDatum(delay), CStringGetTextDatum(reason),
+		TimestampTzGetDatum(r->retry_not_before)};
+		char		n[4] = {' ', ' ', ' ', pc_null(!r->has_retry_not_before)};
 
-		pc_exec(&plan_schedule_retry, v, NULL, 0);
+		/* the adapter's retryNotBefore holds the retry back */
+		if (r->has_retry_not_before)
+			delay = Max(delay, (double) (r->retry_not_before - GetCurrentTransactionStartTimestamp())
+						/ USECS_PER_SEC);
+		pc_exec(&plan_schedule_retry, v, n, 0);
 		pc_notify_run_status(0);
 		pc_wake_scheduler_at_commit();
 		msg = psprintf("retry %d of %d scheduled in %.0f s (%s)", attempt + 1,
-					   pc_max_retry_attempts, delay, error_code ? error_code : "transient");
+					   pc_max_retry_attempts, delay, reason);
 		pc_append_run_event(run_id, "lifecycle", "system", "warn", msg, NULL);
 	}
 	SPI_tuptable = saved;
@@ -603,6 +691,7 @@ finalize_locked_run(const AdapterResult *r)
 	bool		wakeup_null;
 	int			attempt = DatumGetInt32(pc_getattr(0, "scheduled_retry_attempt", &isnull));
 	bool		late = strcmp(pc_getattr_cstring(0, "status"), "cancelled") == 0;
+	bool		was_running = strcmp(pc_getattr_cstring(0, "status"), PC_RUN_RUNNING) == 0;
 	Outcome		o = decide_outcome(r, late);
 	SPITupleTable *run;
 	char	   *session_after;
@@ -678,7 +767,11 @@ finalize_locked_run(const AdapterResult *r)
 
 	if (!late && strcmp(o.status, "failed") == 0 &&
 		(r->transient || pc_is_transient_error(o.error_code)))
-		schedule_retry(run_id, attempt, o.error_code);
+		schedule_retry(run_id, attempt, o.error_code, r);
+
+	/* the wakes deferred for this run: one follow-up (or into its retry) */
+	if (was_running)
+		pc_release_deferred(run_id, company_id, agent_id, false);
 
 	return run;
 }
@@ -745,7 +838,8 @@ paperclip_finalize_run(PG_FUNCTION_ARGS)
  * *cancelled tells which. The other results it made are freed.
  */
 static SPITupleTable *
-cancel_locked_run(const char *error, bool *cancelled)
+cancel_locked_run(const char *error, const char *error_code, bool cancel_deferred,
+				  bool *cancelled)
 {
 	SPITupleTable *locked = SPI_tuptable;
 	bool		isnull;
@@ -765,7 +859,7 @@ cancel_locked_run(const char *error, bool *cancelled)
 	wakeup_id = pc_getattr(0, "wakeup_request_id", &wakeup_null);
 
 	{
-		Datum		v[2] = {run_id, CStringGetTextDatum(error)};
+		Datum		v[3] = {run_id, CStringGetTextDatum(error), CStringGetTextDatum(error_code)};
 
 		pc_exec(&plan_cancel, v, NULL, 0);
 	}
@@ -791,7 +885,10 @@ cancel_locked_run(const char *error, bool *cancelled)
 		pc_free_tuptable(SPI_tuptable);
 		/* the launcher stops the run's process */
 		if (strcmp(status, "running") == 0)
+		{
 			pc_wake_launcher_at_commit();
+			pc_release_deferred(run_id, company_id, agent_id, cancel_deferred);
+		}
 	}
 	pc_free_tuptable(locked);
 	SPI_tuptable = run;
@@ -806,12 +903,47 @@ cancel_locked_run(const char *error, bool *cancelled)
 bool
 pc_cancel_run(Datum run_id, const char *error)
 {
+	return pc_cancel_run_with_code(run_id, error, PC_ERR_CANCELLED);
+}
+
+/* pc_cancel_run with the error code the run is given. */
+bool
+pc_cancel_run_with_code(Datum run_id, const char *error, const char *error_code)
+{
 	bool		cancelled;
 
 	if (!pc_exec_row(&plan_lock_run, &run_id, NULL))
 		return false;
-	SPI_tuptable = cancel_locked_run(error ? error : CANCEL_ERROR, &cancelled);
+	SPI_tuptable = cancel_locked_run(error ? error : CANCEL_ERROR, error_code, false,
+									 &cancelled);
 	return true;
+}
+
+/*
+ * The claim guard for blocked issues: cancel queued runs whose context
+ * issue is blocked (error_code issue_blocked) instead of starting them.
+ * role_name: guard only the companies that role may see (claim_runs);
+ * role_null: every company (the launcher). Returns how many. Needs SPI.
+ */
+int
+pc_cancel_blocked_issue_runs(Datum role_name, bool role_null)
+{
+	int			n = pc_exec(&plan_blocked_issue_runs, &role_name, role_null ? "n" : " ", 0);
+	SPITupleTable *tt = SPI_tuptable;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		SPI_tuptable = tt;
+		SPI_processed = n;
+		pc_cancel_run_with_code(pc_getattr(i, "id", &isnull),
+								"Cancelled: the issue is blocked", PC_ERR_ISSUE_BLOCKED);
+		pc_free_tuptable(SPI_tuptable);
+	}
+	pc_free_tuptable(tt);
+	return n;
 }
 
 /*
@@ -871,7 +1003,7 @@ paperclip_cancel_active_for_agent(PG_FUNCTION_ARGS)
 		bool		cancelled = false;
 
 		if (pc_exec_row(&plan_lock_run, &runs[i], NULL))
-			pc_free_tuptable(cancel_locked_run(PAUSE_ERROR, &cancelled));
+			pc_free_tuptable(cancel_locked_run(PAUSE_ERROR, PC_ERR_CANCELLED, true, &cancelled));
 		else
 			pc_free_tuptable(SPI_tuptable);
 		if (cancelled)
@@ -940,25 +1072,46 @@ paperclip_reset_runtime_session(PG_FUNCTION_ARGS)
 }
 
 /*
- * paperclip.list_runs(company_id, agent_id DEFAULT NULL) RETURNS SETOF
- * heartbeat_runs, newest first.
+ * paperclip.list_runs(company_id, agent_id DEFAULT NULL, limit DEFAULT 200,
+ * before_run_id DEFAULT NULL) RETURNS SETOF heartbeat_runs: newest first,
+ * at most limit (clamped to 1..1000) runs older than before_run_id. The
+ * two-argument form of 0.1 (every run) reaches the same code.
  */
 Datum
 paperclip_list_runs(PG_FUNCTION_ARGS)
 {
-	Datum		v[2];
+	Datum		v[5];
+	char		n[5] = {' ', ' ', ' ', ' ', ' '};
+	int			limit = INT_MAX;
+	bool		by_agent = !PG_ARGISNULL(1);
 
 	pc_check_not_null(fcinfo, 0, "company_id");
+	if (PG_NARGS() > 2)
+		limit = PG_ARGISNULL(2) ? 200 : Max(1, Min(PG_GETARG_INT32(2), 1000));
 	InitMaterializedSRF(fcinfo, 0);
 	v[0] = PG_GETARG_DATUM(0);
+	v[1] = by_agent ? PG_GETARG_DATUM(1) : (Datum) 0;
+	n[1] = pc_null(!by_agent);
+	v[2] = Int32GetDatum(limit);
+	v[3] = TimestampTzGetDatum(DT_NOEND);
+	v[4] = DirectFunctionCall1(uuid_in, CStringGetDatum("ffffffff-ffff-ffff-ffff-ffffffffffff"));
+
 	SPI_connect();
-	if (PG_ARGISNULL(1))
-		pc_exec_ro(&plan_runs_of_company, v, NULL, 0);
-	else
+	if (PG_NARGS() > 3 && !PG_ARGISNULL(3))
 	{
-		v[1] = PG_GETARG_DATUM(1);
-		pc_exec_ro(&plan_runs_of_agent, v, NULL, 0);
+		Datum		cursor = PG_GETARG_DATUM(3);
+		bool		isnull;
+
+		/* under row-level security: a run the caller cannot see is not found */
+		if (pc_exec_ro(&plan_run_position, &cursor, NULL, 1) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_NO_DATA_FOUND),
+					 errmsg("heartbeat run not found"),
+					 errdetail("before_run_id is the last run of the previous page.")));
+		v[3] = pc_getattr(0, "created_at", &isnull);
+		v[4] = pc_getattr(0, "id", &isnull);
 	}
+	pc_exec_ro(by_agent ? &plan_runs_of_agent : &plan_runs_of_company, v, n, 0);
 	pc_return_rows(fcinfo);
 	SPI_finish();
 	return (Datum) 0;

@@ -23,6 +23,14 @@ typedef struct PcPlan
 #define PC_PLAN(sql_, ...) \
 	{ .sql = (sql_), .nargs = (sizeof((Oid[]){__VA_ARGS__}) / sizeof(Oid)), .argtypes = {__VA_ARGS__} }
 
+/*
+ * A text column compared without the help of any index, e.g. the status of a
+ * run found by id: a partial index on that status (claim, pending, retries
+ * due) planned against stale statistics looks free and would be scanned
+ * whole instead of the one primary-key probe.
+ */
+#define PC_NO_INDEX(column) "(" column " || '')"
+
 extern int	pc_exec(PcPlan *p, Datum *values, const char *nulls, long tcount);
 extern bool pc_exec_row(PcPlan *p, Datum *values, const char *nulls);
 extern int	pc_exec_ro(PcPlan *p, Datum *values, const char *nulls, long tcount);

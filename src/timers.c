@@ -3,6 +3,10 @@
  *	  Owns interval timers: paperclip.tick_timers, and the immutable
  *	  paperclip.timer_due_at that keeps each agent's next deadline in an
  *	  indexed generated column, so a tick reads only the agents due.
+ *	  Since 0.2 an agent in error has no deadline (it gets no timer wakes
+ *	  until another wake clears the error): paperclip.timer_due_at is bound
+ *	  to paperclip_timer_due_at_v2; 0.1 keeps its own function, so the
+ *	  stored column of a database not yet upgraded never changes meaning.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -21,6 +25,7 @@
 #include "spi_util.h"
 
 PG_FUNCTION_INFO_V1(paperclip_timer_due_at);
+PG_FUNCTION_INFO_V1(paperclip_timer_due_at_v2);
 PG_FUNCTION_INFO_V1(paperclip_tick_timers);
 
 /* kept by triggers on agents: no need to read every timer */
@@ -40,8 +45,8 @@ static PcPlan plan_timer_context = PC_PLAN(
  * paperclip.timer_due_at(status, runtime_config, last_heartbeat_at)
  * RETURNS timestamptz: null without a timer, -infinity if never beaten.
  */
-Datum
-paperclip_timer_due_at(PG_FUNCTION_ARGS)
+static Datum
+timer_due_at(FunctionCallInfo fcinfo, bool error_has_timer)
 {
 	char	   *status;
 	Jsonb	   *config;
@@ -52,7 +57,8 @@ paperclip_timer_due_at(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		PG_RETURN_NULL();
 	status = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	if (strcmp(status, "paused") == 0 || strcmp(status, "terminated") == 0)
+	if (strcmp(status, "paused") == 0 || strcmp(status, "terminated") == 0 ||
+		(!error_has_timer && strcmp(status, "error") == 0))
 		PG_RETURN_NULL();
 
 	config = PG_GETARG_JSONB_P(1);
@@ -72,6 +78,20 @@ paperclip_timer_due_at(PG_FUNCTION_ARGS)
 	if (interval_sec * USECS_PER_SEC >= (double) (END_TIMESTAMP - last))
 		PG_RETURN_TIMESTAMPTZ(DT_NOEND);
 	PG_RETURN_TIMESTAMPTZ(last + (int64) (interval_sec * USECS_PER_SEC));
+}
+
+/* 0.1: agents in error keep their timer */
+Datum
+paperclip_timer_due_at(PG_FUNCTION_ARGS)
+{
+	return timer_due_at(fcinfo, true);
+}
+
+/* 0.2: agents in error get no timer wakes */
+Datum
+paperclip_timer_due_at_v2(PG_FUNCTION_ARGS)
+{
+	return timer_due_at(fcinfo, false);
 }
 
 typedef struct TickOne

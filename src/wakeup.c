@@ -3,31 +3,68 @@
  *	  Owns wakeups: paperclip.enqueue_wakeup and paperclip.invoke, and the
  *	  heartbeat policy read from agents.runtime_config -> 'heartbeat'.
  *
- *	  The hot path is one statement: read the agent, decide the policy skip,
- *	  find its pending run, and write the queued request and run. Concurrent
- *	  enqueues for one agent are arbitrated by the one-active-run index (the
- *	  loser coalesces); only requests with an idempotency key lock the agent
- *	  row, to serialise the key check. Skips, coalescing into the pending run
- *	  (promoting a scheduled retry) and lost races take extra statements.
+ *	  The hot path is one statement (plan_enqueue): it reads the agent,
+ *	  decides the policy skip, finds its pending run and, when none of
+ *	  these stops it, writes the queued run and its queued request. When
+ *	  the agent has a pending run, one more statement does what the wake
+ *	  calls for, the request and the run together:
+ *	    plan_merge     the run is queued: a coalesced request, and the
+ *	                   wake's context merged into the run's;
+ *	    plan_defer     the run is running and the wake has news for it: a
+ *	                   deferred request, released into one follow-up when
+ *	                   that run ends (followups.c);
+ *	    plan_coalesce  the run is running, no news: a coalesced request;
+ *	  and a scheduled retry is promoted and merged into (coalesce_into_retry).
+ *
+ *	  Races, without locking the agent row: each write depends on the
+ *	  pending run still being what the probe read, and a lost race writes
+ *	  nothing, so the wakeup looks again with a new snapshot.
+ *	    - a new run: the one-active-run index arbitrates (ON CONFLICT);
+ *	    - a merge: the UPDATE of the queued run re-checks it is still queued
+ *	      after waiting for a concurrent claim or cancel;
+ *	    - a deferral: the run's handshake lock with its end, taken shared
+ *	      (followups.c), then the run re-checked to be running with a new
+ *	      snapshot: a run whose end is in flight makes it wait, then look
+ *	      again (it merges into the follow-up or queues a run); a deferral
+ *	      that commits after the end released the others is released by
+ *	      the scheduler, woken at commit. It takes no lock on the run's row,
+ *	      so it never waits for the launcher's updates of a running run.
+ *	  Lock order: a wakeup takes no lock on the agent row and, while it
+ *	  waits for a run's row, holds no lock that finalize, cancel or the
+ *	  launcher's claim (run rows, then the agent row) could wait for. An
+ *	  idempotency key is serialised by a transaction lock on (agent, key),
+ *	  not by the agent row, for the same reason.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/uuid.h"
 
 #include "json_util.h"
 #include "paperclip.h"
+#include "run_state.h"
 #include "spi_util.h"
 
 PG_FUNCTION_INFO_V1(paperclip_enqueue_wakeup);
 PG_FUNCTION_INFO_V1(paperclip_invoke);
 
-/* Serialises requests that carry an idempotency key. */
-static PcPlan plan_lock_agent = PC_PLAN(
-	"SELECT 1 FROM paperclip.agents WHERE id = $1 FOR NO KEY UPDATE", UUIDOID);
+/*
+ * Idempotency keys are serialised by an advisory lock of our own class:
+ * pg_locks shows it as locktype advisory, objsubid PC_LOCKTAG_IDEMPOTENCY,
+ * classid and objid hashes of the agent and the key. User advisory locks
+ * use classes 1 and 2 and never meet it.
+ */
+#define PC_LOCKTAG_IDEMPOTENCY 20547
+
+/* A lost race means another transaction changed the agent's runs: look again. */
+#define MAX_ENQUEUE_ATTEMPTS 10
 
 static PcPlan plan_idempotent_request = PC_PLAN(
 	"SELECT w.status, w.run_id FROM paperclip.agent_wakeup_requests w "
@@ -37,15 +74,12 @@ static PcPlan plan_idempotent_request = PC_PLAN(
 static PcPlan plan_get_run = PC_PLAN(
 	"SELECT * FROM paperclip.heartbeat_runs WHERE id = $1", UUIDOID);
 
-static PcPlan plan_active_run = PC_PLAN(
-	"SELECT id FROM paperclip.heartbeat_runs "
-	"WHERE company_id = $1 AND agent_id = $2 AND status IN ('queued', 'running')",
-	UUIDOID, UUIDOID);
-
+/* a wakeup promotes the agent's scheduled retry at once and merges into it */
 static PcPlan plan_promote_retry = PC_PLAN(
-	"UPDATE paperclip.heartbeat_runs SET status = 'queued', updated_at = now() "
-	"WHERE id = $1 AND status = 'scheduled_retry' RETURNING *",
-	UUIDOID);
+	"UPDATE paperclip.heartbeat_runs r SET status = '" PC_RUN_QUEUED "', updated_at = now(), "
+	" context_snapshot = paperclip.wake_context_merge(r.context_snapshot, $2, $3) "
+	"WHERE r.id = $1 AND " PC_NO_INDEX("r.status") " = '" PC_RUN_SCHEDULED_RETRY "' RETURNING r.id",
+	UUIDOID, JSONBOID, TEXTOID);
 
 /* $1..$9 as in request_params(); $10 status, $11 run_id */
 static PcPlan plan_insert_finished_request = PC_PLAN(
@@ -54,34 +88,37 @@ static PcPlan plan_insert_finished_request = PC_PLAN(
 	" requested_by_actor_type, requested_by_actor_id, idempotency_key, "
 	" status, coalesced_count, run_id, finished_at) "
 	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
-	" CASE WHEN $10 = 'coalesced' THEN 1 ELSE 0 END, $11, now())",
+	" CASE WHEN $10 = '" PC_WAKEUP_COALESCED "' THEN 1 ELSE 0 END, $11, now())",
 	UUIDOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID,
 	TEXTOID, TEXTOID, UUIDOID);
 
 /*
- * The hot path in one statement: read the agent, decide the policy skip,
- * find its pending run, and, when none of these stops it, write the queued
- * request and the queued run. The one-active-run index arbitrates a race:
- * the loser writes its request but no run (n.id is null) and coalesces.
- * The request names its run only when the run was written (both keys
- * between them are checked at the end of the statement).
- * $1..$9 as in request_params(); $10 context, $11 trigger_detail is ping.
+ * The hot path in one statement (see the header). $1..$9 as in
+ * request_params() ($1 unused: the company is the agent's), $10 context,
+ * $11 trigger_detail is ping. Its row: the new run (all null when none was
+ * queued), then what was read: the agent's company and status, the policy
+ * skip, the pending run and whether the wake has news for it when it runs.
+ * The run is inserted first and its request only with it, so a run lost to
+ * a concurrent wakeup (the one-active-run index) leaves nothing behind.
  */
 #define POLICY_FALSE(key) "(a.runtime_config -> 'heartbeat' -> '" key "') = 'false'::jsonb"
 static PcPlan plan_enqueue = PC_PLAN(
 	"WITH a AS (SELECT a.company_id, a.status, s.session_id, "
 	"  p.id AS pending_id, p.status AS pending_status, "
-	"  CASE WHEN $3 = 'timer' AND " POLICY_FALSE("enabled") " THEN 'heartbeat.disabled' "
-	"       WHEN $3 = 'assignment' AND " POLICY_FALSE("wakeOnAssignment") " THEN 'heartbeat.wakeOnAssignment.disabled' "
-	"       WHEN $3 = 'automation' AND " POLICY_FALSE("wakeOnAutomation") " THEN 'heartbeat.wakeOnAutomation.disabled' "
-	"       WHEN $3 = 'on_demand' AND $11 AND " POLICY_FALSE("wakeOnOnDemand") " THEN 'heartbeat.wakeOnOnDemand.disabled' "
+	"  CASE WHEN p.status = '" PC_RUN_RUNNING "' "
+	"    THEN paperclip.wake_has_news($10, p.context_snapshot) END AS news, "
+	"  CASE WHEN $3 = 'timer' AND " POLICY_FALSE("enabled") " THEN '" PC_SKIP_DISABLED "' "
+	"       WHEN $3 = 'timer' AND a.status = 'error' THEN '" PC_SKIP_AGENT_ERROR "' "
+	"       WHEN $3 = 'assignment' AND " POLICY_FALSE("wakeOnAssignment") " THEN '" PC_SKIP_ASSIGNMENT "' "
+	"       WHEN $3 = 'automation' AND " POLICY_FALSE("wakeOnAutomation") " THEN '" PC_SKIP_AUTOMATION "' "
+	"       WHEN $3 = 'on_demand' AND $11 AND " POLICY_FALSE("wakeOnOnDemand") " THEN '" PC_SKIP_ON_DEMAND "' "
 	"  END AS skip "
 	"  FROM paperclip.agents a "
 	"  LEFT JOIN paperclip.agent_runtime_state s ON s.agent_id = a.id "
-	"  LEFT JOIN LATERAL (SELECT r.id, r.status FROM paperclip.heartbeat_runs r "
+	"  LEFT JOIN LATERAL (SELECT r.id, r.status, r.context_snapshot FROM paperclip.heartbeat_runs r "
 	"    WHERE r.company_id = a.company_id AND r.agent_id = a.id "
-	"    AND r.status IN ('queued', 'running', 'scheduled_retry') "
-	"    ORDER BY r.status = 'scheduled_retry', r.created_at DESC LIMIT 1) p ON true "
+	"    AND r.status IN ('" PC_RUN_QUEUED "', '" PC_RUN_RUNNING "', '" PC_RUN_SCHEDULED_RETRY "') "
+	"    ORDER BY r.status = '" PC_RUN_SCHEDULED_RETRY "', r.created_at DESC LIMIT 1) p ON true "
 	"  WHERE a.id = $2), "
 	"go AS (SELECT a.*, gen_random_uuid() AS run_id, gen_random_uuid() AS request_id FROM a "
 	"  WHERE a.status NOT IN ('paused', 'terminated') AND a.skip IS NULL AND a.pending_id IS NULL), "
@@ -94,18 +131,59 @@ static PcPlan plan_enqueue = PC_PLAN(
 	"w AS (INSERT INTO paperclip.agent_wakeup_requests "
 	"  (id, company_id, agent_id, source, trigger_detail, reason, payload, "
 	"   requested_by_actor_type, requested_by_actor_id, idempotency_key, run_id) "
-	"  SELECT go.request_id, go.company_id, $2, $3, $4, $5, $6, $7, $8, $9, (SELECT n.id FROM n) FROM go "
-	"  RETURNING id, run_id) "
+	"  SELECT go.request_id, go.company_id, $2, $3, $4, $5, $6, $7, $8, $9, n.id FROM go, n) "
 	"SELECT n.*, a.company_id AS agent_company_id, a.status AS agent_status, a.skip, "
-	"  a.pending_id, a.pending_status, w.id AS queued_request_id "
-	"FROM a LEFT JOIN w ON true LEFT JOIN n ON true",
+	"  a.pending_id, a.pending_status, a.news "
+	"FROM a LEFT JOIN n ON true",
 	UUIDOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID,
 	TEXTOID, JSONBOID, BOOLOID);
 
-static PcPlan plan_coalesce_request = PC_PLAN(
-	"UPDATE paperclip.agent_wakeup_requests SET status = 'coalesced', coalesced_count = 1, "
-	" run_id = $2, finished_at = now(), updated_at = now() WHERE id = $1",
-	UUIDOID, UUIDOID);
+/*
+ * The pending run is found again by id, its status re-checked after waiting
+ * for its row (what a concurrent claim, finalize or cancel changed), by the
+ * primary key only (PC_NO_INDEX). $1..$9 as in request_params(), $10
+ * context, $11 the pending run. No row: a lost race.
+ */
+#define PENDING_RUN(status) \
+	"r.id = $11 AND " PC_NO_INDEX("r.status") " = '" status "'"
+#define REQUEST_COLUMNS \
+	"company_id, agent_id, source, trigger_detail, reason, payload, " \
+	"requested_by_actor_type, requested_by_actor_id, idempotency_key"
+#define REQUEST_TYPES \
+	UUIDOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, \
+	JSONBOID, UUIDOID
+
+/* the queued run gets the wake's context merged into its own */
+static PcPlan plan_merge = PC_PLAN(
+	"WITH m AS (UPDATE paperclip.heartbeat_runs r SET updated_at = now(), "
+	"  context_snapshot = paperclip.wake_context_merge(r.context_snapshot, $10, $5, "
+	"    CASE WHEN r.context_snapshot ? 'wakeReasons' THEN NULL ELSE "
+	"    (SELECT q.reason FROM paperclip.agent_wakeup_requests q WHERE q.id = r.wakeup_request_id) END) "
+	"  WHERE " PENDING_RUN(PC_RUN_QUEUED) " RETURNING r.*), "
+	"w AS (INSERT INTO paperclip.agent_wakeup_requests (" REQUEST_COLUMNS ", "
+	"  status, coalesced_count, run_id, finished_at) "
+	"  SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, '" PC_WAKEUP_COALESCED "', 1, m.id, now() FROM m) "
+	"SELECT * FROM m",
+	REQUEST_TYPES);
+
+/* the running run's handshake lock is held (pc_lock_deferral) */
+static PcPlan plan_defer = PC_PLAN(
+	"WITH k AS (SELECT r.* FROM paperclip.heartbeat_runs r "
+	"  WHERE " PENDING_RUN(PC_RUN_RUNNING) "), "
+	"w AS (INSERT INTO paperclip.agent_wakeup_requests (" REQUEST_COLUMNS ", "
+	"  status, run_id, context_snapshot, requested_at) "
+	"  SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, '" PC_WAKEUP_DEFERRED "', k.id, $10, "
+	"  clock_timestamp() FROM k RETURNING id) "
+	"SELECT k.*, w.id AS request_id FROM k, w",
+	REQUEST_TYPES);
+
+/* a wake without news for the running run: recorded as coalesced into it */
+static PcPlan plan_coalesce = PC_PLAN(
+	"WITH w AS (INSERT INTO paperclip.agent_wakeup_requests (" REQUEST_COLUMNS ", "
+	"  status, coalesced_count, run_id, finished_at) "
+	"  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '" PC_WAKEUP_COALESCED "', 1, $11, now())) "
+	"SELECT * FROM paperclip.heartbeat_runs r WHERE r.id = $11",
+	REQUEST_TYPES);
 
 /* Fill the request columns $1..$9 shared by every request insert. */
 static void
@@ -150,6 +228,24 @@ insert_finished_request(const WakeupRequest *req, Datum company_id,
 	v[10] = run_id;
 	n[10] = pc_null(run_id_null);
 	pc_exec(&plan_insert_finished_request, v, n, 0);
+	pc_free_tuptable(SPI_tuptable);
+}
+
+/*
+ * Serialise wakeups that carry the same idempotency key for one agent until
+ * this transaction ends (see PC_LOCKTAG_IDEMPOTENCY).
+ */
+static void
+lock_idempotency_key(const WakeupRequest *req)
+{
+	LOCKTAG		tag;
+	text	   *key = DatumGetTextPP(req->idempotency_key);
+	uint32		agent_hash = hash_bytes(DatumGetUUIDP(req->agent_id)->data, UUID_LEN);
+	uint32		key_hash = hash_bytes((unsigned char *) VARDATA_ANY(key),
+									  VARSIZE_ANY_EXHDR(key));
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, agent_hash, key_hash, PC_LOCKTAG_IDEMPOTENCY);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 }
 
 /*
@@ -162,66 +258,118 @@ find_idempotent(const WakeupRequest *req)
 	Datum		v[2] = {req->agent_id, req->idempotency_key};
 	bool		isnull;
 	Datum		run_id;
-	SPITupleTable *request;
+	SPITupleTable *found;
 
 	if (!pc_exec_row(&plan_idempotent_request, v, NULL))
 	{
 		pc_free_tuptable(SPI_tuptable);
 		return false;
 	}
-	request = SPI_tuptable;
+	found = SPI_tuptable;
 	run_id = pc_getattr(0, "run_id", &isnull);
 	if (isnull)
 		SPI_processed = 0;
 	else
 		pc_exec_row(&plan_get_run, &run_id, NULL);
-	pc_free_tuptable(request);
+	pc_free_tuptable(found);
 	return true;
 }
 
-/* Coalesce into an existing run; leaves it in row 0 of SPI_tuptable. */
-static void
-coalesce_into(const WakeupRequest *req, Datum company_id, Datum run_id, bool is_retry)
+typedef struct RetryPromotion
 {
-	insert_finished_request(req, company_id, "coalesced", NULL, run_id, false);
-	if (is_retry)
-	{
-		if (pc_exec_row(&plan_promote_retry, &run_id, NULL))
-		{
-			pc_notify_run_queued(0);
-			pc_wake_launcher_at_commit();
-			return;
-		}
-		pc_free_tuptable(SPI_tuptable);
-	}
-	pc_exec_row(&plan_get_run, &run_id, NULL);
+	const WakeupRequest *req;
+	Datum		company_id;
+	Datum		retry_id;
+	bool		promoted;
+} RetryPromotion;
+
+static void
+promote_retry(void *arg)
+{
+	RetryPromotion *p = (RetryPromotion *) arg;
+	Datum		v[3] = {p->retry_id, p->req->context_snapshot, p->req->reason};
+	char		n[3] = {' ', ' ', pc_null(p->req->reason_null)};
+
+	p->promoted = pc_exec_row(&plan_promote_retry, v, n);
+	pc_free_tuptable(SPI_tuptable);
+	if (p->promoted)
+		insert_finished_request(p->req, p->company_id, PC_WAKEUP_COALESCED, NULL,
+								p->retry_id, false);
 }
 
 /*
- * A concurrent enqueue won the race for the agent's one active run: turn our
- * request (row 0's queued_request_id) into a coalesced one. Leaves the run in
- * row 0 of SPI_tuptable.
+ * The agent has a scheduled retry and no active run: promote the retry at
+ * once and coalesce into it, merging the wake's context; a retry of an issue
+ * that is over or now another agent's is cancelled instead. Leaves the run
+ * in row 0 of SPI_tuptable and returns true, or returns false when a
+ * concurrent transaction changed the agent's runs (the caller looks again).
  */
-static void
-coalesce_lost_race(Datum company_id, Datum agent_id)
+static bool
+coalesce_into_retry(const WakeupRequest *req, Datum company_id, Datum retry_id)
 {
-	bool		isnull;
-	Datum		coalesce[2];
-	Datum		active[2] = {company_id, agent_id};
-	SPITupleTable *found;
+	RetryPromotion p = {req, company_id, retry_id, false};
+	ErrorData  *edata;
 
-	coalesce[0] = pc_getattr(0, "queued_request_id", &isnull);
-	if (!pc_exec_row(&plan_active_run, active, NULL))
-		/* the winner's run finished between our insert and this read */
-		ereport(ERROR,
-				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-				 errmsg("could not queue a run: a concurrent wakeup's run for this agent just ended"),
-				 errhint("Retry the wakeup.")));
-	found = SPI_tuptable;
-	coalesce[1] = pc_getattr(0, "id", &isnull);
-	pc_exec(&plan_coalesce_request, coalesce, NULL, 0);
-	pc_exec_row(&plan_get_run, &coalesce[1], NULL);
-	pc_free_tuptable(found);
+	if (pc_cancel_stale_retries_of_agent(company_id, req->agent_id) > 0)
+		return false;
+	/* a run queued for the agent meanwhile makes it fail on the one-active-run index */
+	edata = pc_try_subxact(promote_retry, &p);
+	if (edata != NULL)
+	{
+		if (edata->sqlerrcode != ERRCODE_UNIQUE_VIOLATION)
+			ReThrowError(edata);
+		return false;
+	}
+	if (!p.promoted)
+		return false;
+	pc_exec_row(&plan_get_run, &retry_id, NULL);
+	pc_notify_run_queued(0);
+	pc_wake_launcher_at_commit();
+	return true;
+}
+
+/*
+ * The agent has a pending run (queued, or running): coalesce into it, merge
+ * into it or defer for it, with plan (plan_merge, plan_defer, plan_coalesce)
+ * and the request columns in v/n (their $10 and $11 set here). Leaves the
+ * run in row 0 of SPI_tuptable and returns true, or returns false when the
+ * run is no longer what the probe read (the caller looks again).
+ */
+static bool
+into_pending(PcPlan *plan, const WakeupRequest *req, Datum *v, char *n,
+			 Datum company_id, Datum pending_id)
+{
+	Datum		pv[11];
+	char		pn[11];
+
+	memcpy(pv, v, sizeof(pv));
+	memcpy(pn, n, sizeof(pn));
+	pv[0] = company_id;
+	pn[0] = ' ';
+	pv[10] = pending_id;
+	pn[10] = ' ';
+	if (plan == &plan_defer)
+		pc_lock_deferral(pending_id);
+	if (!pc_exec_row(plan, pv, pn))
+	{
+		pc_free_tuptable(SPI_tuptable);
+		return false;
+	}
+	if (plan == &plan_merge)
+	{
+		/* a claim that met our lock on the run skipped it: claim again */
+		pc_wake_launcher_at_commit();
+	}
+	else if (plan == &plan_defer)
+	{
+		pc_notify_wakeup_status(pc_getattr_cstring(0, "company_id"),
+								pc_getattr_cstring(0, "request_id"),
+								pc_getattr_cstring(0, "agent_id"),
+								pc_getattr_cstring(0, "id"), PC_WAKEUP_DEFERRED);
+		/* should the run's end have come before we commit, it releases us */
+		pc_wake_scheduler_at_commit();
+	}
+	return true;
 }
 
 /*
@@ -236,24 +384,12 @@ pc_enqueue_wakeup(const WakeupRequest *req)
 {
 	Datum		v[11];
 	char		n[11];
-	Datum		company_id;
-	char	   *status;
-	char	   *skip;
-	bool		isnull;
-	bool		no_run;
-	bool		pending_null;
-	SPITupleTable *enqueued;
+	int			attempt;
 
 	/* a key already used: the earlier request's answer, nothing written */
 	if (!req->idempotency_key_null)
 	{
-		bool		agent_found = pc_exec_row(&plan_lock_agent, (Datum *) &req->agent_id, NULL);
-
-		pc_free_tuptable(SPI_tuptable);
-		if (!agent_found)
-			ereport(ERROR,
-					(errcode(ERRCODE_NO_DATA_FOUND),
-					 errmsg("agent not found")));
+		lock_idempotency_key(req);
 		if (find_idempotent(req))
 			return SPI_processed > 0;
 	}
@@ -264,56 +400,85 @@ pc_enqueue_wakeup(const WakeupRequest *req)
 	n[9] = ' ';
 	v[10] = BoolGetDatum(req->trigger_detail != NULL && strcmp(req->trigger_detail, "ping") == 0);
 	n[10] = ' ';
-	if (!pc_exec_row(&plan_enqueue, v, n))
-		ereport(ERROR,
-				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("agent not found")));
 
-	/* the hot path: a new queued run */
-	(void) pc_getattr(0, "id", &no_run);
-	if (!no_run)
+	for (attempt = 1;; attempt++)
 	{
-		pc_notify_run_queued(0);
-		pc_wake_launcher_at_commit();
-		return true;
-	}
+		Datum		company_id;
+		Datum		pending_id;
+		char	   *status;
+		char	   *skip;
+		char	   *pending_status;
+		bool		isnull;
+		bool		no_run;
+		bool		done;
+		SPITupleTable *probe;
 
-	enqueued = SPI_tuptable;
-	company_id = pc_getattr(0, "agent_company_id", &isnull);
-	status = pc_getattr_cstring(0, "agent_status");
-	if (strcmp(status, "paused") == 0 || strcmp(status, "terminated") == 0)
-	{
-		if (req->quiet_if_not_invokable)
+		if (!pc_exec_row(&plan_enqueue, v, n))
+			ereport(ERROR,
+					(errcode(ERRCODE_NO_DATA_FOUND),
+					 errmsg("agent not found")));
+		probe = SPI_tuptable;
+
+		/* the hot path: a new queued run */
+		(void) pc_getattr(0, "id", &no_run);
+		if (!no_run)
 		{
-			pc_free_tuptable(enqueued);
+			pc_notify_run_queued(0);
+			pc_wake_launcher_at_commit();
+			return true;
+		}
+
+		company_id = pc_getattr(0, "agent_company_id", &isnull);
+		status = pc_getattr_cstring(0, "agent_status");
+		if (strcmp(status, "paused") == 0 || strcmp(status, "terminated") == 0)
+		{
+			if (req->quiet_if_not_invokable)
+			{
+				pc_free_tuptable(probe);
+				return false;
+			}
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("agent is not invokable in its current state"),
+					 errdetail("status: %s", status),
+					 errhint("Resume the agent (set its status to idle) before waking it.")));
+		}
+
+		/* the policy skips it */
+		skip = pc_getattr_cstring(0, "skip");
+		if (skip != NULL)
+		{
+			insert_finished_request(req, company_id, PC_WAKEUP_SKIPPED, skip, (Datum) 0, true);
+			pc_free_tuptable(probe);
 			return false;
 		}
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("agent is not invokable in its current state"),
-				 errdetail("status: %s", status),
-				 errhint("Resume the agent (set its status to idle) before waking it.")));
-	}
 
-	/* the policy skips it */
-	skip = pc_getattr_cstring(0, "skip");
-	if (skip != NULL)
-	{
-		insert_finished_request(req, company_id, "skipped", skip, (Datum) 0, true);
-		pc_free_tuptable(enqueued);
-		return false;
-	}
+		/* into the pending run: merge, defer, coalesce, or promote a retry */
+		pending_id = pc_getattr(0, "pending_id", &isnull);
+		pending_status = pc_getattr_cstring(0, "pending_status");
+		if (pending_status == NULL)
+			done = false;		/* a concurrent wakeup queued the run first */
+		else if (strcmp(pending_status, PC_RUN_QUEUED) == 0)
+			done = into_pending(&plan_merge, req, v, n, company_id, pending_id);
+		else if (strcmp(pending_status, PC_RUN_RUNNING) != 0)
+			done = coalesce_into_retry(req, company_id, pending_id);
+		else if (DatumGetBool(pc_getattr(0, "news", &isnull)))
+			done = into_pending(&plan_defer, req, v, n, company_id, pending_id);
+		else
+			done = into_pending(&plan_coalesce, req, v, n, company_id, pending_id);
+		pc_free_tuptable(probe);
+		if (done)
+			return true;
 
-	/* it coalesces into the pending run, promoting a scheduled retry */
-	(void) pc_getattr(0, "pending_id", &pending_null);
-	if (!pending_null)
-		coalesce_into(req, company_id, pc_getattr(0, "pending_id", &isnull),
-					  strcmp(pc_getattr_cstring(0, "pending_status"), "scheduled_retry") == 0);
-	else
-		/* a concurrent enqueue won the race for the one active run */
-		coalesce_lost_race(company_id, req->agent_id);
-	pc_free_tuptable(enqueued);
-	return true;
+		/* a concurrent transaction changed the agent's runs: look again */
+		if (attempt >= MAX_ENQUEUE_ATTEMPTS)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not enqueue the wakeup: the agent's runs kept changing"),
+					 errdetail("%d attempts each lost a race with a concurrent change.", attempt),
+					 errhint("Retry the wakeup.")));
+		CHECK_FOR_INTERRUPTS();
+	}
 }
 
 /* A jsonb argument that must be an object (or NULL); checked for size. */

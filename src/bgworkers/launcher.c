@@ -639,6 +639,8 @@ guard_blocked_runs(void)
 			pc_finalize_run(run_id, make_result(PC_ERR_BUDGET_BLOCKED,
 												"Agent is over its monthly budget"));
 	}
+	/* queued runs of blocked issues end cancelled (issue_blocked) */
+	(void) pc_cancel_blocked_issue_runs((Datum) 0, true);
 }
 
 typedef struct Claim

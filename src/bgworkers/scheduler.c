@@ -1,14 +1,15 @@
 /*-------------------------------------------------------------------------
  * scheduler.c
  *	  The scheduler background worker: ticks interval timers, promotes due
- *	  retries, classifies the liveness of finished runs and prunes what
+ *	  retries, releases deferred wakes that committed after their run's end
+ *	  (followups.c), classifies the liveness of finished runs and prunes what
  *	  paperclip.run_retention lets go, each unit of work in its own
  *	  transaction.
  *
  *	  It sleeps on its latch until the next deadline: the next timer due,
  *	  the next retry due, the next housekeeping pass, and at most
  *	  paperclip.timer_interval. finalize_run sets the latch at commit when it
- *	  schedules a retry. It is a process of its own, so the launcher's work
+ *	  schedules a retry, a deferred wake when it commits. It is a process of its own, so the launcher's work
  *	  never delays a tick and a tick never delays the launcher.
  *-------------------------------------------------------------------------
  */
@@ -105,6 +106,12 @@ unit_tick(void *arg)
 	if (counts.enqueued + counts.skipped + counts.failed > 0)
 		elog(DEBUG1, "paperclip scheduler: %d timer wakeup(s) enqueued, %d skipped, %d failed",
 			 counts.enqueued, counts.skipped, counts.failed);
+}
+
+static void
+unit_release(void *arg)
+{
+	*(int *) arg = pc_release_orphaned_deferrals(RETRY_BATCH);
 }
 
 static void
@@ -238,6 +245,7 @@ paperclip_scheduler_main(Datum arg)
 		Deadlines	d = {0};
 		bool		present = false;
 		int			promoted = 0;
+		int			released = 0;
 
 		MemoryContextSwitchTo(loop_cxt);
 		MemoryContextReset(loop_cxt);
@@ -281,6 +289,8 @@ paperclip_scheduler_main(Datum arg)
 				next_tick = TimestampTzPlusMilliseconds(now, MIN_TICK_SPACING_MS);
 		}
 		if (scheduler_unit("paperclip scheduler: promoting due retries", unit_promote, &promoted))
+			pc_worker_working();
+		if (scheduler_unit("paperclip scheduler: releasing deferred wakes", unit_release, &released))
 			pc_worker_working();
 		if (now >= next_liveness)
 		{

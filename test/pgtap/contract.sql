@@ -1,7 +1,7 @@
 -- The contract of data-model.md and sql-api.md: tables, key columns, indexes,
 -- function signatures and return types, as other tests call them.
 BEGIN;
-SELECT plan(70);
+SELECT plan(73);
 
 SELECT has_schema('paperclip');
 SELECT has_table('paperclip', t, 'table paperclip.' || t) FROM unnest(ARRAY[
@@ -37,7 +37,7 @@ SELECT function_returns('paperclip', 'cancel_run', ARRAY['uuid'], 'paperclip.hea
 SELECT function_returns('paperclip', 'cancel_active_for_agent', ARRAY['uuid'], 'integer');
 SELECT function_returns('paperclip', 'get_runtime_state', ARRAY['uuid'], 'paperclip.agent_runtime_state');
 SELECT function_returns('paperclip', 'reset_runtime_session', ARRAY['uuid'], 'paperclip.agent_runtime_state');
-SELECT function_returns('paperclip', 'list_runs', ARRAY['uuid', 'uuid'], 'setof paperclip.heartbeat_runs');
+SELECT function_returns('paperclip', 'list_runs', ARRAY['uuid', 'uuid', 'integer', 'uuid'], 'setof paperclip.heartbeat_runs');
 SELECT function_returns('paperclip', 'list_events', ARRAY['uuid', 'integer', 'integer'], 'setof paperclip.heartbeat_run_events');
 SELECT function_returns('paperclip', 'read_log', ARRAY['uuid', 'bigint', 'integer'], 'setof record');
 SELECT function_returns('paperclip', 'append_run_event', ARRAY['uuid', 'text', 'text', 'jsonb', 'text', 'text'], 'integer');
@@ -54,6 +54,11 @@ SELECT is(pg_get_function_arguments('paperclip.enqueue_wakeup(uuid,text,text,tex
   'enqueue_wakeup has the parameter names and defaults of the contract');
 SELECT is(pg_get_function_arguments('paperclip.list_events(uuid,integer,integer)'::regprocedure),
   'run_id uuid, after_seq integer DEFAULT 0, "limit" integer DEFAULT 200', 'list_events defaults');
+SELECT is(pg_get_function_arguments('paperclip.list_runs(uuid,uuid,integer,uuid)'::regprocedure),
+  'company_id uuid, agent_id uuid DEFAULT NULL::uuid, "limit" integer DEFAULT 200, before_run_id uuid DEFAULT NULL::uuid',
+  'list_runs pages: the parameters and defaults of the contract');
+SELECT hasnt_function('paperclip', 'list_runs', ARRAY['uuid', 'uuid'], 'the 0.1 signature is replaced (its callers reach the new one)');
+SELECT ok('deferred' = ANY (paperclip.wakeup_request_statuses()), 'agent_wakeup_requests.status has deferred');
 
 SELECT * FROM finish();
 ROLLBACK;
