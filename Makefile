@@ -28,6 +28,7 @@ OBJS = \
 	src/retention.o \
 	src/access.o \
 	src/claims.o \
+	src/leases.o \
 	src/wake_context.o \
 	src/followups.o \
 	src/bgworkers/common.o \
@@ -68,7 +69,17 @@ RUNNER = paperclip_runner
 RUNNER_SRCS = $(sort $(wildcard src/runner/*.c src/runner/*/*.c))
 RUNNER_CFLAGS = -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Isrc -Isrc/runner
 RUNNER_LIBS = -lcjson -ldl
-EXTRA_CLEAN = $(RUNNER) $(RUNNER_UNIT)
+EXTRA_CLEAN = $(RUNNER) $(RUNNER_UNIT) $(WORKER)
+
+# paperclip_worker: runs the agent runs of a database on any machine, over
+# libpq (no backend headers), with the same runner; installed beside pg_ctl.
+WORKER = paperclip_worker
+WORKER_SRCS = $(sort $(wildcard src/worker/*.c))
+WORKER_CFLAGS = -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
+	-Isrc -I'$(shell $(PG_CONFIG) --includedir 2>/dev/null)' \
+	-DPC_RUNNER_DEFAULT='"$(pkglibdir)/$(RUNNER)"' -DPC_WORKER_VERSION='"$(EXTVERSION)"'
+WORKER_LIBDIR = $(shell $(PG_CONFIG) --libdir 2>/dev/null)
+WORKER_LIBS = -L'$(WORKER_LIBDIR)' -Wl,-rpath,'$(WORKER_LIBDIR)' -lpq -lcjson
 
 # The runner's unit tests (test/unit, run by test/run-all.sh): the pieces of
 # the CLI adapters that need no process -- line reader, templates, parsers,
@@ -83,8 +94,8 @@ RUNNER_UNIT_SRCS = src/runner/lines.c $(sort $(wildcard src/runner/adapters/pars
 $(OBJS): $(wildcard src/*.h src/bgworkers/*.h)
 
 ifneq ($(PGXS),)
-all: $(RUNNER) $(RUNNER_UNIT)
-install: install-runner
+all: $(RUNNER) $(RUNNER_UNIT) $(WORKER)
+install: install-runner install-worker
 endif
 
 $(RUNNER): $(RUNNER_SRCS) $(wildcard src/runner/*.h src/runner/*/*.h) src/protocol.h src/agent_rules.h
@@ -114,6 +125,13 @@ install-runner: $(RUNNER)
 		setcap cap_setuid,cap_setgid+ep '$(pkglibdir)/$(RUNNER)' || \
 			echo "WARNING: setcap failed (is libcap2-bin installed?): agent isolation will be unavailable"; \
 	fi
+
+$(WORKER): $(WORKER_SRCS) src/worker/worker.h src/protocol.h
+	$(CC) $(WORKER_CFLAGS) -o $@ $(WORKER_SRCS) $(WORKER_LIBS)
+
+.PHONY: install-worker
+install-worker: $(WORKER)
+	$(INSTALL_PROGRAM) $(WORKER) '$(DESTDIR)$(bindir)/$(WORKER)'
 
 $(RUNNER_UNIT): test/unit/cli_unit.c $(RUNNER_UNIT_SRCS) $(wildcard src/runner/*.h src/runner/*/*.h) src/protocol.h
 	$(CC) $(RUNNER_CFLAGS) -o $@ test/unit/cli_unit.c $(RUNNER_UNIT_SRCS) -lcjson

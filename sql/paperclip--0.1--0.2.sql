@@ -496,6 +496,82 @@ REVOKE ALL ON FUNCTION paperclip.release_deferred_wakes(int) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION paperclip.release_deferred_wakes(int) TO paperclip_admin;
 
 -- ===========================================================================
+-- issue 15: paperclip_worker runs agents on other machines. It claims runs
+-- with worker_claim_runs, holds a lease on each (paperclip.worker_lease) that
+-- it renews with worker_renew_leases, and reports results with
+-- worker_finalize_run; the scheduler fails a run whose lease lapsed as
+-- process_lost (retried as any lost run), and the worker's late result is
+-- then refused (SQLSTATE PC001). The launcher's runs carry no lease.
+-- ===========================================================================
+ALTER TABLE paperclip.heartbeat_runs
+    ADD COLUMN worker_name text,
+    ADD COLUMN lease_expires_at timestamptz;
+COMMENT ON COLUMN paperclip.heartbeat_runs.worker_name IS
+    'the paperclip_worker that claimed and ran the run (its --name); null for runs of the launcher and of claim_runs';
+COMMENT ON COLUMN paperclip.heartbeat_runs.lease_expires_at IS
+    'a worker''s run: when its lease lapses unless the worker renews it (paperclip.worker_lease); the scheduler then fails the run as process_lost and the worker''s late result is refused (PC001). Kept once the run is finalized: finalized_at after it means the lease lapsed';
+-- The runs workers hold: the scheduler's lease expiry reads only these. The
+-- lease itself, renewed every few seconds, is in no index, so that a
+-- renewal can be a HOT update.
+CREATE INDEX heartbeat_runs_worker_idx ON paperclip.heartbeat_runs (worker_name)
+    WHERE worker_name IS NOT NULL AND finalized_at IS NULL;
+COMMENT ON INDEX paperclip.heartbeat_runs_worker_idx IS
+    'runs that paperclip_workers hold (claimed, not finalized): the scheduler''s lease expiry reads only these';
+
+CREATE FUNCTION paperclip.worker_claim_runs(worker_name text, max_runs int DEFAULT 1)
+RETURNS TABLE(run_id uuid, spec jsonb)
+AS 'MODULE_PATHNAME', 'paperclip_worker_claim_runs'
+LANGUAGE C VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION paperclip.worker_claim_runs(text, int)
+    IS 'for paperclip_worker: claim up to max_runs (at most 1000) queued runs of the caller''s companies (SKIP LOCKED), each with a lease of paperclip.worker_lease, and return each run''s runner spec; when it finds fewer than asked, ends the queued runs that cannot start (agent paused: cancelled; over budget: failed budget_blocked). worker_name at most 1 kB';
+REVOKE ALL ON FUNCTION paperclip.worker_claim_runs(text, int) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION paperclip.worker_claim_runs(text, int) TO paperclip_operator;
+
+CREATE FUNCTION paperclip.worker_renew_leases(worker_name text, run_ids uuid[])
+RETURNS TABLE(run_id uuid, status text, held boolean)
+AS 'MODULE_PATHNAME', 'paperclip_worker_renew_leases'
+LANGUAGE C VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION paperclip.worker_renew_leases(text, uuid[])
+    IS 'for paperclip_worker: renew, in one statement, the leases of the runs it still holds (claimed by worker_name, not finalized, lease not lapsed) by paperclip.worker_lease; answers every run asked about: its status, and held false when the worker must stop it and drop its result';
+REVOKE ALL ON FUNCTION paperclip.worker_renew_leases(text, uuid[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION paperclip.worker_renew_leases(text, uuid[]) TO paperclip_operator;
+
+CREATE FUNCTION paperclip.worker_finalize_run(worker_name text, run_id uuid, result jsonb)
+RETURNS paperclip.heartbeat_runs
+AS 'MODULE_PATHNAME', 'paperclip_worker_finalize_run'
+LANGUAGE C VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION paperclip.worker_finalize_run(text, uuid, jsonb)
+    IS 'for paperclip_worker: finalize_run for a run the worker holds; a run it does not hold (its lease lapsed, or another worker or none claimed it) is refused with SQLSTATE PC001 and nothing is counted; the same result delivered twice returns the run unchanged';
+REVOKE ALL ON FUNCTION paperclip.worker_finalize_run(text, uuid, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION paperclip.worker_finalize_run(text, uuid, jsonb) TO paperclip_operator;
+
+CREATE FUNCTION paperclip.expire_worker_leases()
+RETURNS int
+AS 'MODULE_PATHNAME', 'paperclip_expire_worker_leases'
+LANGUAGE C VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION paperclip.expire_worker_leases()
+    IS 'fail as process_lost (retried as any lost run) the runs of the caller''s companies whose worker lease lapsed, as the scheduler does; returns how many';
+REVOKE ALL ON FUNCTION paperclip.expire_worker_leases() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION paperclip.expire_worker_leases() TO paperclip_admin;
+
+-- Who runs what: the worker and its lease, next to the launcher's runner_pid.
+CREATE OR REPLACE VIEW paperclip.active_runs WITH (security_invoker = true) AS
+SELECT r.id AS run_id, r.company_id, r.agent_id, a.name AS agent_name, r.status,
+       r.invocation_source, r.trigger_detail, r.created_at, r.started_at,
+       pg_catalog.now() - coalesce(r.started_at, r.created_at) AS age,
+       r.runner_pid, r.worker_name, r.lease_expires_at
+  FROM paperclip.heartbeat_runs r
+  JOIN paperclip.agents a ON a.id = r.agent_id
+ WHERE r.status IN ('queued', 'running');
+COMMENT ON COLUMN paperclip.active_runs.worker_name IS
+    'the paperclip_worker running the run (null: the launcher, or not started)';
+COMMENT ON COLUMN paperclip.active_runs.lease_expires_at IS
+    'when the worker''s lease on the run lapses unless renewed';
+
 -- issue 14: run logs in the database
 -- ===========================================================================
 -- A run's log is a byte stream of JSON lines ({"ts","stream","chunk"}, one a

@@ -44,6 +44,7 @@ bool		pc_agent_isolation = true;
 char	   *pc_agent_os_user = NULL;
 char	   *pc_agent_home_directory = NULL;
 int			pc_max_log_kb = (int) (PC_DEFAULT_MAX_LOG_BYTES / 1024);
+int			pc_worker_lease_s = 30;
 int			pc_log_store = PC_LOG_STORE_SETTING_DB;
 
 static const struct config_enum_entry log_store_options[] = {
@@ -192,6 +193,11 @@ pc_define_gucs(void)
 							 "Off saves NOTIFY's commit-time queue lock where nobody listens.",
 							 &pc_live_events, true,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("paperclip.worker_lease",
+							"How long a paperclip_worker holds a run it claimed without renewing its lease.",
+							"A run whose lease lapses (its worker was killed, lost its machine or its network) is failed as process_lost by the scheduler and retried; the worker's late result is then refused.",
+							&pc_worker_lease_s, 30, 1, 86400,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 	pc_define_isolation_gucs();
 	MarkGUCPrefixReserved("paperclip");
 }

@@ -12,6 +12,9 @@
 #include "port/atomics.h"
 #include "storage/latch.h"
 #include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "protocol.h"
 
 /* GUCs (paperclip.c) */
 extern char *pc_database_name;
@@ -32,6 +35,7 @@ extern bool pc_agent_isolation;
 extern char *pc_agent_os_user;
 extern char *pc_agent_home_directory;
 extern int	pc_max_log_kb;
+extern int	pc_worker_lease_s;
 extern int	pc_log_store;		/* PcLogStoreSetting */
 
 /* The kinds of background workers; one of each serves a database. */
@@ -184,6 +188,14 @@ extern bool pc_cancel_run(Datum run_id, const char *error);
 extern bool pc_cancel_run_with_code(Datum run_id, const char *error, const char *error_code);
 extern int	pc_cancel_blocked_issue_runs(Datum role_name, bool role_null);
 extern void pc_mark_runs_started(Datum *v, const char *nulls);
+
+/* Leases of paperclip_worker's runs (leases.c); PC001 is refused a late result */
+#define ERRCODE_PC_LEASE_LOST \
+	MAKE_SQLSTATE(PC_SQLSTATE_LEASE_LOST[0], PC_SQLSTATE_LEASE_LOST[1], \
+				  PC_SQLSTATE_LEASE_LOST[2], PC_SQLSTATE_LEASE_LOST[3], \
+				  PC_SQLSTATE_LEASE_LOST[4])
+extern int	pc_expire_worker_leases(int limit, Datum role);
+extern TimestampTz pc_next_lease_expiry(void);
 
 /* Timers (timers.c), retries (retries.c), liveness (liveness.c), retention (retention.c) */
 typedef struct TickCounts

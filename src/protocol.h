@@ -2,10 +2,12 @@
  * protocol.h
  *	  The protocol between the launcher (inside Postgres) and
  *	  paperclip_runner (outside it). Shared by both sides; includes nothing
- *	  of the backend.
+ *	  of the backend. paperclip_worker (src/worker/) speaks it too, to the
+ *	  runners it starts on its own machine ("launcher" below is either).
  *
  *	  The runner's stdin and stdout are one end of a socket pair (one
- *	  descriptor in the launcher for each runner).
+ *	  descriptor in the launcher for each runner); paperclip_worker gives
+ *	  its runners a pipe each way.
  *
  *	  launcher -> runner, on the runner's stdin:
  *	    line 1: the run spec, one JSON object (keys PC_SPEC_*)
@@ -88,6 +90,9 @@
 #define PC_SPEC_SESSION_PARAMS "sessionParams"	/* the agent's saved session_params */
 #define PC_SPEC_AGENT_NAME "agentName"
 #define PC_SPEC_RUN_SOURCE "runSource"	/* invocation_source */
+#define PC_SPEC_STOP_WITH_PARENT "stopWithParent"	/* bool: paperclip_worker's
+														 * runners stop their run
+														 * when the worker dies */
 
 /* adapter types (agents.adapter_type; the SQL CHECK lists the same) */
 #define PC_ADAPTER_PROCESS "process"
@@ -172,5 +177,15 @@
 #define PC_ERR_RUNNER_SPAWN "runner_spawn_failed"
 #define PC_ERR_FINALIZE "finalize_error"
 #define PC_ERR_BUDGET_BLOCKED "budget_blocked"
+
+/*
+ * paperclip_worker <-> the database (leases, src/leases.c). A worker holds a
+ * lease on each run it claimed (paperclip.worker_lease long) and renews
+ * them all in one statement every third of it. A result whose run the
+ * worker no longer holds (its lease lapsed: the run was failed as
+ * process_lost and retried; or another worker, or none, claimed it) is
+ * refused with this SQLSTATE: the worker drops it and stops the run.
+ */
+#define PC_SQLSTATE_LEASE_LOST "PC001"
 
 #endif

@@ -45,6 +45,7 @@
 #define RETRY_BATCH 1000
 #define RETRY_RECHECK_MS 1000
 #define IDLE_CHECK_MS 5000
+#define LEASE_BATCH 100
 
 static MemoryContext loop_cxt = NULL;
 
@@ -66,6 +67,7 @@ typedef struct Deadlines
 	TimestampTz next_timer;		/* 0: none */
 	TimestampTz next_retry;		/* 0: none */
 	bool		retry_waiting;
+	TimestampTz next_lapse;		/* a paperclip_worker's lease; 0: none */
 } Deadlines;
 
 /* ----------------------------------------------------------------------
@@ -121,6 +123,13 @@ unit_promote(void *arg)
 										  RETRY_BATCH);
 }
 
+/* runs whose paperclip_worker lost its lease fail as process_lost (leases.c) */
+static void
+unit_expire_leases(void *arg)
+{
+	*(int *) arg = pc_expire_worker_leases(LEASE_BATCH, (Datum) 0);
+}
+
 static void
 unit_classify(void *arg)
 {
@@ -150,6 +159,7 @@ unit_deadlines(void *arg)
 	if (!isnull && !TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(v)))
 		d->next_retry = DatumGetTimestampTz(v);
 	d->retry_waiting = DatumGetBool(pc_getattr(0, "retry_waiting", &isnull));
+	d->next_lapse = pc_next_lease_expiry();
 }
 
 /* ----------------------------------------------------------------------
@@ -192,6 +202,19 @@ prune_expired(void)
 			break;
 		pc_worker_check_interrupts();
 	}
+}
+
+static void
+expire_leases(void)
+{
+	int			n;
+
+	do
+	{
+		n = 0;
+		if (!scheduler_unit("paperclip scheduler: expiring worker leases", unit_expire_leases, &n))
+			break;
+	} while (n == LEASE_BATCH && !ShutdownRequestPending);
 }
 
 static TimestampTz
@@ -292,6 +315,7 @@ paperclip_scheduler_main(Datum arg)
 			pc_worker_working();
 		if (scheduler_unit("paperclip scheduler: releasing deferred wakes", unit_release, &released))
 			pc_worker_working();
+		expire_leases();
 		if (now >= next_liveness)
 		{
 			classify_finished_runs();
@@ -316,6 +340,11 @@ paperclip_scheduler_main(Datum arg)
 							Max(d.next_timer, TimestampTzPlusMilliseconds(now, MIN_TICK_SPACING_MS)));
 		wake_at = earliest(earliest(next_tick, next_liveness), next_retention);
 		wake_at = earliest(wake_at, d.next_retry);
+		/* a lease is expired once past: wake just after it (a locked one: soon) */
+		if (d.next_lapse != 0)
+			wake_at = earliest(wake_at, d.next_lapse < now ?
+							   TimestampTzPlusMilliseconds(now, RETRY_RECHECK_MS) :
+							   TimestampTzPlusMilliseconds(d.next_lapse, 1));
 		if (d.retry_waiting)
 			wake_at = Min(wake_at, TimestampTzPlusMilliseconds(now, RETRY_RECHECK_MS));
 		sleep_until(wake_at);

@@ -339,6 +339,7 @@ main(void)
 	char	   *start;
 	cJSON	   *result;
 	cJSON	   *frame;
+	pid_t		parent = getppid();
 
 	/* cJSON allocates through these too: never a silently missing value */
 	cJSON_InitHooks(&(cJSON_Hooks) {.malloc_fn = xmalloc,.free_fn = free});
@@ -373,6 +374,17 @@ main(void)
 	if (!(spec.isolation && pc_adapter_runs_program(spec.adapter_type, NULL)))
 		sandbox_drop_privileges();
 	redact_init(spec.config);
+	/*
+	 * A paperclip_worker's run stops when its worker dies (the launcher's
+	 * runners outlive it instead): SIGTERM, as a cancel, stops the agent;
+	 * the run's lease then lapses and it is retried elsewhere.
+	 */
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(spec.json, PC_SPEC_STOP_WITH_PARENT)))
+	{
+		(void) prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			(void) kill(getpid(), SIGTERM);
+	}
 	frames_init();
 
 	if (spec.adapter_type && strcmp(spec.adapter_type, "process") == 0)

@@ -3,7 +3,8 @@
  * of one agent whose process adapter runs bench_agent. The enqueue is one
  * autocommit statement; "sent" is taken before it is sent (an upper bound
  * on the latency), "acked" when its result arrived (a lower bound).
- * Prints p50 and p99 of both, in milliseconds.
+ * Prints p50 and p99 of both, in milliseconds; with a third argument "raw",
+ * one line per run instead: its id and both latencies.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,7 @@ main(int argc, char **argv)
 {
 	const char *agent = argv[1];
 	int			n = argc > 2 ? atoi(argv[2]) : 1000;
+	int			raw = argc > 3 && strcmp(argv[3], "raw") == 0;
 	PGconn	   *c = PQconnectdb("");
 	long long  *sent = calloc(n, sizeof(long long));
 	long long  *acked = calloc(n, sizeof(long long));
@@ -102,6 +104,13 @@ main(int argc, char **argv)
 		lat_sent[i] = started - sent[i];
 		lat_acked[i] = started - acked[i];
 		PQclear(r);
+		if (raw)
+			printf("%s %.3f %.3f\n", runs[i], lat_sent[i] / 1000.0, lat_acked[i] / 1000.0);
+	}
+	if (raw)
+	{
+		PQfinish(c);
+		return 0;
 	}
 	qsort(lat_sent, n, sizeof(long long), cmp);
 	qsort(lat_acked, n, sizeof(long long), cmp);

@@ -7,6 +7,7 @@
 #      a coalescing wake (merged into a queued run) against the PL/pgSQL port
 #      of the 0.1 path
 #   2. the launcher: dispatch latency, run throughput, memory (launcher.sh);
+#      paperclip_worker beside it: dispatch latency, run throughput (worker.sh);
 #      what keeping run logs in the database costs against files (logs.sh)
 #   3. the scheduler: timer ticks by agents due, liveness backfill (scheduler.sh)
 #   4. the http adapter (http.sh); parsing a coding-agent CLI's output (cli.sh)
@@ -95,6 +96,8 @@ echo
 dropdb "$db"
 
 ./launcher.sh
+echo
+./worker.sh
 echo
 ./logs.sh
 echo

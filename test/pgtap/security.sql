@@ -66,8 +66,8 @@ SELECT is((SELECT count(*) FROM pg_class WHERE relnamespace = 'paperclip'::regna
 SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'paperclip'::regnamespace AND prosecdef
             AND NOT coalesce(proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)), 0::bigint,
           'every SECURITY DEFINER function pins search_path = pg_catalog, pg_temp');
-SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'paperclip'::regnamespace AND prosecdef), 19::bigint,
-          'SECURITY DEFINER only for the 17 writers, visible_companies and the timer count trigger');
+SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'paperclip'::regnamespace AND prosecdef), 23::bigint,
+          'SECURITY DEFINER only for the 21 writers, visible_companies and the timer count trigger');
 
 -- a role without a paperclip role sees nothing
 SELECT matches(pg_temp.as_role('tap_nobody', 'SELECT count(*) FROM paperclip.heartbeat_runs'), '^ERROR 42501', 'no grant: no reading');
