@@ -28,11 +28,13 @@ OBJS = \
 	src/retention.o \
 	src/access.o \
 	src/claims.o \
+	src/serving.o \
 	src/leases.o \
 	src/wake_context.o \
 	src/followups.o \
 	src/bgworkers/common.o \
 	src/bgworkers/registry.o \
+	src/bgworkers/supervisor.o \
 	src/bgworkers/launcher.o \
 	src/bgworkers/runner_io.o \
 	src/bgworkers/reconcile.o \
@@ -138,6 +140,10 @@ $(RUNNER_UNIT): test/unit/cli_unit.c $(RUNNER_UNIT_SRCS) $(wildcard src/runner/*
 
 .PHONY: deps test demo bench test-installed bench-installed test-cassert test-pg17 test-pg18
 
+# The suites' and benchmarks' own databases keep their runs queued: the
+# workers serve postgres only there (test/with-cluster.sh sets the same).
+TEST_SETTINGS = -o paperclip.database_name=postgres -o paperclip.unserved_warning=off
+
 # Install what a fresh Debian 12 machine lacks (as root); a no-op when all is there.
 deps:
 	@./test/deps.sh
@@ -147,7 +153,7 @@ deps:
 test: deps
 	$(MAKE) -s all
 	$(MAKE) -s install
-	pg_virtualenv -t -v $(PG_MAJOR) -o shared_preload_libraries=paperclip ./test/run-all.sh
+	pg_virtualenv -t -v $(PG_MAJOR) -o shared_preload_libraries=paperclip $(TEST_SETTINGS) ./test/run-all.sh
 
 # Every suite against servers built from Debian's source packages (cached in
 # /var/cache/pg_paperclip; the first build takes minutes): PostgreSQL 15 with
@@ -178,4 +184,4 @@ demo: deps
 bench: deps
 	$(MAKE) -s all
 	$(MAKE) -s install
-	pg_virtualenv -t -v $(PG_MAJOR) -o shared_preload_libraries=paperclip -o synchronous_commit=off ./test/bench/run.sh
+	pg_virtualenv -t -v $(PG_MAJOR) -o shared_preload_libraries=paperclip $(TEST_SETTINGS) -o synchronous_commit=off ./test/bench/run.sh

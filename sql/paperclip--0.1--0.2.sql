@@ -572,6 +572,19 @@ COMMENT ON COLUMN paperclip.active_runs.worker_name IS
 COMMENT ON COLUMN paperclip.active_runs.lease_expires_at IS
     'when the worker''s lease on the run lapses unless renewed';
 
+-- ---------------------------------------------------------------------------
+-- issue 15: every database. A supervisor starts a launcher and a scheduler in
+-- each database that has the extension; a run records which database's
+-- launcher started its runner, so that a copy of the database (CREATE
+-- DATABASE ... TEMPLATE in the same cluster, with runs in flight) never
+-- adopts, waits for or signals the runners of the database it was copied
+-- from: there, as in a database restored on another cluster, they are lost.
+-- ---------------------------------------------------------------------------
+ALTER TABLE paperclip.heartbeat_runs
+    ADD COLUMN runner_database oid;
+COMMENT ON COLUMN paperclip.heartbeat_runs.runner_database
+    IS 'OID of the database whose launcher started the runner; in a copy of the database (another OID) the runner is never adopted nor signalled';
+
 -- issue 14: run logs in the database
 -- ===========================================================================
 -- A run's log is a byte stream of JSON lines ({"ts","stream","chunk"}, one a

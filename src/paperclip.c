@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  * paperclip.c
  *	  Module initialisation of the paperclip extension: its GUCs, its shared
- *	  memory, the commit-time wake of the launcher, and the argument checks
- *	  every SQL entry point shares.
+ *	  memory, the supervisor worker, the hooks of serving.c, the
+ *	  commit-time wake of the launcher, and the argument checks every SQL
+ *	  entry point shares.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -44,6 +45,7 @@ bool		pc_agent_isolation = true;
 char	   *pc_agent_os_user = NULL;
 char	   *pc_agent_home_directory = NULL;
 int			pc_max_log_kb = (int) (PC_DEFAULT_MAX_LOG_BYTES / 1024);
+bool		pc_unserved_warning = true;
 int			pc_worker_lease_s = 30;
 int			pc_log_store = PC_LOG_STORE_SETTING_DB;
 
@@ -73,10 +75,6 @@ void		_PG_init(void);
 static void
 pc_define_worker_gucs(void)
 {
-	DefineCustomStringVariable("paperclip.database_name",
-							   "Database the paperclip background workers serve.",
-							   NULL, &pc_database_name, "postgres",
-							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("paperclip.runner_path",
 							   "Path of the paperclip_runner executable (empty: the installed one).",
 							   NULL, &pc_runner_path, "",
@@ -135,6 +133,15 @@ pc_define_isolation_gucs(void)
 static void
 pc_define_gucs(void)
 {
+	DefineCustomStringVariable("paperclip.database_name",
+							   "Database the paperclip background workers serve (empty: every database that has the extension).",
+							   "The supervisor starts a launcher and a scheduler in each database served.",
+							   &pc_database_name, "",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("paperclip.unserved_warning",
+							 "Whether enqueue_wakeup warns, once per session, when no launcher serves the database and no paperclip_worker is connected to it.",
+							 NULL, &pc_unserved_warning, true,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("paperclip.launcher_enabled",
 							 "Whether the launcher starts queued runs (off: external runners claim them).",
 							 NULL, &pc_launcher_enabled, true,
@@ -238,11 +245,17 @@ pc_xact_callback(XactEvent event, void *arg)
 				pc_wake_worker(PC_WORKER_SCHEDULER, MyDatabaseId);
 			wake_pending = false;
 			scheduler_wake_pending = false;
+			pc_serving_xact_end(true);
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			wake_pending = false;
 			scheduler_wake_pending = false;
+			pc_serving_xact_end(false);
+			break;
+		case XACT_EVENT_PREPARE:
+			/* what it holds is released; its commit, elsewhere, nudges no one */
+			pc_serving_xact_end(false);
 			break;
 		default:
 			break;
@@ -264,6 +277,7 @@ pc_wake_launcher_at_commit(void)
 				 errdetail("Without its launcher, a queued run would never start."),
 				 errhint("Add paperclip to shared_preload_libraries and restart the server, "
 						 "or set paperclip.launcher_enabled = off if external runners claim runs.")));
+	pc_warn_if_unserved();
 	wake_pending = true;
 }
 
@@ -377,29 +391,23 @@ pc_run_log_dir(void)
 }
 
 /*
- * Absolute path of the spool directory: runners' results and logs (their
- * names are short: pg_basebackup's tar format takes them).
+ * The supervisor (bgworkers/supervisor.c): the one static background
+ * worker, connected to no database; it starts a launcher and a scheduler
+ * per database served, as dynamic background workers.
  */
-char *
-pc_spool_dir(void)
-{
-	return psprintf("%s/%s", DataDir, PC_SPOOL_DIR);
-}
-
-/* A background worker of this library, connected to paperclip.database_name. */
 static void
-register_worker(const char *name, const char *function, int restart_s)
+register_supervisor(void)
 {
 	BackgroundWorker worker;
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = restart_s;
+	worker.bgw_restart_time = 1;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "paperclip");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "%s", function);
-	snprintf(worker.bgw_name, BGW_MAXLEN, "%s", name);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "%s", name);
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "paperclip_supervisor_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "paperclip supervisor");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "paperclip supervisor");
 	RegisterBackgroundWorker(&worker);
 }
 
@@ -416,10 +424,10 @@ _PG_init(void)
 		shmem_request_hook = pc_shmem_request;
 		prev_shmem_startup_hook = shmem_startup_hook;
 		shmem_startup_hook = pc_shmem_startup;
-		register_worker("paperclip launcher", "paperclip_launcher_main", 1);
-		register_worker("paperclip scheduler", "paperclip_scheduler_main", 5);
+		register_supervisor();
 	}
 
+	pc_serving_init();
 	RegisterXactCallback(pc_xact_callback, NULL);
 }
 

@@ -35,6 +35,7 @@ extern bool pc_agent_isolation;
 extern char *pc_agent_os_user;
 extern char *pc_agent_home_directory;
 extern int	pc_max_log_kb;
+extern bool pc_unserved_warning;
 extern int	pc_worker_lease_s;
 extern int	pc_log_store;		/* PcLogStoreSetting */
 
@@ -46,18 +47,50 @@ typedef enum PcWorkerKind
 } PcWorkerKind;
 #define PC_WORKER_KINDS 2
 
+/*
+ * Where runners leave their results, relative to the data directory: a
+ * directory per database (its OID) below it. Runners started before 0.2
+ * wrote into it directly.
+ */
+#define PC_SPOOL_DIRECTORY "pg_paperclip/spool"
+
+/* paperclip_worker's application_name (its fallback_application_name; src/worker/) */
+#define PC_WORKER_APPLICATION_NAME "paperclip_worker"
+
+/* Whether a database's runs have local workers to run them. */
+typedef enum PcServed
+{
+	PC_SERVED = 0,				/* its launcher runs, or is being started */
+	PC_SERVED_SHORT,			/* wanted, but no background worker slot was free */
+	PC_SERVED_NOT				/* not served (template, no connections, ...) */
+} PcServed;
+
 /* The workers' registry in shared memory (bgworkers/registry.c) */
 extern void pc_registry_shmem_request(void);
 extern Size pc_registry_shmem_size(void);
 extern void pc_registry_shmem_init(void);
 extern bool pc_registry_attached(void);
 extern void pc_wake_worker(PcWorkerKind kind, Oid database);
+extern void pc_wake_supervisor(void);
+extern PcServed pc_registry_served(Oid database);
+extern int	pc_registry_hold(Oid database);
+extern bool pc_registry_wait_gone(Oid database, long timeout_ms);
+extern void pc_registry_unhold(void);
+extern void pc_registry_nudge(Oid database);
+
+/*
+ * What backends do for the workers of each database (serving.c): hold
+ * them off a database being dropped, renamed, moved or copied; tell the
+ * supervisor when the extension or a database comes or goes; warn when
+ * runs are queued where nobody will run them.
+ */
+extern void pc_serving_init(void);
+extern void pc_serving_xact_end(bool commit);
+extern void pc_warn_if_unserved(void);
 
 extern void pc_wake_launcher_at_commit(void);
 extern void pc_wake_scheduler_at_commit(void);
 extern char *pc_run_log_dir(void);
-#define PC_SPOOL_DIR "pg_paperclip/spool"	/* relative to the data directory */
-extern char *pc_spool_dir(void);
 extern char *pc_json_list_of_guc(const char *value);
 extern char *pc_runner_settings_json(void);
 extern void pc_warn_if_isolation_off(const char *worker);
@@ -225,6 +258,7 @@ extern void pc_check_company_access(Datum company_id);
 extern void pc_check_all_companies(const char *function_name);
 
 /* Launcher and scheduler (bgworkers/launcher.c, bgworkers/scheduler.c) */
+extern PGDLLEXPORT void paperclip_supervisor_main(Datum arg);
 extern PGDLLEXPORT void paperclip_scheduler_main(Datum arg);
 extern PGDLLEXPORT void paperclip_launcher_main(Datum arg);
 

@@ -786,9 +786,9 @@ static PcPlan plan_file_log_moved = PC_PLAN(
  * its run says db (NULL when the file is gone: no log, as read_log said
  * before). Once the update commits, the files of finished runs are
  * removed, and those of runs still running become their spool logs
- * (<data directory>/pg_paperclip/spool/<run_id>.log, the same file: their
- * runner goes on appending to it), whose rest the launcher copies when it
- * finalizes them. Returns the bytes copied.
+ * (<data directory>/pg_paperclip/spool/<run_id>.log, where 0.1's runners
+ * spooled, the same file: their runner goes on appending to it), whose rest
+ * the launcher copies when it finalizes them. Returns the bytes copied.
  */
 Datum
 paperclip_import_file_logs(PG_FUNCTION_ARGS)
@@ -837,7 +837,8 @@ paperclip_import_file_logs(PG_FUNCTION_ARGS)
 		}
 		total += end;
 		/* a run still running: its runner may append; the launcher copies the rest */
-		remove_at_commit(path, finished ? NULL : psprintf("%s/%s.log", pc_spool_dir(), run_id_str), end);
+		remove_at_commit(path, finished ? NULL :
+						 psprintf("%s/" PC_SPOOL_DIRECTORY "/%s.log", DataDir, run_id_str), end);
 		CHECK_FOR_INTERRUPTS();
 	}
 	SPI_finish();

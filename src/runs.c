@@ -585,7 +585,7 @@ update_runtime_state(Datum agent_id, Datum run_id, const Outcome *o, const Adapt
  * Everything runs record once they start, in one statement: the runner's
  * identity (when a launcher's runner runs them): pid, start time, start
  * ticks from /proc, and the cluster that started it (system identifier,
- * postmaster start time); wakeups claimed, "run started" events (their seq
+ * postmaster start time) and the database (its launcher's); wakeups claimed, "run started" events (their seq
  * was taken by the claim), agents running. $1 runs, $2 runner pids, $3
  * runner start times, $4 their /proc start ticks, $5 the system
  * identifier, $6 the postmaster's start time ($2 to $6 null for external
@@ -598,7 +598,9 @@ static PcPlan plan_started = PC_PLAN(
 	"  process_started_at = coalesce(s.started, h.process_started_at), "
 	"  runner_start_ticks = CASE WHEN s.pid IS NULL THEN h.runner_start_ticks ELSE s.ticks END, "
 	"  runner_system_identifier = CASE WHEN s.pid IS NULL THEN h.runner_system_identifier ELSE $5 END, "
-	"  runner_postmaster_start = CASE WHEN s.pid IS NULL THEN h.runner_postmaster_start ELSE $6 END "
+	"  runner_postmaster_start = CASE WHEN s.pid IS NULL THEN h.runner_postmaster_start ELSE $6 END, "
+	"  runner_database = CASE WHEN s.pid IS NULL THEN h.runner_database ELSE "
+	"    (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()) END "
 	"  FROM s WHERE h.id = s.run_id "
 	"  RETURNING h.id, h.company_id, h.agent_id, h.event_seq, h.wakeup_request_id), "
 	"w AS (UPDATE paperclip.agent_wakeup_requests q SET status = 'claimed', claimed_at = now(), "

@@ -5,6 +5,7 @@
 #
 #   test/pgbuild.sh 15-cassert   postgresql-15 of bookworm (the installed
 #                                server's version), --enable-cassert --enable-debug
+#   test/pgbuild.sh 15           the same without assertions (-O2: for benchmarks)
 #   test/pgbuild.sh 17           postgresql-17 of trixie
 #   test/pgbuild.sh 18           postgresql-18 of forky
 #
@@ -13,7 +14,7 @@
 # Needs root the first time (apt-get: the deb-src entries, build tools).
 set -euo pipefail
 
-variant=${1:?usage: test/pgbuild.sh 15-cassert|17|18}
+variant=${1:?usage: test/pgbuild.sh 15-cassert|15|17|18}
 cache=${PAPERCLIP_PG_CACHE:-/var/cache/pg_paperclip}
 here=$(cd "$(dirname "$0")" && pwd)
 
@@ -24,6 +25,12 @@ case $variant in
 	want=$(dpkg-query -W -f='${Version}' postgresql-15 2>/dev/null || true)
 	extra=(--enable-cassert --enable-debug)
 	cflags="-Og -g"
+	;;
+15)
+	pkg=postgresql-15
+	want=$(dpkg-query -W -f='${Version}' postgresql-15 2>/dev/null || true)
+	extra=(--enable-debug)
+	cflags="-O2 -g"
 	;;
 17 | 18)
 	pkg=postgresql-$variant
@@ -86,7 +93,7 @@ download() {
 
 ensure_sources
 # a build of any version of this variant in the cache serves
-for done_prefix in "$cache/$variant"-*; do
+for done_prefix in "$cache/$variant"-[0-9]*; do
 	if [ -x "$done_prefix/bin/pg_config" ] && [ -f "$done_prefix/.complete" ]; then
 		echo "$done_prefix/bin/pg_config"
 		exit 0

@@ -49,6 +49,12 @@ as_owner "$bindir/initdb" -D "$data" -U postgres --pwfile="$dir/pwfile" \
 	echo "unix_socket_directories = '$dir'"
 	echo "fsync = off"
 	echo "shared_preload_libraries = 'paperclip'"
+	# The suites' own databases keep their runs queued for the tests to
+	# claim: the workers serve postgres only, and enqueues elsewhere do not
+	# warn. Tests of serving every database set these themselves
+	# (multidb.sh); -o overrides them.
+	echo "paperclip.database_name = 'postgres'"
+	echo "paperclip.unserved_warning = off"
 	for s in "${settings[@]}"; do
 		echo "${s%%=*} = '${s#*=}'"
 	done

@@ -1,10 +1,11 @@
 /*-------------------------------------------------------------------------
  * bgworkers.h
  *	  What every background worker of paperclip shares: the registry of
- *	  workers in shared memory (registry.c), and the worker's life
- *	  (common.c): its start, one unit of work in its own transaction, its
- *	  interrupts, its recovery from errors outside a unit, and its back-off
- *	  from a misconfiguration.
+ *	  workers in shared memory (registry.c), the supervisor that starts one
+ *	  launcher and one scheduler per database (supervisor.c), and the
+ *	  worker's life (common.c): its start, one unit of work in its own
+ *	  transaction, its interrupts, its recovery from errors outside a unit,
+ *	  its back-off from a misconfiguration, and its exit.
  *-------------------------------------------------------------------------
  */
 #ifndef PAPERCLIP_BGWORKERS_H
@@ -14,6 +15,7 @@
 
 #include "port/atomics.h"
 #include "storage/latch.h"
+#include "storage/lwlock.h"
 #include "utils/timestamp.h"
 
 #include "paperclip.h"
@@ -31,7 +33,7 @@
 typedef enum PcTrouble
 {
 	PC_TROUBLE_NONE = 0,
-	PC_TROUBLE_NO_DATABASE,		/* paperclip.database_name: cannot connect */
+	PC_TROUBLE_NO_DATABASE,		/* its database refuses the connection */
 	PC_TROUBLE_NO_EXTENSION,	/* CREATE EXTENSION paperclip not done */
 	PC_TROUBLE_READ_ONLY,		/* the database refuses writes */
 	PC_TROUBLE_DIRECTORIES		/* run log or spool directory unusable */
@@ -42,33 +44,89 @@ typedef enum PcTrouble
 #define PC_BACKOFF_MAX_MS 60000
 
 /*
- * One worker's slot in the registry. The fields above "wake" change under
- * the registry's LWLock; the atomics are read and set without it.
+ * What the registry says of a worker: the supervisor starts the ones
+ * WANTED, the worker itself says RUNNING when it claims its slot and, when
+ * it exits, what should become of it.
+ */
+typedef enum PcSlotState
+{
+	PC_SLOT_WANTED = 0,			/* to be started, not before restart_at */
+	PC_SLOT_STARTING,			/* registered by the supervisor, not claimed yet */
+	PC_SLOT_RUNNING,			/* a process holds it (pid) */
+	PC_SLOT_ABSENT,				/* exited: its database has no extension */
+	PC_SLOT_IDLE				/* exited: its database is not to be served */
+} PcSlotState;
+
+/*
+ * One worker's slot in the registry, named by its kind and the OID of the
+ * database it serves. The fields above "wake" change under the registry's
+ * LWLock; the atomics are read and set without it.
  */
 typedef struct PcWorkerSlot
 {
 	bool		in_use;			/* names a worker: kind and database */
 	PcWorkerKind kind;
-	NameData	dbname;			/* the database it serves, by name */
-	Oid			database;		/* and by OID once connected */
+	Oid			database;		/* the database it serves */
+	NameData	dbname;			/* and its name, for messages */
+	PcSlotState state;
+	TimestampTz restart_at;		/* PC_SLOT_WANTED: not started before */
+	TimestampTz started_at;		/* registered (STARTING) or claimed (RUNNING) */
+	bool		present;		/* a launcher: it found the extension */
+	bool		short_of_workers;	/* no background worker slot was free for it */
 	pid_t		pid;			/* 0 while no process holds the slot */
 	Latch	   *latch;
-	TimestampTz started_at;
 	pg_atomic_uint32 wake;		/* raised at commit: work is waiting */
 	pg_atomic_uint32 trouble;	/* the PcTrouble last reported, or 0 */
 	pg_atomic_uint32 backoffs;	/* back-offs in a row, for their length */
+	pg_atomic_uint32 nudged;	/* the extension was created, updated or
+								 * dropped since the worker last looked */
 } PcWorkerSlot;
 
-/* registry.c */
-extern PcWorkerSlot *pc_registry_claim(PcWorkerKind kind, const char *dbname,
-									   pid_t *holder);
-extern void pc_registry_connected(PcWorkerSlot *slot);
-extern void pc_registry_release(PcWorkerSlot *slot);
+/* Why a worker could not claim its slot. */
+typedef enum PcClaimRefusal
+{
+	PC_CLAIM_DUPLICATE,			/* another live process holds it */
+	PC_CLAIM_HELD,				/* its database is held (being dropped, ...) */
+	PC_CLAIM_FULL				/* every slot is taken */
+} PcClaimRefusal;
+
+/* How long after exiting a worker is started again (as bgw_restart_time was). */
+#define PC_LAUNCHER_RESTART_MS 1000
+#define PC_SCHEDULER_RESTART_MS 5000
+
+/* registry.c: for the workers */
+extern PcWorkerSlot *pc_registry_claim(PcWorkerKind kind, Oid database,
+									   PcClaimRefusal *refusal, pid_t *holder);
+extern void pc_registry_named(PcWorkerSlot *slot, const char *dbname);
+extern void pc_registry_release(PcWorkerSlot *slot, PcSlotState next, int restart_ms);
+extern void pc_registry_found_extension(PcWorkerSlot *slot);
+
+/* registry.c: for the supervisor, which reads and changes slots under the lock */
+extern bool pc_registry_supervisor_attach(pid_t *other);
+extern void pc_registry_supervisor_detach(void);
+extern void pc_registry_lock(LWLockMode mode);
+extern void pc_registry_unlock(void);
+extern int	pc_registry_nslots(void);
+extern PcWorkerSlot *pc_registry_slot(int i);
+extern PcWorkerSlot *pc_registry_find_locked(PcWorkerKind kind, Oid database);
+extern PcWorkerSlot *pc_registry_add_locked(PcWorkerKind kind, Oid database,
+											const char *dbname);
+extern void pc_registry_free_locked(PcWorkerSlot *slot);
+extern bool pc_registry_held_locked(Oid database);
+extern uint32 pc_registry_holds_generation_locked(void);
+extern int	pc_registry_take_nudges_locked(Oid *databases, int max, bool *overflow);
+extern bool *pc_registry_said_short_locked(void);
+extern NameData *pc_registry_said_missing_locked(void);
 
 /* common.c: the worker's life */
 extern PcWorkerSlot *MyWorkerSlot;
 extern const char *pc_worker_name(void);
+extern const char *pc_worker_database(void);
 extern void pc_worker_start(PcWorkerKind kind);
+extern void pc_worker_reload_config(void);
+extern void pc_worker_found_extension(void);
+extern bool pc_worker_nudged(void);
+extern void pc_worker_exit(PcSlotState next);
 extern void pc_worker_session_settings(void);
 extern bool pc_worker_take_wake(void);
 extern void pc_worker_check_interrupts(void);

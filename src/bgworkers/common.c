@@ -1,23 +1,25 @@
 /*-------------------------------------------------------------------------
  * common.c
- *	  The life of every paperclip background worker, modelled on
+ *	  The life of every paperclip launcher and scheduler, modelled on
  *	  worker_spi: its start (signals, its slot in the registry, the
- *	  connection to paperclip.database_name, session settings), one unit of
- *	  work in its own transaction whose error costs that unit only, its
- *	  interrupts, recovery from an error outside any unit, and the back-off
- *	  from a misconfiguration.
+ *	  connection to the database the supervisor started it for, session
+ *	  settings), one unit of work in its own transaction whose error costs
+ *	  that unit only, its interrupts, recovery from an error outside any
+ *	  unit, the back-off from a misconfiguration, and its exit.
  *
  *	  SIGTERM is PostgreSQL's die(): the worker ends with FATAL (exit code
- *	  1) at its next CHECK_FOR_INTERRUPTS, and the postmaster starts it
- *	  again after bgw_restart_time unless the server is shutting down; so
+ *	  1) at its next CHECK_FOR_INTERRUPTS, and the supervisor starts it
+ *	  again after PC_LAUNCHER_RESTART_MS or PC_SCHEDULER_RESTART_MS (the
+ *	  slot says WANTED) unless the server is shutting down; so
  *	  pg_terminate_backend() restarts a worker. A query cancel
  *	  (pg_cancel_backend) cancels the unit of work in progress, which is
  *	  rolled back, logged and retried; between units it cancels nothing.
+ *	  A worker whose database lost the extension, or is no longer to be
+ *	  served, exits with code 0 and says so in its slot (pc_worker_exit).
  *
- *	  A misconfiguration (a database that does not exist or refuses
- *	  connections, the extension not created, a read-only database, an
- *	  unusable directory) is reported once, with a message naming
- *	  paperclip, and waited out: at least PC_BACKOFF_MIN_MS between
+ *	  A misconfiguration (a database that refuses connections, a read-only
+ *	  database, an unusable directory) is reported once, with a message
+ *	  naming paperclip, and waited out: at least PC_BACKOFF_MIN_MS between
  *	  attempts, growing to PC_BACKOFF_MAX_MS. The registry slot remembers
  *	  what was reported, so a restarted worker does not say it again.
  *-------------------------------------------------------------------------
@@ -25,6 +27,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "commands/dbcommands.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -42,7 +45,11 @@
 PcWorkerSlot *MyWorkerSlot = NULL;
 
 static PcWorkerKind my_kind;
+static Oid	my_database = InvalidOid;
 static bool connecting = false;
+static bool exit_said = false;	/* pc_worker_exit chose what the slot says */
+static bool found_extension = false;	/* this worker served its database */
+static PcSlotState exit_state = PC_SLOT_WANTED;
 static emit_log_hook_type prev_emit_log_hook = NULL;
 
 static const char *const worker_names[PC_WORKER_KINDS] = {
@@ -53,6 +60,15 @@ const char *
 pc_worker_name(void)
 {
 	return worker_names[my_kind];
+}
+
+/* The name of the database this worker serves, for messages. */
+const char *
+pc_worker_database(void)
+{
+	if (MyWorkerSlot != NULL && NameStr(MyWorkerSlot->dbname)[0] != '\0')
+		return NameStr(MyWorkerSlot->dbname);
+	return psprintf("%u", my_database);
 }
 
 /* How long to wait before trying again: doubles with each back-off in a row. */
@@ -92,10 +108,10 @@ wait_ms(long ms, bool wake_ends_it)
 }
 
 /*
- * While the worker connects, a failure to connect (FATAL) is the
- * misconfiguration of paperclip.database_name: the first one is logged,
- * naming the worker, the setting and what to do; later ones (the worker
- * is restarted) are not logged.
+ * While the worker connects, a failure to connect (FATAL: the database
+ * went, or refuses connections) is logged the first time, naming the
+ * worker; later ones (the worker is restarted) are not. The supervisor
+ * stops starting workers for a database that went or refuses connections.
  */
 static void
 connect_failure_hook(ErrorData *edata)
@@ -107,16 +123,14 @@ connect_failure_hook(ErrorData *edata)
 			edata->output_to_server = false;	/* said already */
 		else
 		{
-			char	   *context = psprintf("%s connecting to the database named by paperclip.database_name (\"%s\"); "
+			char	   *context = psprintf("%s connecting to database \"%s\"; "
 										   "it tries again every %d s or more",
-										   pc_worker_name(), pc_database_name, PC_BACKOFF_MIN_MS / 1000);
+										   pc_worker_name(), pc_worker_database(),
+										   PC_BACKOFF_MIN_MS / 1000);
 
 			edata->message = psprintf("%s: %s", pc_worker_name(), edata->message);
 			edata->context = edata->context ?
 				psprintf("%s\n%s", edata->context, context) : context;
-			if (edata->hint == NULL)
-				edata->hint = pstrdup("Set paperclip.database_name to a database that exists and accepts connections, "
-									  "then restart the server.");
 		}
 		pg_atomic_fetch_add_u32(&MyWorkerSlot->backoffs, 1);
 	}
@@ -124,41 +138,80 @@ connect_failure_hook(ErrorData *edata)
 		prev_emit_log_hook(edata);
 }
 
+/*
+ * The slot says what becomes of the worker: what pc_worker_exit chose, or
+ * else (an error, SIGTERM) to be started again after its restart delay.
+ */
 static void
 worker_exit(int code, Datum arg)
 {
 	if (MyWorkerSlot != NULL)
-		pc_registry_release(MyWorkerSlot);
+		pc_registry_release(MyWorkerSlot, exit_said ? exit_state : PC_SLOT_WANTED,
+							my_kind == PC_WORKER_LAUNCHER ? PC_LAUNCHER_RESTART_MS
+							: PC_SCHEDULER_RESTART_MS);
+}
+
+/*
+ * Exit cleanly (code 0), the slot saying what becomes of the worker: next
+ * is PC_SLOT_ABSENT (its database has no extension: started again when it
+ * is created there), PC_SLOT_IDLE (not served any more) or PC_SLOT_WANTED.
+ */
+void
+pc_worker_exit(PcSlotState next)
+{
+	exit_said = true;
+	exit_state = next;
+	proc_exit(0);
+}
+
+/* The name of the database we are connected to, into the slot. */
+static void
+name_database(void)
+{
+	char	   *name;
+
+	StartTransactionCommand();
+	name = get_database_name(MyDatabaseId);
+	if (name != NULL)
+		pc_registry_named(MyWorkerSlot, name);
+	CommitTransactionCommand();
 }
 
 /*
  * The prologue of a worker: signals as worker_spi's, the registry slot of
- * its kind for paperclip.database_name (a second worker for it exits), the
- * connection, session settings.
+ * its kind for the database the supervisor started it for (bgw_main_arg;
+ * a second worker for it exits, and so does one for a database a backend
+ * holds), the connection, session settings.
  */
 void
 pc_worker_start(PcWorkerKind kind)
 {
+	PcClaimRefusal refusal;
 	pid_t		holder;
 
 	my_kind = kind;
+	my_database = DatumGetObjectId(MyBgworkerEntry->bgw_main_arg);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
-	MyWorkerSlot = pc_registry_claim(kind, pc_database_name, &holder);
+	MyWorkerSlot = pc_registry_claim(kind, my_database, &refusal, &holder);
 	if (MyWorkerSlot == NULL)
 	{
-		if (holder != 0)
+		if (refusal == PC_CLAIM_DUPLICATE)
 			ereport(LOG,
-					(errmsg("%s for database \"%s\" is already running (PID %d); this one exits",
-							pc_worker_name(), pc_database_name, (int) holder)));
+					(errmsg("%s for database %u is already running (PID %d); this one exits",
+							pc_worker_name(), my_database, (int) holder)));
+		else if (refusal == PC_CLAIM_HELD)
+			ereport(DEBUG1,
+					(errmsg("%s for database %u exits: the database is being dropped, renamed, moved or copied",
+							pc_worker_name(), my_database)));
 		else
 			ereport(LOG,
-					(errmsg("%s for database \"%s\" exits: the worker registry is full",
-							pc_worker_name(), pc_database_name),
+					(errmsg("%s for database %u exits: the worker registry is full",
+							pc_worker_name(), my_database),
 					 errhint("Raise max_worker_processes.")));
-		proc_exit(0);			/* not restarted */
+		proc_exit(0);
 	}
 	before_shmem_exit(worker_exit, (Datum) 0);
 
@@ -169,15 +222,50 @@ pc_worker_start(PcWorkerKind kind)
 	prev_emit_log_hook = emit_log_hook;
 	emit_log_hook = connect_failure_hook;
 	connecting = true;
-	BackgroundWorkerInitializeConnection(pc_database_name, NULL, 0);
+	BackgroundWorkerInitializeConnectionByOid(my_database, InvalidOid, 0);
 	connecting = false;
 	emit_log_hook = prev_emit_log_hook;
 
-	pc_registry_connected(MyWorkerSlot);
+	name_database();
 	if (pg_atomic_read_u32(&MyWorkerSlot->trouble) == PC_TROUBLE_NO_DATABASE)
 		pc_worker_trouble_over();
 	pgstat_report_appname(pc_worker_name());
 	pc_worker_session_settings();
+}
+
+/* A launcher found the extension: its database's scheduler may start. */
+void
+pc_worker_found_extension(void)
+{
+	if (!found_extension)
+		ereport(LOG, (errmsg("%s started in database \"%s\"", pc_worker_name(), pc_worker_database())));
+	found_extension = true;
+	pc_registry_found_extension(MyWorkerSlot);
+}
+
+/* Whether a backend created, updated or dropped the extension since the worker looked. */
+bool
+pc_worker_nudged(void)
+{
+	return pg_atomic_read_u32(&MyWorkerSlot->nudged) != 0;
+}
+
+/*
+ * SIGHUP: read the configuration again. A worker whose database
+ * paperclip.database_name no longer names exits (not started again).
+ */
+void
+pc_worker_reload_config(void)
+{
+	ConfigReloadPending = false;
+	ProcessConfigFile(PGC_SIGHUP);
+	if (pc_database_name[0] != '\0' && strcmp(pc_database_name, pc_worker_database()) != 0)
+	{
+		ereport(LOG,
+				(errmsg("%s: no longer serves database \"%s\": paperclip.database_name is now \"%s\"",
+						pc_worker_name(), pc_worker_database(), pc_database_name)));
+		pc_worker_exit(PC_SLOT_IDLE);
+	}
 }
 
 /*
@@ -204,10 +292,16 @@ pc_worker_session_settings(void)
 	SetConfigOption("plan_cache_mode", "force_generic_plan", PGC_SUSET, PGC_S_OVERRIDE);
 }
 
-/* Whether a backend raised this worker's wake flag; lowers it. */
+/*
+ * Whether a backend raised this worker's wake flag; lowers it, and the
+ * nudge of a created, updated or dropped extension: the loops look for the
+ * extension after this, so an extension created after they looked keeps
+ * the nudge, and their slot WANTED when they exit for want of it.
+ */
 bool
 pc_worker_take_wake(void)
 {
+	pg_atomic_write_u32(&MyWorkerSlot->nudged, 0);
 	return pg_atomic_exchange_u32(&MyWorkerSlot->wake, 0) != 0;
 }
 
@@ -329,34 +423,50 @@ pc_error_is_misconfiguration(const ErrorData *edata, PcTrouble *trouble)
 }
 
 /*
+ * The database has no extension (never had, or it was dropped): the
+ * worker exits, and the supervisor starts it again when CREATE EXTENSION
+ * paperclip runs there. Said at LOG level by a worker that served the
+ * database, or when paperclip.database_name names it; a launcher looking
+ * at a database for the first time (every database is looked at) says it
+ * at DEBUG1.
+ */
+static void
+exit_no_extension(void)
+{
+	bool		served = my_kind == PC_WORKER_SCHEDULER || found_extension ||
+		pc_database_name[0] != '\0';
+
+	ereport(served ? LOG : DEBUG1,
+			(errmsg("%s: extension \"paperclip\" is not installed in database \"%s\"; exiting",
+					pc_worker_name(), pc_worker_database()),
+			 errdetail("The workers of that database start again when CREATE EXTENSION paperclip runs there.")));
+	pc_worker_exit(PC_SLOT_ABSENT);
+}
+
+/*
  * The worker cannot work: say why once (not again while the trouble
  * lasts, also across restarts) and wait before trying again; "why" adds
  * the error that showed it, if any. A read-only database may have become
  * so by ALTER DATABASE, which a session sees only when it connects: the
  * worker exits after its wait (or when a backend's commit in its database
- * wakes it), and the postmaster starts it again.
+ * wakes it), and the supervisor starts it again. Without the extension
+ * the worker exits (exit_no_extension).
  */
 void
 pc_worker_back_off(PcTrouble trouble, const char *why)
 {
 	long		ms = backoff_ms();
 
+	if (trouble == PC_TROUBLE_NO_EXTENSION)
+		exit_no_extension();
 	if (pg_atomic_exchange_u32(&MyWorkerSlot->trouble, trouble) != (uint32) trouble)
 	{
 		switch (trouble)
 		{
-			case PC_TROUBLE_NO_EXTENSION:
-				ereport(LOG,
-						(errmsg("%s: extension \"paperclip\" is not installed in database \"%s\"; waiting for it",
-								pc_worker_name(), pc_database_name),
-						 errdetail("It looks again every %d s or more.", PC_BACKOFF_MIN_MS / 1000),
-						 errhint("Run CREATE EXTENSION paperclip in that database, or set paperclip.database_name "
-								 "to the database that has it and restart the server.")));
-				break;
 			case PC_TROUBLE_READ_ONLY:
 				ereport(WARNING,
 						(errmsg("%s: database \"%s\" is read-only; no work is done until it accepts writes",
-								pc_worker_name(), pc_database_name),
+								pc_worker_name(), pc_worker_database()),
 						 errdetail("It tries again every %d s or more.", PC_BACKOFF_MIN_MS / 1000),
 						 errhint("Check default_transaction_read_only of the server, the database and its roles.")));
 				break;
@@ -368,8 +478,8 @@ pc_worker_back_off(PcTrouble trouble, const char *why)
 		}
 	}
 	pg_atomic_fetch_add_u32(&MyWorkerSlot->backoffs, 1);
-	/* a backend's commit here (the extension created, a write) ends the wait */
-	wait_ms(ms, trouble == PC_TROUBLE_NO_EXTENSION || trouble == PC_TROUBLE_READ_ONLY);
+	/* a backend's commit here (a write) ends the wait */
+	wait_ms(ms, trouble == PC_TROUBLE_READ_ONLY);
 	if (trouble == PC_TROUBLE_READ_ONLY)
 		proc_exit(1);
 }
@@ -401,5 +511,5 @@ pc_worker_trouble_over(void)
 	if (pg_atomic_exchange_u32(&MyWorkerSlot->trouble, PC_TROUBLE_NONE) != PC_TROUBLE_NONE)
 		ereport(LOG,
 				(errmsg("%s: working again in database \"%s\"", pc_worker_name(),
-						pc_database_name)));
+						pc_worker_database())));
 }

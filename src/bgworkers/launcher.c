@@ -1,6 +1,7 @@
 /*-------------------------------------------------------------------------
  * launcher.c
- *	  The launcher background worker: claims queued runs (FOR UPDATE SKIP
+ *	  The launcher background worker, one per database that has the
+ *	  extension (started by the supervisor): claims queued runs (FOR UPDATE SKIP
  *	  LOCKED, up to paperclip.max_concurrent_runs as the descriptors allow),
  *	  starts one paperclip_runner per run, multiplexes the runners' sockets
  *	  in a WaitEventSet, turns their frames into live events, run events
@@ -68,7 +69,8 @@
 Runner	   *runners = NULL;
 int			nrunners = 0;			/* slots allocated */
 char		run_log_dir[MAXPGPATH];
-char		spool_dir[MAXPGPATH];
+char		spool_dir[MAXPGPATH];		/* this database's */
+char		shared_spool_dir[MAXPGPATH];	/* before 0.2: every database's */
 char		runner_path[MAXPGPATH];
 static bool file_store = false;	/* paperclip.log_store = file, outside the data directory */
 static char *allowed_commands_json = NULL;	/* the allowlists as JSON arrays, */
@@ -204,7 +206,8 @@ resolve_paths(void *arg)
 	static bool warned = false;
 
 	strlcpy(run_log_dir, pc_run_log_dir(), MAXPGPATH);
-	strlcpy(spool_dir, pc_spool_dir(), MAXPGPATH);
+	snprintf(shared_spool_dir, MAXPGPATH, "%s/" PC_SPOOL_DIRECTORY, DataDir);
+	snprintf(spool_dir, MAXPGPATH, "%s/%u", shared_spool_dir, MyDatabaseId);
 	if (pc_runner_path != NULL && pc_runner_path[0] != '\0')
 		strlcpy(runner_path, pc_runner_path, MAXPGPATH);
 	else
@@ -939,6 +942,10 @@ back_off(void)
 {
 	PcTrouble	t = trouble;
 
+	/* leaving a database without the extension: no spool directory left behind (if empty) */
+	if (t == PC_TROUBLE_NO_EXTENSION && spool_dir[0] != '\0')
+		(void) rmdir(spool_dir);
+
 	trouble = PC_TROUBLE_NONE;
 	pc_worker_back_off(t, trouble_why);
 	trouble_why = NULL;
@@ -954,7 +961,8 @@ paperclip_launcher_main(Datum arg)
 
 	pc_worker_start(PC_WORKER_LAUNCHER);
 	before_shmem_exit(launcher_exit, (Datum) 0);
-	ereport(LOG, (errmsg("paperclip launcher started in database \"%s\"", pc_database_name)));
+	/* said at LOG level once it finds the extension (pc_worker_found_extension) */
+	ereport(DEBUG1, (errmsg("paperclip launcher started in database \"%s\"", pc_worker_database())));
 
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "paperclip launcher loop",
 									 ALLOCSET_DEFAULT_SIZES);
@@ -987,8 +995,7 @@ paperclip_launcher_main(Datum arg)
 
 		if (ConfigReloadPending)
 		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
+			pc_worker_reload_config();
 			read_config = true;
 		}
 		if (read_config && !read_settings())
@@ -999,7 +1006,9 @@ paperclip_launcher_main(Datum arg)
 		read_config = false;
 
 		now = GetCurrentTimestamp();
-		tick = first || TimestampDifferenceExceeds(last_tick, now, LAUNCHER_TICK_MS);
+		/* the extension created, updated or dropped: look at once */
+		tick = first || pc_worker_nudged() ||
+			TimestampDifferenceExceeds(last_tick, now, LAUNCHER_TICK_MS);
 		woken = pc_worker_take_wake();
 		if (tick)
 		{
@@ -1010,7 +1019,9 @@ paperclip_launcher_main(Datum arg)
 			{
 				if (!present)
 					trouble = PC_TROUBLE_NO_EXTENSION;
-				else if (pg_atomic_read_u32(&MyWorkerSlot->trouble) == PC_TROUBLE_NO_EXTENSION)
+				else
+					pc_worker_found_extension();	/* the scheduler may start */
+				if (present && pg_atomic_read_u32(&MyWorkerSlot->trouble) == PC_TROUBLE_NO_EXTENSION)
 				{
 					/* created: the scheduler, waiting for it too, may look now */
 					pc_worker_resolved(PC_TROUBLE_NO_EXTENSION);

@@ -173,6 +173,7 @@ extern Runner *runners;
 extern int	nrunners;
 extern char run_log_dir[MAXPGPATH];
 extern char spool_dir[MAXPGPATH];
+extern char shared_spool_dir[MAXPGPATH];
 extern char runner_path[MAXPGPATH];
 extern MemoryContext loop_cxt;
 

@@ -59,7 +59,7 @@ static int	orphans_cap = 0;
 /* $1 the runs of this launcher's own runners */
 static PcPlan plan_orphans = PC_PLAN(
 	"SELECT id, company_id, runner_pid, runner_start_ticks, runner_system_identifier, "
-	" runner_postmaster_start, agent_pid, agent_start_ticks, "
+	" runner_postmaster_start, agent_pid, agent_start_ticks, runner_database, "
 	" log_store IS DISTINCT FROM '" PC_LOG_STORE_FILE "' AS log_db "
 	"FROM paperclip.heartbeat_runs "
 	"WHERE status = 'running' AND runner_pid IS NOT NULL AND NOT (id = ANY($1))",
@@ -283,17 +283,52 @@ kill_agent_group(const ProcIdentity *agent, pid_t runner_pid, const char *run_id
 
 #define SPOOL_LOG_SUFFIX ".log"
 
+/*
+ * The run's spool file: in this database's spool directory, or, for a
+ * runner started before 0.2, in the directory every database shared then.
+ */
 char *
 spool_path(const char *run_id)
 {
-	return psprintf("%s/%s.json", spool_dir, run_id);
+	char	   *path = psprintf("%s/%s.json", spool_dir, run_id);
+	char	   *shared;
+	struct stat st;
+
+	if (stat(path, &st) == 0)
+		return path;
+	shared = psprintf("%s/%s.json", shared_spool_dir, run_id);
+	if (stat(shared, &st) == 0)
+	{
+		pfree(path);
+		return shared;
+	}
+	pfree(shared);
+	return path;
 }
 
-/* The run's log as its runner writes it (paperclip.log_store = db), for the launcher to copy. */
+/*
+ * The run's log as its runner writes it (paperclip.log_store = db), for the
+ * launcher to copy: in this database's spool directory, or in the one every
+ * database shared before 0.2 (where the update from 0.1 moves the log file
+ * of a run still running).
+ */
 char *
 spool_log_path(const char *run_id)
 {
-	return psprintf("%s/%s%s", spool_dir, run_id, SPOOL_LOG_SUFFIX);
+	char	   *path = psprintf("%s/%s%s", spool_dir, run_id, SPOOL_LOG_SUFFIX);
+	char	   *shared;
+	struct stat st;
+
+	if (stat(path, &st) == 0)
+		return path;
+	shared = psprintf("%s/%s%s", shared_spool_dir, run_id, SPOOL_LOG_SUFFIX);
+	if (stat(shared, &st) == 0)
+	{
+		pfree(path);
+		return shared;
+	}
+	pfree(shared);
+	return path;
 }
 
 bool
@@ -353,17 +388,20 @@ static const char *const spool_suffixes[] = {".json", ".json.tmp", ".result", ".
 void
 remove_spool(const char *run_id)
 {
+	const char *dirs[] = {spool_dir, shared_spool_dir};
+	int			d;
 	int			i;
 
-	for (i = 0; spool_suffixes[i] != NULL; i++)
-	{
-		char	   *path = psprintf("%s/%s%s", spool_dir, run_id, spool_suffixes[i]);
+	for (d = 0; d < lengthof(dirs); d++)
+		for (i = 0; spool_suffixes[i] != NULL; i++)
+		{
+			char	   *path = psprintf("%s/%s%s", dirs[d], run_id, spool_suffixes[i]);
 
-		if (unlink(path) != 0 && errno != ENOENT)
-			ereport(LOG, (errcode_for_file_access(),
-						  errmsg("could not remove \"%s\": %m", path)));
-		pfree(path);
-	}
+			if (unlink(path) != 0 && errno != ENOENT)
+				ereport(LOG, (errcode_for_file_access(),
+							  errmsg("could not remove \"%s\": %m", path)));
+			pfree(path);
+		}
 }
 
 /* Whether name is a run id followed by one of the spool suffixes; the id in id. */
@@ -411,31 +449,37 @@ static void
 clean_spool_unit(void *arg)
 {
 	Cleaning   *c = (Cleaning *) arg;
-	DIR		   *dir = AllocateDir(spool_dir);
+	const char *dirs[] = {spool_dir, shared_spool_dir};
 	struct dirent *de;
 	Datum	   *ids = NULL;
 	int			n = 0;
 	int			cap = 0;
 	int			found;
+	int			d;
 	int			i;
 	Datum		array;
 	SPITupleTable *tt;
 
 	c->removed = c->nlogs = 0;
-	while ((de = ReadDir(dir, spool_dir)) != NULL)
+	for (d = 0; d < lengthof(dirs); d++)
 	{
-		char		id[37];
+		DIR		   *dir = AllocateDir(dirs[d]);
 
-		if (!spool_file_run(de->d_name, id))
-			continue;
-		if (n == cap)
+		while ((de = ReadDir(dir, dirs[d])) != NULL)
 		{
-			cap = Max(64, cap * 2);
-			ids = ids ? repalloc(ids, sizeof(Datum) * cap) : palloc(sizeof(Datum) * cap);
+			char		id[37];
+
+			if (!spool_file_run(de->d_name, id))
+				continue;
+			if (n == cap)
+			{
+				cap = Max(64, cap * 2);
+				ids = ids ? repalloc(ids, sizeof(Datum) * cap) : palloc(sizeof(Datum) * cap);
+			}
+			ids[n++] = CStringGetTextDatum(id);
 		}
-		ids[n++] = CStringGetTextDatum(id);
+		FreeDir(dir);
 	}
-	FreeDir(dir);
 	if (n == 0)
 		return;
 	array = PointerGetDatum(construct_array(ids, n, TEXTOID, -1, false, TYPALIGN_INT));
@@ -468,10 +512,11 @@ clean_spool_unit(void *arg)
 
 /*
  * At launcher start: the spool files runners left for runs that have
- * finished since (their results are recorded) go; their logs first go into
- * the database, if it lacks anything of them. Files of runs still running
- * are reconciliation's; files of runs this database does not know are left
- * alone.
+ * finished since (their results are recorded) go, from this database's
+ * spool directory and from the one every database shared before 0.2;
+ * their logs first go into the database, if it lacks anything of them.
+ * Files of runs still running are reconciliation's; files of runs this
+ * database does not know are left alone.
  */
 void
 clean_spool(void)
@@ -517,6 +562,7 @@ typedef struct Listed
 	ProcIdentity agent;
 	bool		ours;			/* same system identifier */
 	bool		same_postmaster;
+	bool		copied;			/* but another database's launcher: we are a copy */
 } Listed;
 
 typedef struct Listing
@@ -572,6 +618,9 @@ list_unit(void *arg)
 		row->agent.start_ticks = ticks > 0 ? (uint64) ticks : 0;
 		v = pc_getattr(i, "runner_system_identifier", &isnull);
 		row->ours = !isnull && (uint64) DatumGetInt64(v) == sysid;
+		/* by this database's launcher (runs started before 0.2 say nothing) */
+		v = pc_getattr(i, "runner_database", &isnull);
+		row->copied = row->ours && !isnull && DatumGetObjectId(v) != MyDatabaseId;
 		v = pc_getattr(i, "runner_postmaster_start", &isnull);
 		row->same_postmaster = !isnull && DatumGetTimestampTz(v) == PgStartTime;
 	}
@@ -610,10 +659,11 @@ add_orphan(Listed *row)
 	strlcpy(o->company_id_str, row->company_id_str, sizeof(o->company_id_str));
 	/*
 	 * What its runner logged since the table's end is copied each tick, the
-	 * rest when it is finalized. Not a runner of another cluster's: a spool
-	 * file of that run here is not its runner's, and is left alone.
+	 * rest when it is finalized. Not a runner of another cluster's or of
+	 * another database's (a copy's): a spool file of that run here is not
+	 * its runner's, and is left alone.
 	 */
-	log_tail_start(&o->log, row->log_db && row->ours, false);
+	log_tail_start(&o->log, row->log_db && row->ours && !row->copied, false);
 	return o;
 }
 
@@ -637,11 +687,20 @@ judge(Orphan *o, Listed *row)
 
 	o->runner = row->runner;
 	o->agent = row->agent;
-	o->ours = row->ours;
-	o->signallable = row->ours && row->same_postmaster;
+	o->ours = row->ours && !row->copied;
+	o->signallable = o->ours && row->same_postmaster;
 	o->waiting = false;
 
-	if (spool_exists(o->run_id_str))
+	if (row->copied)
+	{
+		ereport(LOG,
+				(errmsg("paperclip launcher: run %s: its runner was started by the launcher of another database; it is neither adopted nor signalled",
+						o->run_id_str),
+				 errdetail("This database is a copy (CREATE DATABASE ... TEMPLATE) of the one whose run it is.")));
+		finalize_begin(&o->fin, SRC_LOST, NULL,
+					   "runner of another database (copied database): not adopted");
+	}
+	else if (spool_exists(o->run_id_str))
 		finalize_begin(&o->fin, SRC_SPOOL, NULL, NULL);
 	else if (o->ours && runner_proven(&o->runner))
 	{

@@ -1,6 +1,7 @@
 /*-------------------------------------------------------------------------
  * scheduler.c
- *	  The scheduler background worker: ticks interval timers, promotes due
+ *	  The scheduler background worker, one per database that has the
+ *	  extension (started by the supervisor): ticks interval timers, promotes due
  *	  retries, releases deferred wakes that committed after their run's end
  *	  (followups.c), classifies the liveness of finished runs and prunes what
  *	  paperclip.run_retention lets go, each unit of work in its own
@@ -232,7 +233,12 @@ sleep_until(TimestampTz wake_at)
 {
 	long		ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), wake_at);
 
-	if (ms > 0)
+	/*
+	 * A wake raised during the pass (a nudge after DROP EXTENSION, a retry
+	 * scheduled) may have had its SetLatch consumed by a lock wait inside a
+	 * unit: the flag, not the latch, says whether to sleep.
+	 */
+	if (ms > 0 && pg_atomic_read_u32(&MyWorkerSlot->wake) == 0)
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 ms, PG_WAIT_EXTENSION);
 	ResetLatch(MyLatch);
@@ -248,7 +254,7 @@ paperclip_scheduler_main(Datum arg)
 	static TimestampTz next_retention = 0;
 
 	pc_worker_start(PC_WORKER_SCHEDULER);
-	ereport(LOG, (errmsg("paperclip scheduler started in database \"%s\"", pc_database_name)));
+	ereport(LOG, (errmsg("paperclip scheduler started in database \"%s\"", pc_worker_database())));
 
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "paperclip scheduler loop",
 									 ALLOCSET_DEFAULT_SIZES);
@@ -275,8 +281,7 @@ paperclip_scheduler_main(Datum arg)
 		pc_worker_check_interrupts();
 		if (ConfigReloadPending)
 		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
+			pc_worker_reload_config();
 			/* settings may have changed: every pass looks again now */
 			next_tick = next_liveness = next_retention = 0;
 		}

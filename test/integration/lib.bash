@@ -104,15 +104,16 @@ server_log() {
 # log_since <mark>: the server log's lines written after mark (a line count from log_mark)
 log_mark() { local f; f=$(server_log) && wc -l <"$f" || echo 0; }
 log_since() { local f; f=$(server_log) && tail -n +"$(($1 + 1))" "$f"; }
-# the workers' pids
-launcher_pid() { q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'paperclip launcher'"; }
-scheduler_pid() { q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'paperclip scheduler'"; }
-# wait_worker <kind> <not this pid> [seconds]: a worker of that kind runs, with another pid; prints it
+# the workers' pids in $DB (each database served has its own)
+launcher_pid() { q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'paperclip launcher' AND datname = current_database()"; }
+scheduler_pid() { q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'paperclip scheduler' AND datname = current_database()"; }
+# wait_worker <kind> <not this pid> [seconds] [database]: a worker of that kind
+# runs in the database (postgres), with another pid; prints it
 wait_worker() {
 	local deadline=$((SECONDS + ${3:-30})) p
 	while [ $SECONDS -lt $deadline ]; do
 		p=$(psql -X -A -t -q -d postgres -c "SELECT pid FROM pg_stat_activity
-			WHERE backend_type = 'paperclip $1' AND datname IS NOT NULL" 2>/dev/null)
+			WHERE backend_type = 'paperclip $1' AND datname = '${4:-postgres}'" 2>/dev/null)
 		[ -n "$p" ] && [ "$p" != "$2" ] && { echo "$p"; return 0; }
 		sleep 0.1
 	done

@@ -33,7 +33,8 @@ is "$(q "SELECT log_store || ' ' || (log_ref IS NULL) FROM paperclip.heartbeat_r
 is "$(q "SELECT r.log_bytes || ' ' || r.log_sha256 FROM paperclip.heartbeat_runs r WHERE id = '$r'")" \
 	"$(q "SELECT sum(octet_length(content)) || ' ' || encode(sha256(string_agg(content, ''::bytea ORDER BY byte_offset)), 'hex')
 	      FROM paperclip.run_log_chunks WHERE run_id = '$r'")" "log bytes and sha256 match the rows of the log"
-is "$(ls "$(q "SHOW data_directory")/pg_paperclip/spool" | grep -c "^$r")" 0 "the runner's spool log is gone"
+is "$(ls "$(q "SHOW data_directory")/pg_paperclip/spool/$(q "SELECT oid FROM pg_database WHERE datname = current_database()")" | grep -c "^$r")" 0 \
+	"the runner's spool log is gone"
 is "$(stat -c %a "$(q "SHOW data_directory")/pg_paperclip/spool")" 700 "the spool directory is private (0700)"
 is "$(q "SELECT count(*) FROM paperclip.read_log('$r', 0, 10) WHERE next_offset = 10")" 1 "read_log pages with next_offset"
 

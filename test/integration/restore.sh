@@ -5,23 +5,21 @@
 # (pg_restore -j for everything but the extension's data, then that data
 # serially, in the order of its foreign keys; -j alone is shown to fail),
 # with the workers off: rows, logs and what a bound role sees are those of
-# the original, and nothing starts. The running run's runner, as if on
-# another host, is never signalled; the run fails process_lost and gets
-# one retry, which waits. Then the workers on: the queued run runs once,
-# the retry runs once, and nothing that had finished runs again or is
-# counted twice.
+# the original, and nothing starts. The running run's runner (the
+# original's, which goes on) is never adopted nor signalled by the copy;
+# the copy's run fails process_lost and gets one retry, which waits. Then
+# the workers on: the queued run runs once, the retry runs once, and
+# nothing that had finished runs again or is counted twice.
 . "$(dirname "$0")/lib.bash"
 launcher_db
 COPY=paperclip_restored
 settings="database_name launcher_enabled scheduler_enabled max_concurrent_runs retry_base_delay"
+# (database_name: the test clusters serve postgres only; this test serves the copy instead, for a while)
 restore() {
 	for s in $settings; do psql -X -q -d postgres -c "ALTER SYSTEM RESET paperclip.$s" >/dev/null 2>&1; done
-	server_restart >/dev/null 2>&1
-	wait_worker launcher 0 60 >/dev/null
-	# the original's runner, started before the restarts, is not signalled by its launcher: stop it here
-	[ -n "${runner_pid:-}" ] && kill -TERM "$runner_pid" 2>/dev/null
+	psql -X -q -d postgres -c "SELECT pg_reload_conf()" >/dev/null 2>&1
 	DB=postgres
-	[ -n "${r3:-}" ] && wait_finished "$r3" 30
+	[ -n "${r3:-}" ] && q "SELECT paperclip.cancel_run('$r3')" >/dev/null 2>&1 && wait_finished "$r3" 30
 	dropdb --if-exists "$COPY" >/dev/null 2>&1
 	dropdb --if-exists "${COPY}_j" >/dev/null 2>&1
 	psql -X -q -d postgres -c "DELETE FROM paperclip.company_roles WHERE role_id::text = 'paperclip_restore_bound'" \
@@ -76,6 +74,12 @@ before=$(counts q)
 before_bound=$(bound_view postgres)
 before_logs=$(logs q)
 
+# --- the workers off (everywhere: a restored database with the extension is served as soon as it has it)
+q "ALTER SYSTEM SET paperclip.launcher_enabled = off" >/dev/null
+q "ALTER SYSTEM SET paperclip.scheduler_enabled = off" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
+wait_for 10 "SELECT current_setting('paperclip.launcher_enabled') = 'off' AND current_setting('paperclip.scheduler_enabled') = 'off'" >/dev/null
+
 # --- the dump, the roles, the restore in two passes
 pg_dump -Fc -d postgres -f "$WORK/dump"
 ok $? "pg_dump -Fc of the database"
@@ -100,26 +104,25 @@ is "$(logs qc)" "$before_logs" "every log reads the same"
 is "$(qc "SELECT string_agg(status, ' ' ORDER BY created_at) FROM paperclip.heartbeat_runs WHERE company_id = '$COMPANY'")" \
 	"succeeded succeeded running queued" "the copy says what the original said when it was dumped"
 
-# --- the copy's workers, off: nothing starts
-# the copy is on "another host": its recorded runners are another cluster's
-qc "UPDATE paperclip.heartbeat_runs SET runner_system_identifier = 1 WHERE status = 'running'" >/dev/null
+# --- the copy served by workers of its own (the original's stop: the test clusters serve one database), off: nothing starts
 rm "$WORK/hold"
-for s in "database_name = '$COPY'" "launcher_enabled = off" "scheduler_enabled = off" "retry_base_delay = '1s'"; do
-	q "ALTER SYSTEM SET paperclip.$s" >/dev/null
-done
-q "ALTER SYSTEM RESET paperclip.max_concurrent_runs" >/dev/null
-server_restart
+q "ALTER SYSTEM SET paperclip.retry_base_delay = '1s'" >/dev/null
+q "ALTER SYSTEM SET paperclip.database_name = '$COPY'" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
 DB=$COPY
-wait_worker launcher 0 60 >/dev/null
+ok $(wait_for 30 "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'paperclip launcher' AND datname = '$COPY')"; echo $?) \
+	"the copy gets a launcher of its own"
 ok $(wait_for 30 "SELECT status = 'failed' AND error_code = 'process_lost' FROM paperclip.heartbeat_runs WHERE id = '$r3'"; echo $?) \
-	"with the launcher off, the run that was running in the copy fails process_lost (its runner is not the copy's)"
+	"with the launcher off, the run that was running in the copy fails process_lost (its runner is the original's)"
 retry=$(q "SELECT id FROM paperclip.heartbeat_runs WHERE retry_of_run_id = '$r3'")
 is "$(q "SELECT count(*) || ' ' || min(status) FROM paperclip.heartbeat_runs WHERE retry_of_run_id = '$r3'")" "1 scheduled_retry" \
 	"it gets one retry, scheduled"
 wait_for 30 "SELECT now() > scheduled_retry_at + interval '2 seconds' FROM paperclip.heartbeat_runs WHERE id = '$retry'" >/dev/null
 is "$(q "SELECT string_agg(status, ' ' ORDER BY created_at) FROM paperclip.heartbeat_runs WHERE company_id = '$COMPANY'")" \
 	"succeeded succeeded failed queued scheduled_retry" "with the workers off nothing starts: the queued run waits, so does the retry once due"
-ok $(kill -0 "$runner_pid" 2>/dev/null; echo $?) "the original's runner is not signalled by the copy"
+ok $(kill -0 "$runner_pid" 2>/dev/null; echo $?) "the original's runner is neither adopted nor signalled by the copy"
+is "$(psql -X -A -t -q -d postgres -c "SELECT status FROM paperclip.heartbeat_runs WHERE id = '$r3'")" running \
+	"and the original's run goes on"
 
 # --- the workers on
 q "ALTER SYSTEM SET paperclip.launcher_enabled = on" >/dev/null

@@ -39,7 +39,8 @@ log_has() {
 	echo "SELECT CASE WHEN (SELECT log_store FROM paperclip.heartbeat_runs WHERE id = '$1') IS NULL THEN false
 	             ELSE EXISTS (SELECT 1 FROM paperclip.read_log('$1', 0, 16777216) WHERE content LIKE '%$2%') END"
 }
-spool_files() { ls "$pgdata/pg_paperclip/spool" | grep -c "^$1" ; }
+spool="pg_paperclip/spool/$(q "SELECT oid FROM pg_database WHERE datname = current_database()")"	# this database's
+spool_files() { ls "$pgdata/$spool" | grep -c "^$1" ; }
 # numbered <n> <pause>: an agent printing lines 1..n, pause seconds apart
 numbered() {
 	script "numbered-$1-$2.sh" "i=1; while [ \$i -le $1 ]; do echo \"line \$i of $1\"; i=\$((i + 1)); sleep $2; done"
@@ -144,8 +145,8 @@ rc=$?
 ok $rc "pg_basebackup -Ft succeeds after runs have logged, with a run in flight"
 [ $rc -eq 0 ] || sed 's/^/#   /' <<< "$out"
 is "$(tar -tf "$WORK/base/base.tar" 2>/dev/null | awk 'length($0) > 99' | wc -l)" 0 "no name in the tar is longer than 99 bytes"
-is "$(tar -tf "$WORK/base/base.tar" | grep -c "^pg_paperclip/spool/$r.log$")" 1 \
-	"the run's spool log is in the backup (its name fits: pg_paperclip/spool/$r.log)"
+is "$(tar -tf "$WORK/base/base.tar" | grep -c "^$spool/$r.log$")" 1 \
+	"the run's spool log is in the backup (its name fits: $spool/$r.log)"
 wait_finished "$r" 30
 ok $(lines_once "$r" 100; echo $?) "the run in flight logged every line"
 
