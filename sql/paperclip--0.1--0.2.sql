@@ -675,11 +675,11 @@ COMMENT ON FUNCTION paperclip.run_log_path(uuid, uuid)
 -- tar format) move into paperclip.run_log_chunks, byte for byte, and their
 -- runs say db; once this transaction commits, the files of finished runs and
 -- the directories left empty are removed, and the file of a run still
--- running becomes its spool log (pg_paperclip/spool/<run_id>.log: its runner
--- goes on appending to it), whose rest the launcher copies when it
--- finalizes the run. A log whose file is gone is no log (log_store NULL), as
--- read_log said before. Only this update, run by a superuser, reads the
--- files; the function is dropped once it has.
+-- running becomes its spool log (pg_paperclip/spool/<database OID>/
+-- <run_id>.log: its runner goes on appending to it), whose rest the launcher
+-- copies when it finalizes the run. A log whose file is gone is no log
+-- (log_store NULL), as read_log said before. Only this update, run by a
+-- superuser, reads the files; the function is dropped once it has.
 CREATE FUNCTION paperclip.import_file_logs()
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'paperclip_import_file_logs'

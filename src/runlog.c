@@ -679,6 +679,15 @@ import_xact_callback(XactEvent event, void *arg)
 			 * A running run's file becomes its spool log, where the launcher
 			 * copies the rest from (its runner appends to the same file).
 			 */
+			if (f->move_to != NULL)
+			{
+				/* this database's spool directory, made as the launcher makes it */
+				char	   *dir = pstrdup(f->move_to);
+
+				get_parent_directory(dir);
+				(void) pg_mkdir_p(dir, S_IRWXU);
+				pfree(dir);
+			}
 			if (f->move_to != NULL && rename(f->path, f->move_to) == 0)
 				moved++;
 			else if (f->move_to != NULL)
@@ -786,9 +795,9 @@ static PcPlan plan_file_log_moved = PC_PLAN(
  * its run says db (NULL when the file is gone: no log, as read_log said
  * before). Once the update commits, the files of finished runs are
  * removed, and those of runs still running become their spool logs
- * (<data directory>/pg_paperclip/spool/<run_id>.log, where 0.1's runners
- * spooled, the same file: their runner goes on appending to it), whose rest
- * the launcher copies when it finalizes them. Returns the bytes copied.
+ * (<data directory>/pg_paperclip/spool/<database OID>/<run_id>.log, the
+ * same file: their runner goes on appending to it), whose rest the
+ * launcher copies when it finalizes them. Returns the bytes copied.
  */
 Datum
 paperclip_import_file_logs(PG_FUNCTION_ARGS)
@@ -838,7 +847,8 @@ paperclip_import_file_logs(PG_FUNCTION_ARGS)
 		total += end;
 		/* a run still running: its runner may append; the launcher copies the rest */
 		remove_at_commit(path, finished ? NULL :
-						 psprintf("%s/" PC_SPOOL_DIRECTORY "/%s.log", DataDir, run_id_str), end);
+						 psprintf("%s/" PC_SPOOL_DIRECTORY "/%u/%s.log", DataDir, MyDatabaseId, run_id_str),
+						 end);
 		CHECK_FOR_INTERRUPTS();
 	}
 	SPI_finish();

@@ -308,9 +308,9 @@ spool_path(const char *run_id)
 
 /*
  * The run's log as its runner writes it (paperclip.log_store = db), for the
- * launcher to copy: in this database's spool directory, or in the one every
- * database shared before 0.2 (where the update from 0.1 moves the log file
- * of a run still running).
+ * launcher to copy: in this database's spool directory (where the update
+ * from 0.1 also moves the log file of a run still running), or in the one
+ * every database shared before 0.2.
  */
 char *
 spool_log_path(const char *run_id)

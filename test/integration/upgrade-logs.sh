@@ -20,7 +20,7 @@ cleanup() {
 	dropdb --if-exists "$DB" >/dev/null 2>&1
 	rm -rf "$legacy/$company" "$WORK"
 	rmdir "$legacy" 2>/dev/null
-	rm -f "$pgdata/pg_paperclip/spool/e1400000-"*
+	[ -n "${spool_log:-}" ] && rm -f "$spool_log" && rmdir "$(dirname "$spool_log")" 2>/dev/null
 }
 trap cleanup EXIT
 dropdb --if-exists "$DB" >/dev/null 2>&1
@@ -81,7 +81,7 @@ err=$(psql -X -q -d "$DB" -c "SELECT * FROM paperclip.read_log('$(run f4)')" 2>&
 ok $(grep -q 'ERROR:  run log not found' <<< "$err"; echo $?) "a run whose file was gone still has no log"
 ok $([ ! -e "$legacy/$company/$(run f1).ndjson" ] && [ ! -e "$legacy/$company/$(run f2).ndjson" ]; echo $?) \
 	"the files of finished runs are removed once the update committed"
-spool_log="$pgdata/pg_paperclip/spool/$(run f3).log"
+spool_log="$pgdata/pg_paperclip/spool/$(q "SELECT oid FROM pg_database WHERE datname = current_database()")/$(run f3).log"
 ok $([ -f "$spool_log" ] && [ ! -e "$legacy/$company" ] && [ ! -e "$legacy" ]; echo $?) \
 	"a running run's file is its spool log now, and 0.1's directories are gone"
 line stdout "after the update" >&3
