@@ -9,7 +9,8 @@
 
 EXTENSION  = paperclip
 MODULE_big = paperclip
-EXTVERSION = 0.2
+# the version the library writes (paperclip.control's default_version: one home)
+EXTVERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" paperclip.control)
 PG_MAJOR  ?= 15
 
 OBJS = \
@@ -29,6 +30,7 @@ OBJS = \
 	src/access.o \
 	src/claims.o \
 	src/serving.o \
+	src/extension_drop.o \
 	src/leases.o \
 	src/wake_context.o \
 	src/followups.o \
@@ -52,7 +54,9 @@ REGRESS_OPTS = --load-extension=paperclip
 ISOLATION = enqueue-coalesce enqueue-cancel finalize-cancel claim-race deferred-followup
 ISOLATION_OPTS = --inputdir=test --load-extension=paperclip
 
-PG_CPPFLAGS = -Isrc
+PG_CPPFLAGS = -Isrc -DPC_EXTVERSION='"$(EXTVERSION)"'
+# the objects that know the version are rebuilt when it changes
+src/paperclip.o src/bgworkers/launcher.o src/bgworkers/scheduler.o: paperclip.control
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare -Wno-cast-function-type
 
 PG_CONFIG ?= pg_config

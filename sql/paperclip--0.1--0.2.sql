@@ -585,6 +585,294 @@ ALTER TABLE paperclip.heartbeat_runs
 COMMENT ON COLUMN paperclip.heartbeat_runs.runner_database
     IS 'OID of the database whose launcher started the runner; in a copy of the database (another OID) the runner is never adopted nor signalled';
 
+-- ---------------------------------------------------------------------------
+-- issue 14: comments
+-- ---------------------------------------------------------------------------
+-- Every table, view, column and function a user reads says what it is, so
+-- \d+ and \df+ explain the extension (test/pgtap/comments.sql fails on any
+-- object of the extension without a comment; README's function table is
+-- checked against these by test/integration/readme.sh).
+
+COMMENT ON SCHEMA paperclip IS 'pg_paperclip: the heartbeat control plane of Paperclip (wakeups, runs, timers, accounting)';
+
+-- companies
+COMMENT ON TABLE paperclip.companies IS 'a company: the unit of isolation; every other row belongs to one';
+COMMENT ON COLUMN paperclip.companies.id IS 'company id';
+COMMENT ON COLUMN paperclip.companies.name IS 'display name';
+COMMENT ON COLUMN paperclip.companies.created_at IS 'when the row was created';
+COMMENT ON COLUMN paperclip.companies.updated_at IS 'when the row was last changed';
+
+-- agents
+COMMENT ON TABLE paperclip.agents IS 'an AI agent of a company: how it runs (adapter), its heartbeat policy, status and budget';
+COMMENT ON COLUMN paperclip.agents.id IS 'agent id';
+COMMENT ON COLUMN paperclip.agents.company_id IS 'the company the agent belongs to';
+COMMENT ON COLUMN paperclip.agents.name IS 'display name';
+COMMENT ON COLUMN paperclip.agents.role IS 'free-form role (e.g. engineer, ceo)';
+COMMENT ON COLUMN paperclip.agents.status IS 'idle, running, paused, error or terminated; paused and terminated agents are not woken';
+COMMENT ON COLUMN paperclip.agents.adapter_config IS 'the adapter''s settings (command, args, cwd, env, timeoutSec, graceSec; url, method, headers), checked when written';
+COMMENT ON COLUMN paperclip.agents.runtime_config IS 'runtime settings; "heartbeat": {enabled, intervalSec, wakeOnAssignment, wakeOnOnDemand, wakeOnAutomation} is the wakeup policy';
+COMMENT ON COLUMN paperclip.agents.budget_monthly_cents IS 'monthly spend limit in cents (0: none); a run of an agent over it fails budget_blocked';
+COMMENT ON COLUMN paperclip.agents.spent_monthly_cents IS 'spend this calendar month (UTC) in cents, from finalized runs; reset by the scheduler each month';
+COMMENT ON COLUMN paperclip.agents.last_heartbeat_at IS 'when the agent''s last run was finalized; interval timers count from it';
+COMMENT ON COLUMN paperclip.agents.timer_due_at IS 'derived: when its interval timer is next due (null: no timer, -infinity: never beat)';
+COMMENT ON COLUMN paperclip.agents.created_at IS 'when the row was created';
+COMMENT ON COLUMN paperclip.agents.updated_at IS 'when the row was last changed';
+
+-- timer_agents
+COMMENT ON TABLE paperclip.timer_agents IS 'internal: how many agents have an interval timer, kept by triggers on agents (tick_timers reports it as "checked")';
+COMMENT ON COLUMN paperclip.timer_agents.singleton IS 'always true: the table has one row';
+COMMENT ON COLUMN paperclip.timer_agents.agents IS 'agents whose timer_due_at is not null';
+-- agent_runtime_state
+COMMENT ON COLUMN paperclip.agent_runtime_state.agent_id IS 'the agent';
+COMMENT ON COLUMN paperclip.agent_runtime_state.company_id IS 'the agent''s company';
+COMMENT ON COLUMN paperclip.agent_runtime_state.adapter_type IS 'the agent''s adapter type when the state was created';
+COMMENT ON COLUMN paperclip.agent_runtime_state.session_id IS 'the adapter session the next run resumes (null: a new session)';
+COMMENT ON COLUMN paperclip.agent_runtime_state.state_json IS 'adapter state kept between runs';
+COMMENT ON COLUMN paperclip.agent_runtime_state.last_run_id IS 'the agent''s last finalized run';
+COMMENT ON COLUMN paperclip.agent_runtime_state.last_run_status IS 'that run''s status';
+COMMENT ON COLUMN paperclip.agent_runtime_state.total_input_tokens IS 'input tokens over all finalized runs';
+COMMENT ON COLUMN paperclip.agent_runtime_state.total_output_tokens IS 'output tokens over all finalized runs';
+COMMENT ON COLUMN paperclip.agent_runtime_state.total_cached_input_tokens IS 'cached input tokens over all finalized runs';
+COMMENT ON COLUMN paperclip.agent_runtime_state.total_cost_cents IS 'cost over all finalized runs, in cents (fractions kept)';
+COMMENT ON COLUMN paperclip.agent_runtime_state.last_error IS 'the error of the last failed run, cleared by a success';
+COMMENT ON COLUMN paperclip.agent_runtime_state.created_at IS 'when the row was created';
+COMMENT ON COLUMN paperclip.agent_runtime_state.updated_at IS 'when the row was last changed';
+-- agent_wakeup_requests
+COMMENT ON COLUMN paperclip.agent_wakeup_requests.id IS 'request id';
+COMMENT ON COLUMN paperclip.agent_wakeup_requests.company_id IS 'the agent''s company';
+COMMENT ON COLUMN paperclip.agent_wakeup_requests.agent_id IS 'the agent to wake';
+COMMENT ON COLUMN paperclip.agent_wakeup_requests.source IS 'timer, assignment, on_demand or automation';
+COMMENT ON COLUMN paperclip.agent_wakeup_requests.trigger_detail IS 'manual, ping, callback, system, or null';
+COMMENT ON COLUMN paperclip.agent_wakeup_requests.reason IS 'why: the caller''s reason, or the policy that skipped it (heartbeat.disabled, ...)';
+COMMENT ON COLUMN paperclip.agent_wakeup_requests.payload IS 'the caller''s payload';
+COMMENT ON COLUMN paperclip.agent_wakeup_requests.status IS 'queued, claimed, coalesced, skipped, completed, failed, cancelled or timed_out';
+COMMENT ON COLUMN paperclip.agent_wakeup_requests.coalesced_count IS '1 when the request was coalesced into an active run';
+COMMENT ON COLUMN paperclip.agent_wakeup_requests.requested_by_actor_type IS 'user, agent, system, or null';
+COMMENT ON COLUMN paperclip.agent_wakeup_requests.requested_by_actor_id IS 'who asked, in the caller''s terms';
+COMMENT ON COLUMN paperclip.agent_wakeup_requests.idempotency_key IS 'a repeated key for the same agent returns the first request''s run and writes nothing';
+COMMENT ON COLUMN paperclip.agent_wakeup_requests.run_id IS 'the run it started or was coalesced into';
+COMMENT ON COLUMN paperclip.agent_wakeup_requests.requested_at IS 'when it was asked for';
+COMMENT ON COLUMN paperclip.agent_wakeup_requests.claimed_at IS 'when its run started';
+COMMENT ON COLUMN paperclip.agent_wakeup_requests.finished_at IS 'when it ended (its run finished, or it was coalesced or skipped)';
+COMMENT ON COLUMN paperclip.agent_wakeup_requests.error IS 'its run''s error, if it failed';
+COMMENT ON COLUMN paperclip.agent_wakeup_requests.created_at IS 'when the row was created';
+COMMENT ON COLUMN paperclip.agent_wakeup_requests.updated_at IS 'when the row was last changed';
+-- heartbeat_runs
+COMMENT ON COLUMN paperclip.heartbeat_runs.id IS 'run id';
+COMMENT ON COLUMN paperclip.heartbeat_runs.company_id IS 'the agent''s company';
+COMMENT ON COLUMN paperclip.heartbeat_runs.agent_id IS 'the agent that runs';
+COMMENT ON COLUMN paperclip.heartbeat_runs.invocation_source IS 'the source of the wakeup that queued it: timer, assignment, on_demand or automation';
+COMMENT ON COLUMN paperclip.heartbeat_runs.trigger_detail IS 'manual, ping, callback, system, or null';
+COMMENT ON COLUMN paperclip.heartbeat_runs.status IS 'scheduled_retry, queued, running, succeeded, failed, cancelled or timed_out; at most one queued or running run per agent';
+COMMENT ON COLUMN paperclip.heartbeat_runs.started_at IS 'when it was claimed and its runner started';
+COMMENT ON COLUMN paperclip.heartbeat_runs.finished_at IS 'when it reached a terminal status';
+COMMENT ON COLUMN paperclip.heartbeat_runs.error IS 'what went wrong, in words';
+COMMENT ON COLUMN paperclip.heartbeat_runs.error_code IS 'what went wrong, as a code (timeout, cancelled, process_lost, adapter_failed, budget_blocked, http_5xx, ...)';
+COMMENT ON COLUMN paperclip.heartbeat_runs.wakeup_request_id IS 'the wakeup request that queued it';
+COMMENT ON COLUMN paperclip.heartbeat_runs.exit_code IS 'the agent process''s exit code';
+COMMENT ON COLUMN paperclip.heartbeat_runs.signal IS 'the signal that ended the agent process (e.g. SIGKILL)';
+COMMENT ON COLUMN paperclip.heartbeat_runs.usage_json IS 'token usage reported by the adapter, plus costUsd';
+COMMENT ON COLUMN paperclip.heartbeat_runs.result_json IS 'the adapter''s result object';
+COMMENT ON COLUMN paperclip.heartbeat_runs.session_id_before IS 'the adapter session the run resumed';
+COMMENT ON COLUMN paperclip.heartbeat_runs.session_id_after IS 'the adapter session the run left for the next';
+COMMENT ON COLUMN paperclip.heartbeat_runs.log_store IS 'where the run log is kept (local_file), null when there is none or it was pruned';
+COMMENT ON COLUMN paperclip.heartbeat_runs.log_ref IS 'the run log''s location in its store; read it with read_log';
+COMMENT ON COLUMN paperclip.heartbeat_runs.log_bytes IS 'size of the run log in bytes';
+COMMENT ON COLUMN paperclip.heartbeat_runs.log_sha256 IS 'SHA-256 of the run log, as the runner reported it';
+COMMENT ON COLUMN paperclip.heartbeat_runs.log_compressed IS 'whether the stored log is compressed';
+COMMENT ON COLUMN paperclip.heartbeat_runs.stdout_excerpt IS 'the last few kilobytes of the agent''s standard output';
+COMMENT ON COLUMN paperclip.heartbeat_runs.stderr_excerpt IS 'the last few kilobytes of the agent''s standard error';
+COMMENT ON COLUMN paperclip.heartbeat_runs.context_snapshot IS 'the context the agent was woken with (issueId, taskId, wakeCommentId, ...)';
+COMMENT ON COLUMN paperclip.heartbeat_runs.external_run_id IS 'the run''s id in an external system, when an adapter reports one';
+COMMENT ON COLUMN paperclip.heartbeat_runs.retry_of_run_id IS 'for a retry: the failed run it repeats';
+COMMENT ON COLUMN paperclip.heartbeat_runs.scheduled_retry_at IS 'for a scheduled retry: when it is queued';
+COMMENT ON COLUMN paperclip.heartbeat_runs.scheduled_retry_attempt IS 'retry attempt (0: the first run, 1: the first retry, ...)';
+COMMENT ON COLUMN paperclip.heartbeat_runs.scheduled_retry_reason IS 'the transient error code that caused the retry';
+COMMENT ON COLUMN paperclip.heartbeat_runs.liveness_state IS 'whether the finished run moved its issue forward: completed, advanced, plan_only, empty_response, blocked, failed, needs_followup; null until classified';
+COMMENT ON COLUMN paperclip.heartbeat_runs.liveness_reason IS 'why it was classified so';
+COMMENT ON COLUMN paperclip.heartbeat_runs.continuation_attempt IS 'how many follow-up runs the issue has had for want of progress';
+COMMENT ON COLUMN paperclip.heartbeat_runs.last_useful_action_at IS 'the latest concrete evidence of progress the run left';
+COMMENT ON COLUMN paperclip.heartbeat_runs.next_action IS 'the next step the run announced but did not take';
+COMMENT ON COLUMN paperclip.heartbeat_runs.runner_pid IS 'the pid of the run''s paperclip_runner process';
+COMMENT ON COLUMN paperclip.heartbeat_runs.process_started_at IS 'when the runner process started (tells a live runner from a reused pid)';
+COMMENT ON COLUMN paperclip.heartbeat_runs.agent_pid IS 'the agent process''s pid, also its process group: killed when its runner is lost';
+COMMENT ON COLUMN paperclip.heartbeat_runs.event_seq IS 'internal: the last seq handed out for the run''s events';
+COMMENT ON COLUMN paperclip.heartbeat_runs.finalized_at IS 'when the adapter result was recorded: finalizing again counts nothing twice';
+COMMENT ON COLUMN paperclip.heartbeat_runs.pruned_at IS 'when retention removed the run''s events and log (the run row stays)';
+COMMENT ON COLUMN paperclip.heartbeat_runs.created_at IS 'when the row was created';
+COMMENT ON COLUMN paperclip.heartbeat_runs.updated_at IS 'when the row was last changed';
+-- heartbeat_run_events
+COMMENT ON COLUMN paperclip.heartbeat_run_events.id IS 'event id';
+COMMENT ON COLUMN paperclip.heartbeat_run_events.company_id IS 'the run''s company';
+COMMENT ON COLUMN paperclip.heartbeat_run_events.run_id IS 'the run';
+COMMENT ON COLUMN paperclip.heartbeat_run_events.agent_id IS 'the run''s agent';
+COMMENT ON COLUMN paperclip.heartbeat_run_events.seq IS 'position in the run, from 1; list_events pages by it';
+COMMENT ON COLUMN paperclip.heartbeat_run_events.event_type IS 'lifecycle, adapter.invoke, log, error, or a tool/action event type an adapter reported';
+COMMENT ON COLUMN paperclip.heartbeat_run_events.stream IS 'system, stdout, stderr, or null';
+COMMENT ON COLUMN paperclip.heartbeat_run_events.level IS 'info, warn, error, or null';
+COMMENT ON COLUMN paperclip.heartbeat_run_events.color IS 'display colour, as Paperclip''s UI uses it';
+COMMENT ON COLUMN paperclip.heartbeat_run_events.message IS 'the event in words (e.g. run started)';
+COMMENT ON COLUMN paperclip.heartbeat_run_events.payload IS 'the event''s data';
+COMMENT ON COLUMN paperclip.heartbeat_run_events.created_at IS 'when it happened';
+-- cost_events
+COMMENT ON COLUMN paperclip.cost_events.id IS 'cost event id';
+COMMENT ON COLUMN paperclip.cost_events.company_id IS 'the agent''s company';
+COMMENT ON COLUMN paperclip.cost_events.agent_id IS 'the agent charged';
+COMMENT ON COLUMN paperclip.cost_events.run_id IS 'the run that cost it';
+COMMENT ON COLUMN paperclip.cost_events.provider IS 'the model provider the adapter reported (unknown when none)';
+COMMENT ON COLUMN paperclip.cost_events.model IS 'the model the adapter reported (unknown when none)';
+COMMENT ON COLUMN paperclip.cost_events.input_tokens IS 'input tokens of the run';
+COMMENT ON COLUMN paperclip.cost_events.output_tokens IS 'output tokens of the run';
+COMMENT ON COLUMN paperclip.cost_events.cost_cents IS 'cost in whole cents';
+COMMENT ON COLUMN paperclip.cost_events.occurred_at IS 'when the cost was incurred (the run''s finalization)';
+COMMENT ON COLUMN paperclip.cost_events.created_at IS 'when the row was created';
+
+-- activity_log
+COMMENT ON TABLE paperclip.activity_log IS 'the activity feed: who did what to which entity (log_activity writes it)';
+COMMENT ON COLUMN paperclip.activity_log.id IS 'activity id';
+COMMENT ON COLUMN paperclip.activity_log.company_id IS 'the company';
+COMMENT ON COLUMN paperclip.activity_log.actor_type IS 'user, agent or system';
+COMMENT ON COLUMN paperclip.activity_log.actor_id IS 'who acted, in the caller''s terms';
+COMMENT ON COLUMN paperclip.activity_log.action IS 'what was done (e.g. issue.comment_added)';
+COMMENT ON COLUMN paperclip.activity_log.entity_type IS 'the kind of thing acted on (e.g. issue)';
+COMMENT ON COLUMN paperclip.activity_log.entity_id IS 'the thing acted on';
+COMMENT ON COLUMN paperclip.activity_log.agent_id IS 'the agent involved, if any';
+COMMENT ON COLUMN paperclip.activity_log.run_id IS 'the run that did it, if any (liveness counts it as evidence)';
+COMMENT ON COLUMN paperclip.activity_log.details IS 'free-form details';
+COMMENT ON COLUMN paperclip.activity_log.created_at IS 'when it happened';
+
+-- work evidence
+COMMENT ON TABLE paperclip.issues IS 'an issue (task) agents work on; read by the activity feed and liveness';
+COMMENT ON COLUMN paperclip.issues.id IS 'issue id';
+COMMENT ON COLUMN paperclip.issues.company_id IS 'the company';
+COMMENT ON COLUMN paperclip.issues.identifier IS 'human identifier (e.g. PAP-12)';
+COMMENT ON COLUMN paperclip.issues.title IS 'title';
+COMMENT ON COLUMN paperclip.issues.description IS 'description';
+COMMENT ON COLUMN paperclip.issues.status IS 'backlog, todo, in_progress, in_review, blocked, done or cancelled';
+COMMENT ON COLUMN paperclip.issues.priority IS 'priority, free-form';
+COMMENT ON COLUMN paperclip.issues.assignee_agent_id IS 'the agent it is assigned to';
+COMMENT ON COLUMN paperclip.issues.hidden_at IS 'when it was hidden (hidden issues are left out of feeds)';
+COMMENT ON COLUMN paperclip.issues.created_at IS 'when the row was created';
+COMMENT ON COLUMN paperclip.issues.updated_at IS 'when the row was last changed';
+
+COMMENT ON TABLE paperclip.issue_comments IS 'comments on issues; one written by a run is evidence of its progress';
+COMMENT ON COLUMN paperclip.issue_comments.id IS 'comment id';
+COMMENT ON COLUMN paperclip.issue_comments.company_id IS 'the company';
+COMMENT ON COLUMN paperclip.issue_comments.issue_id IS 'the issue';
+COMMENT ON COLUMN paperclip.issue_comments.author_agent_id IS 'the agent that wrote it, if any';
+COMMENT ON COLUMN paperclip.issue_comments.body IS 'the text';
+COMMENT ON COLUMN paperclip.issue_comments.created_by_run_id IS 'the run that wrote it, if any';
+COMMENT ON COLUMN paperclip.issue_comments.created_at IS 'when it was written';
+
+COMMENT ON TABLE paperclip.issue_documents IS 'documents attached to issues under a key (plan is the plan document)';
+COMMENT ON COLUMN paperclip.issue_documents.id IS 'row id';
+COMMENT ON COLUMN paperclip.issue_documents.company_id IS 'the company';
+COMMENT ON COLUMN paperclip.issue_documents.issue_id IS 'the issue';
+COMMENT ON COLUMN paperclip.issue_documents.document_id IS 'the document (see document_revisions)';
+COMMENT ON COLUMN paperclip.issue_documents.key IS 'the document''s role on the issue: plan, continuation-summary (not evidence), ...';
+
+COMMENT ON TABLE paperclip.document_revisions IS 'revisions of documents; one written by a run is evidence of its progress';
+COMMENT ON COLUMN paperclip.document_revisions.id IS 'revision id';
+COMMENT ON COLUMN paperclip.document_revisions.company_id IS 'the company';
+COMMENT ON COLUMN paperclip.document_revisions.document_id IS 'the document';
+COMMENT ON COLUMN paperclip.document_revisions.body IS 'the revision''s text';
+COMMENT ON COLUMN paperclip.document_revisions.created_by_run_id IS 'the run that wrote it, if any';
+COMMENT ON COLUMN paperclip.document_revisions.created_at IS 'when it was written';
+
+COMMENT ON TABLE paperclip.issue_work_products IS 'work products of issues (pull requests, files, ...); one made by a run is evidence of its progress';
+COMMENT ON COLUMN paperclip.issue_work_products.id IS 'work product id';
+COMMENT ON COLUMN paperclip.issue_work_products.company_id IS 'the company';
+COMMENT ON COLUMN paperclip.issue_work_products.issue_id IS 'the issue';
+COMMENT ON COLUMN paperclip.issue_work_products.kind IS 'what kind of product';
+COMMENT ON COLUMN paperclip.issue_work_products.title IS 'title';
+COMMENT ON COLUMN paperclip.issue_work_products.created_by_run_id IS 'the run that made it, if any';
+COMMENT ON COLUMN paperclip.issue_work_products.created_at IS 'when it was made';
+
+COMMENT ON TABLE paperclip.workspace_operations IS 'workspace operations of runs (checkouts, ...); counted by liveness, though alone they are no progress';
+COMMENT ON COLUMN paperclip.workspace_operations.id IS 'operation id';
+COMMENT ON COLUMN paperclip.workspace_operations.company_id IS 'the company';
+COMMENT ON COLUMN paperclip.workspace_operations.heartbeat_run_id IS 'the run that did it';
+COMMENT ON COLUMN paperclip.workspace_operations.kind IS 'what kind of operation';
+COMMENT ON COLUMN paperclip.workspace_operations.started_at IS 'when it started';
+
+-- company_roles (its table comment is 0.1's)
+COMMENT ON COLUMN paperclip.company_roles.role_id IS 'the role (kept by OID: a rename keeps the binding)';
+COMMENT ON COLUMN paperclip.company_roles.created_at IS 'when the binding was made';
+
+-- views
+COMMENT ON VIEW paperclip.active_runs IS 'queued and running runs, with their agent and age';
+COMMENT ON COLUMN paperclip.active_runs.run_id IS 'run id';
+COMMENT ON COLUMN paperclip.active_runs.company_id IS 'the company';
+COMMENT ON COLUMN paperclip.active_runs.agent_id IS 'the agent';
+COMMENT ON COLUMN paperclip.active_runs.agent_name IS 'the agent''s name';
+COMMENT ON COLUMN paperclip.active_runs.status IS 'queued or running';
+COMMENT ON COLUMN paperclip.active_runs.invocation_source IS 'timer, assignment, on_demand or automation';
+COMMENT ON COLUMN paperclip.active_runs.trigger_detail IS 'manual, ping, callback, system, or null';
+COMMENT ON COLUMN paperclip.active_runs.created_at IS 'when it was queued';
+COMMENT ON COLUMN paperclip.active_runs.started_at IS 'when it started (null while queued)';
+COMMENT ON COLUMN paperclip.active_runs.age IS 'time since it started, or since it was queued';
+COMMENT ON COLUMN paperclip.active_runs.runner_pid IS 'pid of its paperclip_runner';
+
+COMMENT ON VIEW paperclip.agent_overview IS 'one row per agent: status, last heartbeat, next timer, runs today, spend against budget';
+COMMENT ON COLUMN paperclip.agent_overview.agent_id IS 'agent id';
+COMMENT ON COLUMN paperclip.agent_overview.company_id IS 'the company';
+COMMENT ON COLUMN paperclip.agent_overview.name IS 'the agent''s name';
+COMMENT ON COLUMN paperclip.agent_overview.status IS 'idle, running, paused, error or terminated';
+COMMENT ON COLUMN paperclip.agent_overview.adapter_type IS 'how its runs are executed';
+COMMENT ON COLUMN paperclip.agent_overview.last_heartbeat_at IS 'when its last run was finalized';
+COMMENT ON COLUMN paperclip.agent_overview.next_timer_due_at IS 'when its interval timer is next due (null: no timer)';
+COMMENT ON COLUMN paperclip.agent_overview.runs_today IS 'runs created since midnight (session time zone)';
+COMMENT ON COLUMN paperclip.agent_overview.spent_monthly_cents IS 'spend this month, in cents';
+COMMENT ON COLUMN paperclip.agent_overview.budget_monthly_cents IS 'monthly budget in cents (0: none)';
+COMMENT ON COLUMN paperclip.agent_overview.total_cost_cents IS 'cost over all its runs, in cents';
+COMMENT ON COLUMN paperclip.agent_overview.session_id IS 'the adapter session its next run resumes';
+
+COMMENT ON VIEW paperclip.run_stats IS 'per company, agent and status: how many runs, median and 95th percentile duration, cost';
+COMMENT ON COLUMN paperclip.run_stats.company_id IS 'the company';
+COMMENT ON COLUMN paperclip.run_stats.agent_id IS 'the agent';
+COMMENT ON COLUMN paperclip.run_stats.status IS 'the runs'' status';
+COMMENT ON COLUMN paperclip.run_stats.runs IS 'how many runs';
+COMMENT ON COLUMN paperclip.run_stats.p50_duration_sec IS 'median duration from start to finish, in seconds';
+COMMENT ON COLUMN paperclip.run_stats.p95_duration_sec IS '95th percentile duration, in seconds';
+COMMENT ON COLUMN paperclip.run_stats.cost_usd IS 'total cost in US dollars (usage_json costUsd)';
+-- functions that 0.1 left without a comment
+COMMENT ON FUNCTION paperclip.adapter_config_valid(text, jsonb)
+    IS 'true, or an error (22023) naming the adapter_config key that is wrong (the check constraint of agents)';
+COMMENT ON FUNCTION paperclip.count_timer_agents()
+    IS 'trigger function: keeps paperclip.timer_agents in step with agents';
+COMMENT ON FUNCTION paperclip.cancel_run(uuid)
+    IS 'cancel a queued or running run (its runner is terminated); a finished run is returned unchanged';
+COMMENT ON FUNCTION paperclip.cancel_active_for_agent(uuid)
+    IS 'cancel every queued or running run of an agent; returns how many';
+COMMENT ON FUNCTION paperclip.get_runtime_state(uuid)
+    IS 'the agent''s runtime state (session, totals), created on first use';
+COMMENT ON FUNCTION paperclip.reset_runtime_session(uuid)
+    IS 'forget the agent''s adapter session and state: its next run starts a new session';
+COMMENT ON FUNCTION paperclip.normalize_activity_limit(int)
+    IS 'the activity feed''s page size: 100 for null, else clamped to 1..500';
+
+-- ---------------------------------------------------------------------------
+-- issue 14: DROP EXTENSION with runs in flight
+-- ---------------------------------------------------------------------------
+-- Before DROP EXTENSION paperclip (or DROP SCHEMA paperclip CASCADE) the
+-- event trigger counts the runs in flight; if the drop commits, the client
+-- gets a WARNING and the server log a LOG line with the counts, and the
+-- launcher terminates the running runs' runners (src/extension_drop.c).
+
+CREATE FUNCTION paperclip.on_drop()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'paperclip_on_drop'
+LANGUAGE C;
+COMMENT ON FUNCTION paperclip.on_drop()
+    IS 'event trigger function: before the extension is dropped, counts the runs in flight to report them at commit';
+REVOKE ALL ON FUNCTION paperclip.on_drop() FROM PUBLIC;
+
+CREATE EVENT TRIGGER paperclip_drop_watch ON ddl_command_start
+    WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA')
+    EXECUTE FUNCTION paperclip.on_drop();
+COMMENT ON EVENT TRIGGER paperclip_drop_watch
+    IS 'reports the runs in flight that DROP EXTENSION paperclip abandons (paperclip.on_drop)';
+
 -- issue 14: run logs in the database
 -- ===========================================================================
 -- A run's log is a byte stream of JSON lines ({"ts","stream","chunk"}, one a
@@ -664,7 +952,7 @@ COMMENT ON COLUMN paperclip.heartbeat_runs.log_sha256
 COMMENT ON FUNCTION paperclip.read_log(uuid, bigint, int)
     IS 'a page of a run''s own log (JSON lines) from byte offset "offset": whole characters, at most limit_bytes (one character at least); next_offset is null at the end, else beyond offset. Reads paperclip.run_log_chunks (or the file of a file-store log)';
 COMMENT ON FUNCTION paperclip.append_run_log(uuid, text, text)
-    IS 'append a record ({"ts","stream","chunk"}) to the run''s log in paperclip.run_log_chunks (for external runners); returns the log bytes so far. chunk at most 1 MB; not while the launcher''s runner writes the run''s log (55000)';
+    IS 'append a record ({"ts","stream","chunk"}) to the run''s log in paperclip.run_log_chunks (for external runners); returns the log bytes so far. chunk at most 1 MB; a record past paperclip.max_log_bytes is dropped (one lifecycle event says so); not while the launcher''s runner writes the run''s log (55000)';
 COMMENT ON FUNCTION paperclip.prune_expired(int)
     IS 'one retention batch: events and logs (rows of run_log_chunks, or files) of runs finished longer than paperclip.run_retention ago, and finished wakeup requests as old; log_files counts the runs whose log went';
 COMMENT ON FUNCTION paperclip.run_log_path(uuid, uuid)

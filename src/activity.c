@@ -212,6 +212,7 @@ paperclip_log_activity(PG_FUNCTION_ARGS)
 	Datum		result;
 	int			i;
 
+	pc_check_writable(fcinfo);
 	for (i = 0; i < 6; i++)
 		pc_check_not_null(fcinfo, i, required[i]);
 	for (i = 2; i < 6; i++)

@@ -178,6 +178,7 @@ paperclip_claim_runs(PG_FUNCTION_ARGS)
 	Datum		v[2];
 	int			n;
 
+	pc_check_writable(fcinfo);
 	pc_check_not_null(fcinfo, 0, "max_runs");
 	v[0] = Int32GetDatum(Max(0, Min(PG_GETARG_INT32(0), MAX_CLAIM)));
 	v[1] = caller_role();
@@ -205,6 +206,7 @@ paperclip_worker_claim_runs(PG_FUNCTION_ARGS)
 	int			n;
 	int			i;
 
+	pc_check_writable(fcinfo);
 	pc_check_not_null(fcinfo, 0, "worker_name");
 	pc_check_not_null(fcinfo, 1, "max_runs");
 	pc_check_length(fcinfo, 0, "worker_name", PC_MAX_NAME_BYTES);

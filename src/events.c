@@ -295,6 +295,7 @@ paperclip_append_run_event(PG_FUNCTION_ARGS)
 	Jsonb	   *payload = NULL;
 	int			seq;
 
+	pc_check_writable(fcinfo);
 	pc_check_not_null(fcinfo, 0, "run_id");
 	pc_check_not_null(fcinfo, 1, "event_type");
 	pc_check_length(fcinfo, 1, "event_type", PC_MAX_NAME_BYTES);

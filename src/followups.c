@@ -375,6 +375,7 @@ paperclip_release_deferred_wakes(PG_FUNCTION_ARGS)
 {
 	int			released;
 
+	pc_check_writable(fcinfo);
 	pc_check_not_null(fcinfo, 0, "batch_size");
 	SPI_connect();
 	pc_check_all_companies("release_deferred_wakes");

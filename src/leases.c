@@ -127,6 +127,7 @@ paperclip_worker_renew_leases(PG_FUNCTION_ARGS)
 {
 	Datum		v[4];
 
+	pc_check_writable(fcinfo);
 	check_worker_name(fcinfo, 0);
 	pc_check_not_null(fcinfo, 1, "run_ids");
 	v[0] = PG_GETARG_DATUM(0);
@@ -206,6 +207,7 @@ paperclip_worker_finalize_run(PG_FUNCTION_ARGS)
 	char	   *worker;
 	Datum		result;
 
+	pc_check_writable(fcinfo);
 	check_worker_name(fcinfo, 0);
 	pc_check_not_null(fcinfo, 1, "run_id");
 	pc_check_not_null(fcinfo, 2, "result");
@@ -296,8 +298,10 @@ paperclip_expire_worker_leases(PG_FUNCTION_ARGS)
 {
 	int			total = 0;
 	int			n;
-	Datum		role = caller_role();
+	Datum		role;
 
+	pc_check_writable(fcinfo);
+	role = caller_role();
 	SPI_connect();
 	do
 	{

@@ -799,6 +799,7 @@ paperclip_backfill_run_liveness(PG_FUNCTION_ARGS)
 	Datum		args[2];
 	int			updated;
 
+	pc_check_writable(fcinfo);
 	pc_check_not_null(fcinfo, 0, "company_id");
 	pc_check_not_null(fcinfo, 1, "issue_id");
 	args[0] = PG_GETARG_DATUM(0);
@@ -834,6 +835,7 @@ paperclip_classify_finished_runs(PG_FUNCTION_ARGS)
 {
 	int			updated;
 
+	pc_check_writable(fcinfo);
 	pc_check_not_null(fcinfo, 0, "batch_size");
 	SPI_connect();
 	pc_check_all_companies("classify_finished_runs");

@@ -9,7 +9,12 @@
 #include "postgres.h"
 
 #include "access/detoast.h"
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_extension.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -17,15 +22,20 @@
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "tcop/utility.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/varlena.h"
 
+#include "compat.h"
 #include "paperclip.h"
 #include "protocol.h"
 
-PG_MODULE_MAGIC;
+PC_MODULE_MAGIC;
 
 char	   *pc_database_name = NULL;
 bool		pc_launcher_enabled = true;
@@ -57,6 +67,7 @@ static const struct config_enum_entry log_store_options[] = {
 
 static bool wake_pending = false;
 static bool scheduler_wake_pending = false;
+static bool schema_checked = false; /* this transaction found the schema ours */
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
@@ -246,16 +257,19 @@ pc_xact_callback(XactEvent event, void *arg)
 			wake_pending = false;
 			scheduler_wake_pending = false;
 			pc_serving_xact_end(true);
+			schema_checked = false;
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			wake_pending = false;
 			scheduler_wake_pending = false;
 			pc_serving_xact_end(false);
+			schema_checked = false;
 			break;
 		case XACT_EVENT_PREPARE:
 			/* what it holds is released; its commit, elsewhere, nudges no one */
 			pc_serving_xact_end(false);
+			schema_checked = false;
 			break;
 		default:
 			break;
@@ -429,6 +443,88 @@ _PG_init(void)
 
 	pc_serving_init();
 	RegisterXactCallback(pc_xact_callback, NULL);
+}
+
+/*
+ * Every SQL function that writes calls this before anything else. On a
+ * standby its first statement would fail with "cannot execute INSERT in a
+ * read-only transaction" and the internal SQL as context; say what is
+ * true instead. A read-only transaction on the primary gets the server's
+ * own message for it, naming the function.
+ */
+static const char *
+called_function(FunctionCallInfo fcinfo)
+{
+	char	   *name = NULL;
+
+	if (fcinfo->flinfo != NULL)
+		name = get_func_name(fcinfo->flinfo->fn_oid);
+	return name ? psprintf("paperclip.%s()", name) : "this function";
+}
+
+void
+pc_check_writable(FunctionCallInfo fcinfo)
+{
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("paperclip is read-only on a standby"),
+				 errdetail("%s writes, and this server is in recovery.",
+						   called_function(fcinfo)),
+				 errhint("Call it on the primary. Reading functions and views work here.")));
+	if (XactReadOnly)
+		PreventCommandIfReadOnly(called_function(fcinfo));
+
+	/*
+	 * The library writes the schema of its own version. Between installing
+	 * a new version and ALTER EXTENSION paperclip UPDATE the database still
+	 * has the old one: say so, rather than fail on a missing column. Once
+	 * per transaction.
+	 */
+	if (!schema_checked)
+	{
+		char	   *installed = pc_installed_version();
+
+		if (installed == NULL || strcmp(installed, PC_EXTVERSION) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("paperclip's library is version %s but the extension in this database is version %s",
+							PC_EXTVERSION, installed ? installed : "(none)"),
+					 errdetail("%s writes only the schema of its library's version.",
+							   called_function(fcinfo)),
+					 errhint("Run ALTER EXTENSION paperclip UPDATE (or, if the library is the older, "
+							 "restart the server so that it loads the one installed).")));
+		schema_checked = true;
+	}
+}
+
+/* The version of the paperclip extension in this database, or NULL. */
+char *
+pc_installed_version(void)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	char	   *version = NULL;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum("paperclip"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tuple, Anum_pg_extension_extversion,
+									 RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			version = text_to_cstring(DatumGetTextPP(d));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return version;
 }
 
 /*

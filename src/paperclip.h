@@ -97,6 +97,13 @@ extern void pc_warn_if_isolation_off(const char *worker);
 extern bool pc_path_has_parent_ref(const char *path);
 
 /*
+ * The first call of every SQL function that writes: not on a standby, not
+ * in a read-only transaction, not on another version's schema (paperclip.c)
+ */
+extern void pc_check_writable(FunctionCallInfo fcinfo);
+extern char *pc_installed_version(void);
+
+/*
  * Run logs (runlog.c). Where a run's log is kept (heartbeat_runs.log_store,
  * whose CHECK lists the same): in paperclip.run_log_chunks, or in a file
  * whose location is derived from the run, never from a caller.

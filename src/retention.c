@@ -137,6 +137,7 @@ paperclip_prune_expired(PG_FUNCTION_ARGS)
 	Datum		out[4];
 	bool		outnull[4] = {false, false, false, false};
 
+	pc_check_writable(fcinfo);
 	pc_check_not_null(fcinfo, 0, "batch_size");
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();

@@ -195,6 +195,7 @@ paperclip_promote_due_retries(PG_FUNCTION_ARGS)
 {
 	int			promoted;
 
+	pc_check_writable(fcinfo);
 	pc_check_not_null(fcinfo, 0, "now");
 	SPI_connect();
 	pc_check_all_companies("promote_due_retries");

@@ -562,6 +562,7 @@ paperclip_append_run_log(PG_FUNCTION_ARGS)
 	PcLogRows	rows;
 	Datum		v[4];
 
+	pc_check_writable(fcinfo);
 	pc_check_not_null(fcinfo, 0, "run_id");
 	pc_check_not_null(fcinfo, 1, "stream");
 	pc_check_not_null(fcinfo, 2, "chunk");

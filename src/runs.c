@@ -815,6 +815,7 @@ paperclip_finalize_run(PG_FUNCTION_ARGS)
 {
 	Datum		result;
 
+	pc_check_writable(fcinfo);
 	pc_check_not_null(fcinfo, 0, "run_id");
 	pc_check_not_null(fcinfo, 1, "result");
 
@@ -956,6 +957,7 @@ paperclip_cancel_run(PG_FUNCTION_ARGS)
 {
 	Datum		result;
 
+	pc_check_writable(fcinfo);
 	pc_check_not_null(fcinfo, 0, "run_id");
 
 	SPI_connect();
@@ -984,6 +986,7 @@ paperclip_cancel_active_for_agent(PG_FUNCTION_ARGS)
 	bool		isnull;
 	int			i;
 
+	pc_check_writable(fcinfo);
 	pc_check_not_null(fcinfo, 0, "agent_id");
 	agent_id = PG_GETARG_DATUM(0);
 
@@ -1060,6 +1063,7 @@ runtime_state_result(FunctionCallInfo fcinfo, bool reset_session)
 Datum
 paperclip_get_runtime_state(PG_FUNCTION_ARGS)
 {
+	pc_check_writable(fcinfo);
 	return runtime_state_result(fcinfo, false);
 }
 
@@ -1070,6 +1074,7 @@ paperclip_get_runtime_state(PG_FUNCTION_ARGS)
 Datum
 paperclip_reset_runtime_session(PG_FUNCTION_ARGS)
 {
+	pc_check_writable(fcinfo);
 	return runtime_state_result(fcinfo, true);
 }
 

@@ -204,6 +204,7 @@ paperclip_tick_timers(PG_FUNCTION_ARGS)
 	Datum		out[3];
 	bool		outnull[3] = {false, false, false};
 
+	pc_check_writable(fcinfo);
 	pc_check_not_null(fcinfo, 0, "now");
 	InitMaterializedSRF(fcinfo, 0);
 

@@ -553,6 +553,7 @@ paperclip_enqueue_wakeup(PG_FUNCTION_ARGS)
 {
 	WakeupRequest req = {0};
 
+	pc_check_writable(fcinfo);
 	pc_check_not_null(fcinfo, 0, "agent_id");
 	pc_check_length(fcinfo, 3, "reason", PC_MAX_REASON_BYTES);
 	pc_check_length(fcinfo, 5, "idempotency_key", PC_MAX_NAME_BYTES);
@@ -582,6 +583,7 @@ paperclip_invoke(PG_FUNCTION_ARGS)
 {
 	WakeupRequest req = {0};
 
+	pc_check_writable(fcinfo);
 	pc_check_not_null(fcinfo, 0, "agent_id");
 	pc_check_length(fcinfo, 5, "actor_id", PC_MAX_NAME_BYTES);
 	req.agent_id = PG_GETARG_DATUM(0);

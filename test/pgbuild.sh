@@ -88,6 +88,34 @@ download() {
 		fi
 		log "source of $pkg $v not reachable; trying the next version"
 	done
+	previous_orig
+}
+
+# The mirror may lag its own index: the newest version's files may be
+# missing from the pool while an earlier point release's upstream tarball
+# is still there. Fetches, with apt's own downloader, the orig tarball of
+# one of the three previous point releases from the pool directory apt
+# names; prints its upstream version. Not checked against a signed index
+# (apt has none for it): said on stderr.
+previous_orig() {
+	local uri name upstream ext major minor m file
+	read -r uri name _ < <(apt-get source --print-uris -qq "$pkg" 2>/dev/null |
+		grep -m 1 '\.orig\.tar\.') || return 1
+	uri=${uri//\'/}
+	upstream=${name#"${pkg}_"}
+	upstream=${upstream%%.orig.tar.*}
+	ext=${name##*.orig.}
+	major=${upstream%%.*}
+	minor=${upstream#*.}
+	case $minor in '' | *[!0-9]*) return 1 ;; esac
+	for ((m = minor - 1; m >= 0 && m >= minor - 3; m--)); do
+		file="${pkg}_${major}.${m}.orig.${ext}"
+		if /usr/lib/apt/apt-helper download-file "${uri%/*}/$file" "$file" >/dev/null 2>&1; then
+			log "using $file from the pool (the index names $upstream, whose source is missing); not checked against a signed index"
+			echo "$major.$m"
+			return 0
+		fi
+	done
 	return 1
 }
 

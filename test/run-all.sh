@@ -14,21 +14,24 @@ trap 'rm -rf "$out"' EXIT
 passed=0
 failed=0
 
-count() {	# count <suite> <passed> <failed>
-	echo "== $1: $2 passed, $3 failed"
+suite_start=$SECONDS
+count() {	# count <suite> <passed> <failed>; with the time since the last count
+	echo "== $1: $2 passed, $3 failed ($((SECONDS - suite_start)) s)"
+	suite_start=$SECONDS
 	passed=$((passed + $2))
 	failed=$((failed + $3))
 }
 
-# pg_regress prints "test NAME ... ok|FAILED" per test.
+# pg_regress prints "test NAME ... ok|FAILED" per test (15), or TAP lines
+# "ok N - NAME" / "not ok N - NAME" (16 and later).
 run_regress() {	# run_regress <suite> <driver> <args...>
 	local suite=$1 driver=$2
 	shift 2
 	"$driver" --bindir="$bindir" --load-extension=paperclip "$@" >"$out/$suite.log" 2>&1
 	local rc=$? ok bad
 	cat "$out/$suite.log"
-	ok=$(grep -cE '\.\.\. ok' "$out/$suite.log")
-	bad=$(grep -cE '\.\.\. FAILED|failed \(ignored\)' "$out/$suite.log")
+	ok=$(grep -cE '\.\.\. ok|^ok [0-9]+ ' "$out/$suite.log")
+	bad=$(grep -cE '\.\.\. FAILED|failed \(ignored\)|^not ok [0-9]+ ' "$out/$suite.log")
 	[ "$rc" -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
 	for f in regression.diffs output_iso/regression.diffs; do
 		[ -s "$f" ] && [ "$bad" -gt 0 ] && head -n 200 "$f"
@@ -68,9 +71,19 @@ dropdb --if-exists "$tapdb" >/dev/null 2>&1
 createdb "$tapdb" && psql -X -q -d "$tapdb" -c 'CREATE EXTENSION pgtap; CREATE EXTENSION paperclip;'
 run_tap pgtap pg_prove --verbose --failures -d "$tapdb" test/pgtap/*.sql
 
+# The same pgTAP suites against a database upgraded from a filled 0.1.
+updb=paperclip_tap_upgraded
+if ./test/upgrade/prepare.sh "$updb" >"$out/upgrade.log" 2>&1; then
+	run_tap pgtap-upgraded pg_prove --verbose --failures -d "$updb" test/pgtap/*.sql
+else
+	cat "$out/upgrade.log"
+	count pgtap-upgraded 0 1
+fi
+
 if compgen -G "test/integration/*.sh" >/dev/null; then
 	run_tap integration prove --verbose --exec bash test/integration/*.sh
 fi
 
+echo "== every suite in $SECONDS s"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

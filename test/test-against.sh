@@ -11,8 +11,9 @@ variant=${1:?usage: test/test-against.sh 15-cassert|17|18}
 cd "$(dirname "$0")/.."
 root=$PWD
 
+start=$SECONDS
 pg_config=$(./test/pgbuild.sh "$variant")
-echo "== against $("$pg_config" --version) ($variant): $pg_config"
+echo "== against $("$pg_config" --version) ($variant): $pg_config (ready in $((SECONDS - start)) s)"
 
 build=$(mktemp -d "${TMPDIR:-/tmp}/pc_build.XXXXXX")
 trap 'rm -rf "$build"' EXIT

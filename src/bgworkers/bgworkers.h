@@ -35,6 +35,8 @@ typedef enum PcTrouble
 	PC_TROUBLE_NONE = 0,
 	PC_TROUBLE_NO_DATABASE,		/* its database refuses the connection */
 	PC_TROUBLE_NO_EXTENSION,	/* CREATE EXTENSION paperclip not done */
+	PC_TROUBLE_OLD_EXTENSION,	/* the extension is not at the library's
+								 * version: ALTER EXTENSION ... UPDATE not done */
 	PC_TROUBLE_READ_ONLY,		/* the database refuses writes */
 	PC_TROUBLE_DIRECTORIES		/* run log or spool directory unusable */
 } PcTrouble;

@@ -463,6 +463,13 @@ pc_worker_back_off(PcTrouble trouble, const char *why)
 	{
 		switch (trouble)
 		{
+			case PC_TROUBLE_OLD_EXTENSION:
+				ereport(LOG,
+						(errmsg("%s: %s; runs wait for ALTER EXTENSION paperclip UPDATE",
+								pc_worker_name(), why ? why : "extension \"paperclip\" is not at its library's version"),
+						 errdetail("It looks again every %d s or more.", PC_BACKOFF_MIN_MS / 1000),
+						 errhint("Run ALTER EXTENSION paperclip UPDATE in database \"%s\".", pc_worker_database())));
+				break;
 			case PC_TROUBLE_READ_ONLY:
 				ereport(WARNING,
 						(errmsg("%s: database \"%s\" is read-only; no work is done until it accepts writes",
@@ -478,8 +485,8 @@ pc_worker_back_off(PcTrouble trouble, const char *why)
 		}
 	}
 	pg_atomic_fetch_add_u32(&MyWorkerSlot->backoffs, 1);
-	/* a backend's commit here (a write) ends the wait */
-	wait_ms(ms, trouble == PC_TROUBLE_READ_ONLY);
+	/* a backend's commit here (the extension updated, a write) ends the wait */
+	wait_ms(ms, trouble == PC_TROUBLE_OLD_EXTENSION || trouble == PC_TROUBLE_READ_ONLY);
 	if (trouble == PC_TROUBLE_READ_ONLY)
 		proc_exit(1);
 }

@@ -39,6 +39,7 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "common/jsonapi.h"
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
@@ -87,8 +88,6 @@ static WaitEventSet *wait_set = NULL;	/* while waiting; freed on error */
 static PcTrouble trouble = PC_TROUBLE_NONE;
 static char *trouble_why = NULL;
 
-static PcPlan plan_extension_present = PC_PLAN(
-	"SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'paperclip'");
 
 /* Queued runs whose agent can no longer run: paused, terminated, over budget. */
 static PcPlan plan_blocked_runs = PC_PLAN(
@@ -505,7 +504,7 @@ kept_result(FinalizeArgs *a, const char *error_code)
 	if (text != NULL)
 	{
 		JsonSemAction sem;
-		JsonLexContext *lex = makeJsonLexContextCstringLen(text, strlen(text), PG_UTF8, true);
+		JsonLexContext *lex = pc_json_lex_context(text, strlen(text), PG_UTF8, true);
 
 		memset(&sem, 0, sizeof(sem));
 		sem.semstate = &k;
@@ -660,6 +659,7 @@ start_runner_state(Runner *r)
 	memset(&r->agent, 0, sizeof(r->agent));
 	finalize_forget(&r->fin);
 	r->cancel_sent = false;
+	r->dropped = false;
 	r->skipping = false;
 	r->eof = false;
 	r->frame_failures = 0;
@@ -857,10 +857,64 @@ forward_cancellations(void)
  * ----------------------------------------------------------------------
  */
 
+/* The extension in this database now: its OID, and whether it is at the library's version. */
+typedef struct ExtensionNow
+{
+	Oid			oid;
+	bool		ours;
+	char	   *version;		/* loop memory */
+} ExtensionNow;
+
+static Oid	served_extension = InvalidOid;	/* the extension whose runs we run */
+
 static void
 extension_unit(void *arg)
 {
-	*(bool *) arg = pc_exec_row(&plan_extension_present, NULL, NULL);
+	ExtensionNow *e = (ExtensionNow *) arg;
+	char	   *version;
+
+	e->oid = get_extension_oid("paperclip", true);
+	version = OidIsValid(e->oid) ? pc_installed_version() : NULL;
+	e->ours = version != NULL && strcmp(version, PC_EXTVERSION) == 0;
+	e->version = version ? MemoryContextStrdup(loop_cxt, version) : NULL;
+}
+
+/*
+ * The extension this launcher served was dropped (and maybe created again):
+ * its runs are gone with it, so its runners are terminated and drained
+ * (drop_runner); runners of earlier launchers get SIGTERM too.
+ */
+static void
+drop_runners(void)
+{
+	int			i;
+	int			n = 0;
+
+	for (i = 0; i < nrunners; i++)
+		if (runners[i].in_use && !runners[i].dropped)
+		{
+			drop_runner(&runners[i]);
+			n++;
+		}
+	for (i = 0; i < norphans; i++)
+		if (cancel_orphan(&orphans[i]))
+			n++;
+	if (n > 0)
+		ereport(LOG,
+				(errmsg("paperclip launcher: the extension was dropped; terminating %d runner(s) of its runs",
+						n)));
+}
+
+static int
+dropped_runners(void)
+{
+	int			i;
+	int			n = 0;
+
+	for (i = 0; i < nrunners; i++)
+		if (runners[i].in_use && runners[i].dropped)
+			n++;
+	return n;
 }
 
 static void
@@ -881,7 +935,7 @@ wait_and_read(long timeout_ms)
 	int			nevents;
 	int			i;
 
-	wait_set = CreateWaitEventSet(CurrentMemoryContext, 2 + 2 * Max(nrunners, 1));
+	wait_set = pc_create_wait_event_set(CurrentMemoryContext, 2 + 2 * Max(nrunners, 1));
 	AddWaitEventToSet(wait_set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(wait_set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 	for (i = 0; i < nrunners; i++)
@@ -1012,24 +1066,50 @@ paperclip_launcher_main(Datum arg)
 		woken = pc_worker_take_wake();
 		if (tick)
 		{
-			bool		present = false;
+			ExtensionNow ext = {InvalidOid, false, NULL};
 
 			if (launcher_unit("paperclip launcher: looking for the extension",
-							  extension_unit, &present, NULL))
+							  extension_unit, &ext, NULL))
 			{
-				if (!present)
+				uint32		was = pg_atomic_read_u32(&MyWorkerSlot->trouble);
+
+				if (OidIsValid(served_extension) && ext.oid != served_extension)
+					drop_runners();
+				served_extension = ext.oid;
+				if (!OidIsValid(ext.oid))
 					trouble = PC_TROUBLE_NO_EXTENSION;
 				else
-					pc_worker_found_extension();	/* the scheduler may start */
-				if (present && pg_atomic_read_u32(&MyWorkerSlot->trouble) == PC_TROUBLE_NO_EXTENSION)
 				{
-					/* created: the scheduler, waiting for it too, may look now */
-					pc_worker_resolved(PC_TROUBLE_NO_EXTENSION);
-					pc_wake_worker(PC_WORKER_SCHEDULER, MyDatabaseId);
+					pc_worker_found_extension();	/* the scheduler may start */
+					if (!ext.ours)
+					{
+						trouble = PC_TROUBLE_OLD_EXTENSION;
+						trouble_why = psprintf("extension \"paperclip\" in database \"%s\" is version %s, its library %s",
+											   pc_worker_database(), ext.version ? ext.version : "(none)",
+											   PC_EXTVERSION);
+					}
+					else if (was == PC_TROUBLE_NO_EXTENSION || was == PC_TROUBLE_OLD_EXTENSION)
+					{
+						/* created or updated: the scheduler, waiting for it too, may look now */
+						pc_worker_resolved((PcTrouble) was);
+						pc_wake_worker(PC_WORKER_SCHEDULER, MyDatabaseId);
+					}
 				}
+			}
+			if (trouble != PC_TROUBLE_NONE && dropped_runners() > 0)
+			{
+				/* no back-off while the runners of a dropped extension exit */
+				for (i = 0; i < nrunners; i++)
+					if (runners[i].in_use && runners[i].dropped)
+						serve_runner(&runners[i]);
+				reap_children();
+				last_tick = now;
+				wait_and_read(LAUNCHER_TICK_MS);
+				continue;
 			}
 			if (trouble != PC_TROUBLE_NONE)
 			{
+				reap_children();	/* runners that exited meanwhile */
 				back_off();
 				continue;
 			}

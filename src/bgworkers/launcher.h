@@ -20,6 +20,7 @@
 #include "utils/uuid.h"
 
 #include "bgworkers/bgworkers.h"
+#include "compat.h"
 
 /*
  * Internal to the library: not exported, so that another library loaded
@@ -148,6 +149,7 @@ typedef struct Runner
 	bool		one_frame_units;	/* a unit of several frames failed */
 	Finalization fin;
 	bool		cancel_sent;
+	bool		dropped;		/* its run went with the extension: drain, record nothing */
 	LogTail		log;
 } Runner;
 
@@ -207,6 +209,7 @@ extern bool read_runner(Runner *r);
 extern void runner_closed(Runner *r);
 extern void serve_runner(Runner *r);
 extern bool cancel_runner(Runner *r);
+extern void drop_runner(Runner *r);
 
 /* reconcile.c */
 extern Orphan *orphans;
@@ -240,6 +243,7 @@ extern bool log_tail_behind(LogTail *t, const char *run_id_str);
 extern void log_copy_rest(Datum company_id, Datum run_id, const char *run_id_str,
 						  const char *company_id_str, LogTail *t, Jsonb *result);
 extern void log_file_done(LogTail *t, const char *run_id_str, const char *company_id_str);
+extern void log_file_discard(LogTail *t, const char *run_id_str);
 
 #pragma GCC visibility pop
 

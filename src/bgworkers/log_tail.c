@@ -315,7 +315,7 @@ flush_logs(bool look_at_all)
 	{
 		Runner	   *r = &runners[(k + next_first) % nrunners];
 
-		if (r->in_use && !r->fin.done)
+		if (r->in_use && !r->fin.done && !r->dropped)
 			add_tail(&p, &r->log, r->run_id_str, r->company_id_str, look_at_all);
 	}
 	next_first = nrunners > 0 ? (next_first + 1) % nrunners : 0;
@@ -482,6 +482,18 @@ log_file_done(LogTail *t, const char *run_id_str, const char *company_id_str)
 		return;
 	}
 	if (unlink(path) != 0 && errno != ENOENT)
+		ereport(LOG,
+				(errcode_for_file_access(),
+				 errmsg("could not remove \"%s\": %m", path)));
+}
+
+/* A run gone with the extension: its spool log goes, copied or not. */
+void
+log_file_discard(LogTail *t, const char *run_id_str)
+{
+	char	   *path = spool_log_path(run_id_str);
+
+	if (t->db && unlink(path) != 0 && errno != ENOENT)
 		ereport(LOG,
 				(errcode_for_file_access(),
 				 errmsg("could not remove \"%s\": %m", path)));

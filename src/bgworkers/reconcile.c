@@ -367,7 +367,7 @@ read_spool(const char *run_id)
 
 	if (text == NULL)
 		return NULL;
-	lex = makeJsonLexContextCstringLen(text, strlen(text), PG_UTF8, true);
+	lex = pc_json_lex_context(text, strlen(text), PG_UTF8, true);
 	if (pg_parse_json(lex, &nullSemAction) != JSON_SUCCESS)
 	{
 		ereport(LOG,

@@ -172,7 +172,10 @@ reset_runner(Runner *r)
 static void
 release_slot(Runner *r)
 {
-	log_file_done(&r->log, r->run_id_str, r->company_id_str);
+	if (r->dropped)
+		log_file_discard(&r->log, r->run_id_str);	/* its run went with the extension */
+	else
+		log_file_done(&r->log, r->run_id_str, r->company_id_str);
 	remove_spool(r->run_id_str);
 	reset_runner(r);
 	slot_freed = true;
@@ -186,6 +189,26 @@ void
 abandon_runner(Runner *r)
 {
 	reset_runner(r);
+}
+
+/*
+ * The extension was dropped (and maybe created again): the runner's run is
+ * gone with it. Terminate the runner (it forwards SIGTERM to its agent, and
+ * SIGKILL after the agent's grace), tell it no acknowledgement will come
+ * (its stdin ends), then drain it without recording anything until it
+ * exits; serve_runner frees the slot and removes the spool file then.
+ */
+void
+drop_runner(Runner *r)
+{
+	if (r->dropped)
+		return;
+	(void) cancel_runner(r);
+	r->dropped = true;
+	resetStringInfo(&r->pending);
+	if (r->fd >= 0)
+		(void) shutdown(r->fd, SHUT_WR);
+	finalize_forget(&r->fin);
 }
 
 /* Write what is pending to the runner's stdin without blocking. */
@@ -546,7 +569,7 @@ scan_scalar(void *state, char *token, JsonTokenType tokentype)
 static bool
 frame_scan(const char *line, int len, TypeScan *scan)
 {
-	JsonLexContext *lex = makeJsonLexContextCstringLen((char *) line, len, PG_UTF8, true);
+	JsonLexContext *lex = pc_json_lex_context((char *) line, len, PG_UTF8, true);
 	JsonSemAction sem;
 
 	memset(&sem, 0, sizeof(sem));
@@ -729,6 +752,13 @@ serve_frames(Runner *r)
 void
 serve_runner(Runner *r)
 {
+	if (r->dropped)
+	{
+		resetStringInfo(&r->frames);
+		if (r->eof)
+			release_slot(r);
+		return;
+	}
 	serve_frames(r);
 	if (r->eof && r->fin.mode == FIN_NONE && !r->fin.done && !has_frame(r))
 	{

@@ -50,8 +50,9 @@
 
 static MemoryContext loop_cxt = NULL;
 
+/* the extension's version, if it is installed: 0 rows when it is not */
 static PcPlan plan_extension_present = PC_PLAN(
-	"SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'paperclip'");
+	"SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'paperclip'");
 
 /* $1 now: the next deadlines after it, and whether a due retry still waits */
 static PcPlan plan_deadlines = PC_PLAN(
@@ -94,10 +95,12 @@ scheduler_unit(const char *activity, PcUnitFn fn, void *arg)
 	return false;
 }
 
+/* NULL when the extension is not installed, else its version (loop memory) */
 static void
 unit_extension_present(void *arg)
 {
-	*(bool *) arg = pc_exec_row(&plan_extension_present, NULL, NULL);
+	*(char **) arg = pc_exec_row(&plan_extension_present, NULL, NULL) ?
+		MemoryContextStrdup(loop_cxt, pc_getattr_cstring(0, "extversion")) : NULL;
 }
 
 static void
@@ -272,7 +275,7 @@ paperclip_scheduler_main(Datum arg)
 		TimestampTz now;
 		TimestampTz wake_at;
 		Deadlines	d = {0};
-		bool		present = false;
+		char	   *present = NULL;
 		int			promoted = 0;
 		int			released = 0;
 
@@ -296,14 +299,22 @@ paperclip_scheduler_main(Datum arg)
 		if (scheduler_unit("paperclip scheduler: looking for the extension",
 						   unit_extension_present, &present))
 		{
-			if (!present)
+			if (present == NULL)
 				trouble = PC_TROUBLE_NO_EXTENSION;
+			else if (strcmp(present, PC_EXTVERSION) != 0)
+				/* until ALTER EXTENSION paperclip UPDATE, the schema is not the library's */
+				trouble = PC_TROUBLE_OLD_EXTENSION;
 			else
+			{
 				pc_worker_resolved(PC_TROUBLE_NO_EXTENSION);
+				pc_worker_resolved(PC_TROUBLE_OLD_EXTENSION);
+			}
 		}
 		if (trouble != PC_TROUBLE_NONE)
 		{
-			pc_worker_back_off(trouble, NULL);
+			pc_worker_back_off(trouble, trouble == PC_TROUBLE_OLD_EXTENSION ?
+							   psprintf("extension \"paperclip\" in database \"%s\" is version %s, its library %s",
+										pc_worker_database(), present, PC_EXTVERSION) : NULL);
 			continue;
 		}
 
