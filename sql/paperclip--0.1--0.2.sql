@@ -153,8 +153,12 @@ COMMENT ON POLICY company_isolation ON paperclip.company_roles
 -- runs SET ROLE paperclip_operator still sees A, and only A; a login with no
 -- row sees nothing, whatever role it sets). pg_dump leaves these rows out:
 -- CREATE EXTENSION makes them when a dump is restored.
+-- An update keeps what 0.1 bound: an extension role bound to companies there
+-- stays bound to them (a NULL row would widen it to every company).
 INSERT INTO paperclip.company_roles (role_id, company_id)
 SELECT r::regrole, NULL FROM pg_catalog.unnest(ARRAY['paperclip_reader', 'paperclip_operator', 'paperclip_admin']) r
+ WHERE NOT EXISTS (SELECT 1 FROM paperclip.company_roles b
+                    WHERE b.role_id OPERATOR(pg_catalog.=) r::regrole)
 ON CONFLICT DO NOTHING;
 
 -- Upgrade from 0.1, where a role with no row saw every company: the roles

@@ -9,7 +9,7 @@ DB=pc_it_isolation_upgrade
 A=00000000-0000-0000-0000-00000000000a
 B=00000000-0000-0000-0000-00000000000b
 cleanup() {
-	for d in $DB ${DB}_bad ${DB}_restored ${DB}_fresh; do dropdb --if-exists "$d" >/dev/null 2>&1; done
+	for d in $DB ${DB}_bad ${DB}_restored ${DB}_fresh ${DB}_bound; do dropdb --if-exists "$d" >/dev/null 2>&1; done
 	for r in t11u_app t11u_bound t11u_plain t11u_new; do psql -X -q -c "DROP ROLE IF EXISTS $r" >/dev/null 2>&1; done
 }
 PC_DUMP=$(mktemp)
@@ -89,6 +89,18 @@ is "$(DB=${DB}_fresh q "SELECT string_agg(role_id::text || '=' || coalesce(compa
 	"a fresh install binds only the extension's roles (which narrow nothing)"
 is "$(DB=${DB}_fresh q "INSERT INTO paperclip.companies (name) VALUES ('c'); SET ROLE t11u_app; SELECT count(*) FROM paperclip.companies")" 0 \
 	"so a role that sees every company elsewhere sees nothing here"
+
+# an extension role that 0.1 bound to a company stays bound to it: the
+# update does not widen it to every company
+createdb ${DB}_bound
+DB=${DB}_bound q "CREATE EXTENSION paperclip VERSION '0.1';
+  INSERT INTO paperclip.companies (id, name) VALUES ('$A', 'a'), ('$B', 'b');
+  INSERT INTO paperclip.company_roles (role_id, company_id) VALUES ('paperclip_reader', '$A');
+  ALTER EXTENSION paperclip UPDATE" >/dev/null
+is "$(DB=${DB}_bound q "SELECT string_agg(role_id::text || '=' || coalesce(company_id::text, 'every company'), ', ' ORDER BY role_id::text)
+         FROM paperclip.company_roles")" \
+	"paperclip_admin=every company, paperclip_operator=every company, paperclip_reader=$A" \
+	"an extension role bound to a company in 0.1 keeps only that company"
 
 # rows that already point into another company stop the update, clearly
 fill ${DB}_bad
