@@ -52,7 +52,7 @@ SELECT isnt(obj_description('paperclip.run_log_chunks'::regclass, 'pg_class'), N
 SELECT is((SELECT count(*) FROM pg_attribute WHERE attrelid = 'paperclip.run_log_chunks'::regclass AND attnum > 0
             AND col_description(attrelid, attnum) IS NULL), 0::bigint, 'and so has every column');
 SELECT throws_ok($$UPDATE paperclip.heartbeat_runs SET log_store = 'elsewhere' WHERE id = '14000000-0000-0000-0000-0000000000f1'$$,
-                 '23514', NULL, 'log_store is db, file or local_file');
+                 '22023', NULL, 'log_store is db, file or local_file (the domain paperclip.log_store)');
 
 -- 2. nobody writes it; readers read their companies' rows
 SELECT is((SELECT count(*) FROM pg_roles r, unnest(ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) p
