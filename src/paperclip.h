@@ -105,8 +105,9 @@ extern char *pc_installed_version(void);
 
 /*
  * Run logs (runlog.c). Where a run's log is kept (heartbeat_runs.log_store,
- * whose CHECK lists the same): in paperclip.run_log_chunks, or in a file
- * whose location is derived from the run, never from a caller.
+ * of domain paperclip.log_store, checked against this list in
+ * vocabulary.c): in paperclip.run_log_chunks, or in a file whose location
+ * is derived from the run, never from a caller.
  */
 #define PC_LOG_STORE_DB "db"
 #define PC_LOG_STORE_FILE "file"
