@@ -41,6 +41,7 @@ OBJS = \
 	src/bgworkers/launcher.o \
 	src/bgworkers/runner_io.o \
 	src/bgworkers/reconcile.o \
+	src/bgworkers/log_tail.o \
 	src/bgworkers/scheduler.o
 
 # paperclip--0.1.sql is the base install script; every later version is an
@@ -93,6 +94,11 @@ WORKER_LIBS = -L'$(WORKER_LIBDIR)' -Wl,-rpath,'$(WORKER_LIBDIR)' -lpq -lcjson
 RUNNER_UNIT = test/unit/cli_unit
 RUNNER_UNIT_SRCS = src/runner/lines.c $(sort $(wildcard src/runner/adapters/parse_*.c)) \
 	$(addprefix src/runner/adapters/, cli.c claude.c codex.c cli_output.c cli_outcome.c template.c retry_time.c)
+
+# The library's objects follow its headers (servers built without
+# --enable-depend track no header dependencies: a struct changed in a header
+# would leave objects compiled against its old layout).
+$(OBJS): $(wildcard src/*.h src/bgworkers/*.h)
 
 ifneq ($(PGXS),)
 all: $(RUNNER) $(RUNNER_UNIT) $(WORKER)

@@ -1079,3 +1079,108 @@ COMMENT ON COLUMN paperclip.run_stats.runs IS 'how many runs';
 COMMENT ON COLUMN paperclip.run_stats.p50_duration_sec IS 'median duration from start to finish, in seconds';
 COMMENT ON COLUMN paperclip.run_stats.p95_duration_sec IS '95th percentile duration, in seconds';
 COMMENT ON COLUMN paperclip.run_stats.cost_usd IS 'total cost in US dollars (usage_json costUsd)';
+
+-- issue 14: run logs in the database
+-- ===========================================================================
+-- A run's log is a byte stream of JSON lines ({"ts","stream","chunk"}, one a
+-- record, as 0.1 wrote them to files); it is now kept in the database, as
+-- consecutive byte ranges of that stream (paperclip.run_log_chunks), so that
+-- pg_basebackup, replicas, pg_dump and restores on another host carry it.
+-- read_log reads it by byte offset as before. The launcher's runner writes
+-- the log to a spool file first (its durable buffer: a crash of the launcher
+-- or of the server loses none of it) and the launcher copies it into the
+-- table in batches, and what is left when the run is finalized, in the same
+-- transaction. paperclip.log_store = file keeps logs in files outside the
+-- data directory instead.
+CREATE TABLE paperclip.run_log_chunks (
+    company_id   uuid NOT NULL,
+    run_id       uuid NOT NULL,
+    byte_offset  bigint NOT NULL
+        CONSTRAINT run_log_chunks_byte_offset_check CHECK (byte_offset >= 0),
+    content      bytea NOT NULL
+        CONSTRAINT run_log_chunks_content_check CHECK (pg_catalog.octet_length(content) > 0),
+    CONSTRAINT run_log_chunks_pkey PRIMARY KEY (company_id, run_id, byte_offset),
+    CONSTRAINT run_log_chunks_company_id_run_id_fkey FOREIGN KEY (company_id, run_id)
+        REFERENCES paperclip.heartbeat_runs (company_id, id) ON DELETE CASCADE
+);
+COMMENT ON TABLE paperclip.run_log_chunks
+    IS 'run logs (log_store db): each row holds the bytes of a run''s log (JSON lines) from byte_offset on; a run''s rows, in byte_offset order, are its whole log. Written only by the extension (the launcher, append_run_log); read with read_log; pruned with the run''s events';
+COMMENT ON COLUMN paperclip.run_log_chunks.company_id IS 'the run''s company';
+COMMENT ON COLUMN paperclip.run_log_chunks.run_id IS 'the run whose log this is';
+COMMENT ON COLUMN paperclip.run_log_chunks.byte_offset
+    IS 'where content starts in the run''s log; the next row starts where this one ends';
+COMMENT ON COLUMN paperclip.run_log_chunks.content
+    IS 'bytes of the log: UTF-8 JSON lines, a row may end inside a line or a character (read_log returns whole characters); compressed by TOAST';
+COMMENT ON CONSTRAINT run_log_chunks_company_id_run_id_fkey ON paperclip.run_log_chunks
+    IS 'run_id names a run of the row''s own company (paperclip.heartbeat_runs); its log goes with it';
+COMMENT ON CONSTRAINT run_log_chunks_byte_offset_check ON paperclip.run_log_chunks IS 'offsets start at 0';
+COMMENT ON CONSTRAINT run_log_chunks_content_check ON paperclip.run_log_chunks IS 'no empty row';
+
+-- Compressed with lz4 when the server was built with it (faster than pglz at
+-- a similar ratio for logs), else with the default, pglz.
+DO $log_compression$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_settings
+                WHERE name OPERATOR(pg_catalog.=) 'default_toast_compression'
+                  AND 'lz4' OPERATOR(pg_catalog.=) ANY (enumvals)) THEN
+        ALTER TABLE paperclip.run_log_chunks ALTER COLUMN content SET COMPRESSION lz4;
+    END IF;
+END
+$log_compression$;
+
+ALTER TABLE paperclip.run_log_chunks ENABLE ROW LEVEL SECURITY;
+CREATE POLICY company_isolation ON paperclip.run_log_chunks
+    USING ((SELECT paperclip.visible_companies(CURRENT_USER)) IS NULL
+           OR company_id OPERATOR(pg_catalog.=) ANY ((SELECT paperclip.visible_companies(CURRENT_USER))::uuid[]));
+COMMENT ON POLICY company_isolation ON paperclip.run_log_chunks
+    IS 'a bound role reads the logs of its companies only';
+-- read by read_log as the caller (row-level security applies); no role writes it
+REVOKE ALL ON paperclip.run_log_chunks FROM PUBLIC;
+GRANT SELECT ON paperclip.run_log_chunks TO paperclip_reader;
+SELECT pg_catalog.pg_extension_config_dump('paperclip.run_log_chunks', '');
+
+-- Where a run's log is: db (paperclip.run_log_chunks), file (a file store
+-- outside the data directory), local_file (0.1's files; only rows restored
+-- from a 0.1 dump still say it: the update below moves the logs of this
+-- database into the table). A vocabulary as issue 16 keeps them: a domain
+-- checked by paperclip.in_vocabulary, not a CHECK that every UPDATE of a run
+-- would evaluate.
+CREATE DOMAIN paperclip.log_store AS text
+    CONSTRAINT log_store_check CHECK (paperclip.in_vocabulary(VALUE, 'paperclip.log_store'));
+COMMENT ON DOMAIN paperclip.log_store
+    IS 'where a run''s log is kept: db (paperclip.run_log_chunks), file (<paperclip.run_log_directory>/<company_id>/<run_id>.ndjson), local_file (the same file, as 0.1 named it)';
+ALTER TABLE paperclip.heartbeat_runs ALTER COLUMN log_store TYPE paperclip.log_store;
+COMMENT ON COLUMN paperclip.heartbeat_runs.log_store
+    IS 'where the run''s log is: db (paperclip.run_log_chunks, the default), file (paperclip.log_store = file: a file outside the data directory), local_file (0.1''s files); NULL: no log';
+COMMENT ON COLUMN paperclip.heartbeat_runs.log_ref
+    IS 'the log''s file when log_store is file or local_file (shown only: a log is always read where its company and id say); NULL for db';
+COMMENT ON COLUMN paperclip.heartbeat_runs.log_bytes
+    IS 'bytes of the run''s log, as its runner counted them (paperclip.max_log_bytes caps it)';
+COMMENT ON COLUMN paperclip.heartbeat_runs.log_sha256
+    IS 'sha256 of the run''s log, as its runner computed it';
+
+COMMENT ON FUNCTION paperclip.read_log(uuid, bigint, int)
+    IS 'a page of a run''s own log (JSON lines) from byte offset "offset": whole characters, at most limit_bytes (one character at least); next_offset is null at the end, else beyond offset. Reads paperclip.run_log_chunks (or the file of a file-store log)';
+COMMENT ON FUNCTION paperclip.append_run_log(uuid, text, text)
+    IS 'append a record ({"ts","stream","chunk"}) to the run''s log in paperclip.run_log_chunks (for external runners); returns the log bytes so far. chunk at most 1 MB; a record past paperclip.max_log_bytes is dropped (one lifecycle event says so); not while the launcher''s runner writes the run''s log (55000)';
+COMMENT ON FUNCTION paperclip.prune_expired(int)
+    IS 'one retention batch: events and logs (rows of run_log_chunks, or files) of runs finished longer than paperclip.run_retention ago, and finished wakeup requests as old; log_files counts the runs whose log went';
+COMMENT ON FUNCTION paperclip.run_log_path(uuid, uuid)
+    IS 'the file of a run''s log in a file store: <paperclip.run_log_directory>/<company_id>/<run_id>.ndjson (for the launcher; no grant)';
+
+-- The logs 0.1 wrote to files (log_store local_file, under the data
+-- directory by default, where their names were too long for pg_basebackup's
+-- tar format) move into paperclip.run_log_chunks, byte for byte, and their
+-- runs say db; once this transaction commits, the files of finished runs and
+-- the directories left empty are removed, and the file of a run still
+-- running becomes its spool log (pg_paperclip/spool/<database OID>/
+-- <run_id>.log: its runner goes on appending to it), whose rest the launcher
+-- copies when it finalizes the run. A log whose file is gone is no log
+-- (log_store NULL), as read_log said before. Only this update, run by a
+-- superuser, reads the files; the function is dropped once it has.
+CREATE FUNCTION paperclip.import_file_logs()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'paperclip_import_file_logs'
+LANGUAGE C VOLATILE;
+SELECT paperclip.import_file_logs();
+DROP FUNCTION paperclip.import_file_logs();

@@ -33,7 +33,8 @@ VALUES ('90000000-0000-0000-0000-000000000001', '90000000-0000-0000-0000-0000000
 SELECT runs > 0 AS runs, events >= 3 AS events, log_files >= 1 AS log_files,
        wakeup_requests >= 2 AS wakeup_requests
   FROM paperclip.prune_expired();
-SELECT n, status, pruned_at IS NOT NULL AS pruned, log_ref IS NULL AS log_gone,
+SELECT n, status, pruned_at IS NOT NULL AS pruned, log_store IS NULL AS log_gone,
+       (SELECT count(*) FROM paperclip.run_log_chunks c WHERE c.run_id = r.id) AS log_rows,
        (SELECT count(*) FROM paperclip.heartbeat_run_events e WHERE e.run_id = r.id) AS events,
        wakeup_request_id IS NULL AS request_gone
   FROM r ORDER BY n;

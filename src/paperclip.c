@@ -57,6 +57,13 @@ char	   *pc_agent_home_directory = NULL;
 int			pc_max_log_kb = (int) (PC_DEFAULT_MAX_LOG_BYTES / 1024);
 bool		pc_unserved_warning = true;
 int			pc_worker_lease_s = 30;
+int			pc_log_store = PC_LOG_STORE_SETTING_DB;
+
+static const struct config_enum_entry log_store_options[] = {
+	{PC_LOG_STORE_DB, PC_LOG_STORE_SETTING_DB, false},
+	{PC_LOG_STORE_FILE, PC_LOG_STORE_SETTING_FILE, false},
+	{NULL, 0, false}
+};
 
 static bool wake_pending = false;
 static bool scheduler_wake_pending = false;
@@ -158,9 +165,16 @@ pc_define_gucs(void)
 							"How often the scheduler ticks interval timers.",
 							NULL, &pc_timer_interval_s, 30, 1, 86400,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomEnumVariable("paperclip.log_store",
+							 "Where the launcher keeps the logs of the runs it starts: db (paperclip.run_log_chunks) or file.",
+							 "file: in paperclip.run_log_directory, which must then be outside the data directory "
+							 "(pg_basebackup, pg_dump and replicas do not carry those logs).",
+							 &pc_log_store, PC_LOG_STORE_SETTING_DB, log_store_options,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("paperclip.run_log_directory",
-							   "Directory of run logs (relative paths are relative to the data directory).",
-							   NULL, &pc_run_log_directory, "pg_paperclip/run-logs",
+							   "Directory of run logs kept in files (paperclip.log_store = file), and where 0.1 kept them.",
+							   "Relative paths are relative to the data directory.",
+							   &pc_run_log_directory, "pg_paperclip/run-logs",
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
 	DefineCustomIntVariable("paperclip.max_retry_attempts",
 							"Bounded retries of a run that failed transiently.",

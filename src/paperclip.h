@@ -37,6 +37,7 @@ extern char *pc_agent_home_directory;
 extern int	pc_max_log_kb;
 extern bool pc_unserved_warning;
 extern int	pc_worker_lease_s;
+extern int	pc_log_store;		/* PcLogStoreSetting */
 
 /* The kinds of background workers; one of each serves a database. */
 typedef enum PcWorkerKind
@@ -102,8 +103,46 @@ extern bool pc_path_has_parent_ref(const char *path);
 extern void pc_check_writable(FunctionCallInfo fcinfo);
 extern char *pc_installed_version(void);
 
-/* Run log locations (runlog.c): derived from the run, never from a caller */
+/*
+ * Run logs (runlog.c). Where a run's log is kept (heartbeat_runs.log_store,
+ * of domain paperclip.log_store, checked against this list in
+ * vocabulary.c): in paperclip.run_log_chunks, or in a file whose location
+ * is derived from the run, never from a caller.
+ */
+#define PC_LOG_STORE_DB "db"
+#define PC_LOG_STORE_FILE "file"
+#define PC_LOG_STORE_LEGACY "local_file"	/* 0.1's files */
+#define PC_LOG_ROW_MAX (64 * 1024)	/* bytes of a log in one row at most */
+
+typedef enum PcLogStoreSetting
+{
+	PC_LOG_STORE_SETTING_DB,
+	PC_LOG_STORE_SETTING_FILE
+} PcLogStoreSetting;
+
 extern char *pc_run_log_path(const char *company_id, const char *run_id, bool create_dir);
+extern char *pc_legacy_run_log_path(const char *company_id, const char *run_id);
+
+/* Rows of paperclip.run_log_chunks gathered for one INSERT; need SPI */
+typedef struct PcLogRows
+{
+	int			n;
+	int			cap;
+	int64		bytes;
+	Datum	   *company_ids;
+	Datum	   *run_ids;
+	Datum	   *offsets;
+	Datum	   *contents;
+} PcLogRows;
+
+extern int64 pc_run_log_end(Datum company_id, Datum run_id);
+extern void pc_log_rows_init(PcLogRows *rows);
+extern int64 pc_log_rows_add_file(PcLogRows *rows, Datum company_id, Datum run_id,
+								  const char *path, int64 from, int64 max_bytes,
+								  int64 *file_size);
+extern void pc_log_rows_insert(PcLogRows *rows);
+extern int64 pc_run_log_import(Datum company_id, Datum run_id, const char *path,
+							   int64 from, int64 *file_size);
 
 /*
  * Argument checks (paperclip.c). Text arguments have documented length

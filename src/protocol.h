@@ -17,11 +17,13 @@
  *
  *	  runner -> launcher, on the runner's stdout: one JSON object a line,
  *	  "type" one of PC_FRAME_*:
- *	    {"type":"log","stream":"stdout"|"stderr","ts":ISO-8601,"chunk":text,
- *	     "offset":N,"bytes":M}            N: where the chunk's record starts in
- *	                                      the run log, M: its length (on the
- *	                                      first frame of a record only)
- *	    {"type":"log_capped","bytes":N}   live log stopped; the file has all
+ *	    {"type":"log","stream":"stdout"|"stderr","offset":N,"bytes":M}
+ *	                                      a record of the run log was written:
+ *	                                      N where it starts, M its length
+ *	                                      (content-free: the launcher copies
+ *	                                      the log from the file, logPath)
+ *	    {"type":"log_capped","bytes":N}   records no longer announced; the
+ *	                                      log keeps them
  *	    {"type":"meta","meta":{...}}      what was invoked (no secret values)
  *	    {"type":"spawned","pid":N,"startTicks":T}
  *	                                      the agent started; N is the pid, as
@@ -50,7 +52,12 @@
  *	  reconciliation (finalizing twice is a no-op).
  *	  The result carries, besides the adapter result keys of adapters.md,
  *	  stdoutExcerpt, stderrExcerpt (tails, at most PC_EXCERPT_BYTES each),
- *	  logStore ("local_file"), logRef, logBytes and logSha256.
+ *	  logBytes and logSha256 (of the log file, when anything was written).
+ *
+ *	  The run log file (logPath) is the launcher's spool log,
+ *	  <spool>/<run_id>.log (paperclip.log_store = db: the launcher copies it
+ *	  into paperclip.run_log_chunks while the run goes on and when it is
+ *	  finalized, then removes it), or the log itself in a file store.
  *-------------------------------------------------------------------------
  */
 #ifndef PAPERCLIP_PROTOCOL_H
@@ -114,8 +121,7 @@
 
 /* limits */
 #define PC_EXCERPT_BYTES (32 * 1024)	/* tail kept of stdout and of stderr */
-#define PC_LOG_CHUNK_MAX (16 * 1024)	/* largest chunk in one log frame */
-#define PC_DEFAULT_MAX_LIVE_LOG (4 * 1024 * 1024)
+#define PC_DEFAULT_MAX_LIVE_LOG (4 * 1024 * 1024)	/* bytes of records announced */
 #define PC_RESULT_LINE_MAX (1024 * 1024)	/* longest stdout line read as a result */
 #define PC_DEFAULT_GRACE_SEC 15
 #define PC_HTTP_DEFAULT_TIMEOUT_SEC 30

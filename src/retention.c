@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  * retention.c
  *	  Owns retention: runs finished longer than paperclip.run_retention ago
- *	  lose their events and log files (the run rows stay: they carry the
+ *	  lose their events and their logs (rows of paperclip.run_log_chunks,
+ *	  or files of a file store; the run rows stay: they carry the
  *	  accounting), and wakeup requests in a terminal state that long lose
  *	  their rows. Bounded batches; nothing queued, running or scheduled is
  *	  ever pruned.
@@ -37,6 +38,13 @@ static PcPlan plan_delete_events = PC_PLAN(
 	"DELETE FROM paperclip.heartbeat_run_events WHERE run_id = ANY ($1)",
 	UUIDARRAYOID);
 
+/* $1 runs: their logs' rows; the runs whose log had any */
+static PcPlan plan_delete_log_rows = PC_PLAN(
+	"WITH d AS (DELETE FROM paperclip.run_log_chunks c USING paperclip.heartbeat_runs r "
+	" WHERE r.id = ANY ($1) AND c.company_id = r.company_id AND c.run_id = r.id "
+	" RETURNING c.run_id) SELECT count(DISTINCT run_id) AS runs FROM d",
+	UUIDARRAYOID);
+
 static PcPlan plan_mark_pruned = PC_PLAN(
 	"UPDATE paperclip.heartbeat_runs SET pruned_at = now(), log_store = NULL, "
 	" log_ref = NULL, updated_at = now() WHERE id = ANY ($1)",
@@ -54,16 +62,17 @@ static PcPlan plan_delete_requests = PC_PLAN(
 	FLOAT8OID, INT4OID);
 
 /*
- * Remove a run's log file: the one its company and id name (runlog.c), never
- * what a log_ref says. One already gone is fine (a pass that rolled back
- * removed it).
+ * Remove a run's log file (a file store's): the one its company and id
+ * name (runlog.c), never what a log_ref says. One already gone is fine (a
+ * pass that rolled back removed it).
  */
 static bool
 remove_log(const char *store, const char *company_id, const char *run_id)
 {
 	char	   *path;
 
-	if (store == NULL || strcmp(store, "local_file") != 0)
+	if (store == NULL ||
+		(strcmp(store, PC_LOG_STORE_FILE) != 0 && strcmp(store, PC_LOG_STORE_LEGACY) != 0))
 		return false;
 	path = pc_run_log_path(company_id, run_id, false);
 	if (unlink(path) == 0)
@@ -103,6 +112,8 @@ pc_prune_expired(int batch_size, PruneCounts *counts)
 		}
 		arr = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
 		counts->events = pc_exec(&plan_delete_events, &arr, NULL, 0);
+		pc_exec(&plan_delete_log_rows, &arr, NULL, 0);
+		counts->log_files = (int) DatumGetInt64(pc_getattr(0, "runs", &isnull));
 		pc_exec(&plan_mark_pruned, &arr, NULL, 0);
 		counts->runs = n;
 		/* files last: they cannot roll back, a later pass finds them gone */

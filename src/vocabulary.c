@@ -16,8 +16,8 @@
  *	  of the domain is written. (issue 16)
  *
  *	  The lists themselves have one home each: run_state.h and protocol.h
- *	  for statuses and adapter types, the arrays of paperclip.c for the API's
- *	  argument vocabularies.
+ *	  for statuses and adapter types, paperclip.h for log stores, the arrays
+ *	  of paperclip.c for the API's argument vocabularies.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -45,6 +45,7 @@ static const char *const liveness_states[] = {"completed", "advanced", "plan_onl
 "empty_response", "blocked", "failed", "needs_followup", NULL};
 static const char *const issue_statuses[] = {"backlog", "todo", "in_progress", "in_review",
 "blocked", "done", "cancelled", NULL};
+static const char *const log_stores[] = {PC_LOG_STORE_DB, PC_LOG_STORE_FILE, PC_LOG_STORE_LEGACY, NULL};
 
 typedef struct PcVocabulary
 {
@@ -64,6 +65,7 @@ static const PcVocabulary vocabularies[] = {
 	{"paperclip.issue_status", issue_statuses},
 	{"paperclip.agent_status", pc_agent_statuses},
 	{"paperclip.adapter_type", pc_adapter_types},
+	{"paperclip.log_store", log_stores},
 };
 
 static const PcVocabulary *

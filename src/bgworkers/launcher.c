@@ -73,6 +73,7 @@ char		run_log_dir[MAXPGPATH];
 char		spool_dir[MAXPGPATH];		/* this database's */
 char		shared_spool_dir[MAXPGPATH];	/* before 0.2: every database's */
 char		runner_path[MAXPGPATH];
+static bool file_store = false;	/* paperclip.log_store = file, outside the data directory */
 static char *allowed_commands_json = NULL;	/* the allowlists as JSON arrays, */
 static char *allowed_hosts_json = NULL; /* read with the settings */
 static char *runner_settings_json = NULL;	/* isolation, OS user, log cap */
@@ -96,8 +97,13 @@ static PcPlan plan_blocked_runs = PC_PLAN(
 	"  OR (a.budget_monthly_cents > 0 AND a.spent_monthly_cents >= a.budget_monthly_cents)) "
 	"ORDER BY r.created_at LIMIT 100 FOR NO KEY UPDATE OF r SKIP LOCKED");
 
-/* $1 how many, $3 spool dir ($2, the log dir, is unused: paperclip.run_log_path names logs),
- * $4 $5 the allowlists, $6 the runner's settings (isolation, OS user, log cap) */
+/*
+ * $1 how many, $2 the log store (db or file), $3 spool dir, $4 $5 the
+ * allowlists, $6 the runner's settings (isolation, OS user, log cap). The
+ * runner writes the log to logPath: its spool log (the launcher copies it
+ * into paperclip.run_log_chunks), or the file of a file store
+ * (paperclip.run_log_path names it).
+ */
 static PcPlan plan_claim = PC_PLAN(
 	"WITH c AS (SELECT r.id FROM paperclip.heartbeat_runs r "
 	"  JOIN paperclip.agents a ON a.id = r.agent_id "
@@ -105,8 +111,8 @@ static PcPlan plan_claim = PC_PLAN(
 	"  AND NOT (a.budget_monthly_cents > 0 AND a.spent_monthly_cents >= a.budget_monthly_cents) "
 	"  ORDER BY r.created_at LIMIT $1 FOR NO KEY UPDATE OF r SKIP LOCKED) "
 	"UPDATE paperclip.heartbeat_runs r SET status = 'running', started_at = now(), "
-	" updated_at = now(), log_store = 'local_file', "
-	" log_ref = paperclip.run_log_path(r.company_id, r.id), "
+	" updated_at = now(), log_store = $2, "
+	" log_ref = CASE WHEN $2 = '" PC_LOG_STORE_FILE "' THEN paperclip.run_log_path(r.company_id, r.id) END, "
 	" session_id_before = coalesce((SELECT s.session_id FROM paperclip.agent_runtime_state s "
 	"   WHERE s.agent_id = r.agent_id), r.session_id_before), "
 	" event_seq = r.event_seq + 1 "
@@ -119,7 +125,8 @@ static PcPlan plan_claim = PC_PLAN(
 	"   WHERE s.agent_id = r.agent_id), 'agentName', a.name, 'runSource', r.invocation_source, "
 	" 'wakeReason', (SELECT w.reason FROM paperclip.agent_wakeup_requests w "
 	"   WHERE w.id = r.wakeup_request_id), "
-	" 'logPath', paperclip.run_log_path(r.company_id, r.id), "
+	" 'logPath', CASE WHEN $2 = '" PC_LOG_STORE_FILE "' THEN paperclip.run_log_path(r.company_id, r.id) "
+	"   ELSE $3 || '/' || r.id || '.log' END, "
 	" 'spoolPath', $3 || '/' || r.id || '.json', "
 	" 'resultFilePath', $3 || '/' || r.id || '.result', "
 	" 'allowedCommands', $4::jsonb, 'allowedHttpHosts', $5::jsonb) || $6::jsonb)::text AS spec",
@@ -183,9 +190,20 @@ clipped(const char *s, int max)
 	return psprintf("%s...", pnstrdup(s, pg_mbcliplen(s, len, max)));
 }
 
+/* Whether path is the data directory or inside it. */
+static bool
+in_data_directory(const char *path)
+{
+	size_t		len = strlen(DataDir);
+
+	return strncmp(path, DataDir, len) == 0 && (path[len] == '\0' || path[len] == '/');
+}
+
 static void
 resolve_paths(void *arg)
 {
+	static bool warned = false;
+
 	strlcpy(run_log_dir, pc_run_log_dir(), MAXPGPATH);
 	snprintf(shared_spool_dir, MAXPGPATH, "%s/" PC_SPOOL_DIRECTORY, DataDir);
 	snprintf(spool_dir, MAXPGPATH, "%s/%u", shared_spool_dir, MyDatabaseId);
@@ -193,7 +211,25 @@ resolve_paths(void *arg)
 		strlcpy(runner_path, pc_runner_path, MAXPGPATH);
 	else
 		snprintf(runner_path, MAXPGPATH, "%s/%s", pkglib_path, PC_RUNNER_NAME);
-	make_dirs(run_log_dir);
+	/*
+	 * A file store inside the data directory would break pg_basebackup (tar
+	 * refuses its long names) and go unseen by pg_dump: logs go to the
+	 * database instead, and a WARNING says why.
+	 */
+	file_store = pc_log_store == PC_LOG_STORE_SETTING_FILE && !in_data_directory(run_log_dir);
+	if (pc_log_store == PC_LOG_STORE_SETTING_FILE && !file_store)
+	{
+		if (!warned)
+			ereport(WARNING,
+					(errmsg("paperclip launcher: paperclip.log_store is file, but paperclip.run_log_directory \"%s\" is inside the data directory: run logs are kept in the database",
+							run_log_dir),
+					 errhint("Set paperclip.run_log_directory to an absolute path outside the data directory.")));
+		warned = true;
+	}
+	else
+		warned = false;
+	if (file_store)
+		make_dirs(run_log_dir);
 	make_dirs(spool_dir);
 	if (allowed_commands_json)
 		pfree(allowed_commands_json);
@@ -270,6 +306,8 @@ typedef struct FinalizeArgs
 {
 	pg_uuid_t  *run_id;
 	const char *run_id_str;
+	const char *company_id_str;
+	LogTail    *log;
 	Finalization *fin;
 } FinalizeArgs;
 
@@ -517,6 +555,10 @@ finalize_unit(void *arg)
 			result = make_result(PC_ERR_FINALIZE, a->fin->why);
 			break;
 	}
+	/* the run's whole log is in the table once its result is */
+	log_copy_rest(DirectFunctionCall1(uuid_in, CStringGetDatum(a->company_id_str)),
+				  uuid_datum(a->run_id), a->run_id_str, a->company_id_str, a->log,
+				  a->fin->mode == FIN_RESULT ? result : NULL);
 	(void) pc_finalize_run(uuid_datum(a->run_id), result);
 }
 
@@ -529,9 +571,10 @@ finalize_unit(void *arg)
  * attempt.
  */
 void
-finalize_step(pg_uuid_t *run_id, const char *run_id_str, Finalization *fin)
+finalize_step(pg_uuid_t *run_id, const char *run_id_str, const char *company_id_str,
+			  LogTail *log, Finalization *fin)
 {
-	FinalizeArgs a = {run_id, run_id_str, fin};
+	FinalizeArgs a = {run_id, run_id_str, company_id_str, log, fin};
 	ErrorData  *edata;
 	PcTrouble	t;
 	TimestampTz now;
@@ -644,7 +687,7 @@ claim_unit(void *arg)
 
 	guard_blocked_runs();
 	v[0] = Int32GetDatum(c->want);
-	v[1] = CStringGetTextDatum(run_log_dir);
+	v[1] = CStringGetTextDatum(file_store ? PC_LOG_STORE_FILE : PC_LOG_STORE_DB);
 	v[2] = CStringGetTextDatum(spool_dir);
 	v[3] = CStringGetTextDatum(allowed_commands_json);
 	v[4] = CStringGetTextDatum(allowed_hosts_json);
@@ -672,7 +715,8 @@ claim_unit(void *arg)
 		strlcpy(r->agent_id_str, pc_getattr_cstring(i, "agent_id"), sizeof(r->agent_id_str));
 		strlcpy(r->company_id_str, pc_getattr_cstring(i, "company_id"), sizeof(r->company_id_str));
 		memcpy(&r->run_id, DatumGetUUIDP(run_id), sizeof(pg_uuid_t));
-		(void) pc_run_log_path(r->company_id_str, r->run_id_str, true);	/* its directory */
+		if (file_store)
+			(void) pc_run_log_path(r->company_id_str, r->run_id_str, true); /* its directory */
 		pc_notify_run_status(i);
 		resetStringInfo(&r->pending);
 		appendStringInfoString(&r->pending, pc_getattr_cstring(i, "spec"));
@@ -686,6 +730,7 @@ claim_unit(void *arg)
 			continue;
 		}
 		start_runner_state(r);
+		log_tail_start(&r->log, !file_store, true);
 		c->started[c->nstarted] = r;
 		/* its "run started" event is inserted with the batch below */
 		pc_notify_run_event(r->company_id_str, run_id, pc_getattr(i, "agent_id", &isnull),
@@ -942,6 +987,7 @@ next_timeout(TimestampTz last_tick)
 			next = finalize_next(&runners[i].fin, next);
 	for (i = 0; i < norphans; i++)
 		next = finalize_next(&orphans[i].fin, next);
+	next = log_flush_next(next);
 	return Max(0, TimestampDifferenceMilliseconds(GetCurrentTimestamp(), next));
 }
 
@@ -1088,6 +1134,9 @@ paperclip_launcher_main(Datum arg)
 		for (i = 0; i < nrunners; i++)
 			if (runners[i].in_use)
 				serve_runner(&runners[i]);
+		/* output into the table: every run's on a tick, else what runners announced */
+		if (tick || log_flush_next(DT_NOEND) <= GetCurrentTimestamp())
+			flush_logs(tick);
 		first = false;
 		if (trouble != PC_TROUBLE_NONE)
 		{

@@ -53,6 +53,14 @@
 #define FINALIZE_LAST_RETRY_MS 10000
 /* Spaces for "run " + a uuid's text + NUL. */
 #define RUN_ID_LEN (UUID_LEN * 2 + 5)
+/* A run's output reaches paperclip.run_log_chunks this long after its runner wrote it, at most. */
+#define LOG_FLUSH_MS 100
+/* Bytes of spool logs copied into the table in one unit of work, all runs together. */
+#define LOG_FLUSH_BUDGET (256 * 1024)
+/* Records announced by a runner and not readable yet, kept per run (their live events). */
+#define LOG_NOTES_MAX 1024
+/* A run whose copies failed this often in a row is copied only when it is finalized. */
+#define LOG_FLUSH_FAILURES 3
 
 /* A process as /proc must still show it before it is signalled. */
 typedef struct ProcIdentity
@@ -95,6 +103,33 @@ typedef struct Finalization
 	bool		done;			/* committed */
 } Finalization;
 
+/* A record a runner announced: its live event waits until the table holds it. */
+typedef struct LogNote
+{
+	int64		offset;
+	int32		bytes;
+	char		stream;			/* o(ut), e(rr), s(ystem) */
+} LogNote;
+
+/*
+ * A run's spool log, as the launcher copies it into paperclip.run_log_chunks
+ * (log_tail.c): the runner appends to the file, the launcher copies what
+ * the table lacks, in batches while the run goes on and the rest when it
+ * is finalized; then the file goes.
+ */
+typedef struct LogTail
+{
+	bool		db;				/* the run's log is kept in the table (else: a file store) */
+	int64		stored;			/* bytes of the file the table holds (committed); -1: unknown */
+	int64		copied;			/* the table's bytes if the finalization in flight commits */
+	int			notified;		/* notes it sent live events for */
+	bool		grew;			/* its runner announced a record since the last copy */
+	int			failures;		/* copies that failed in a row */
+	LogNote    *notes;			/* TopMemoryContext, LOG_NOTES_MAX */
+	int			nnotes;
+	int64		noted_upto;		/* end of the last record noted */
+} LogTail;
+
 typedef struct Runner
 {
 	bool		in_use;
@@ -115,6 +150,7 @@ typedef struct Runner
 	Finalization fin;
 	bool		cancel_sent;
 	bool		dropped;		/* its run went with the extension: drain, record nothing */
+	LogTail		log;
 } Runner;
 
 /* A running run whose runner is not one of this launcher's children. */
@@ -130,6 +166,8 @@ typedef struct Orphan
 	bool		cancel_sent;
 	bool		listed;			/* by the last reconciliation */
 	Finalization fin;
+	char		company_id_str[RUN_ID_LEN];
+	LogTail		log;
 } Orphan;
 
 /* launcher.c */
@@ -149,7 +187,8 @@ extern Jsonb *make_result(const char *error_code, const char *message);
 extern void finalize_begin(Finalization *fin, ResultSource source, char *frame,
 						   const char *lost_message);
 extern bool finalize_due(const Finalization *fin, TimestampTz now);
-extern void finalize_step(pg_uuid_t *run_id, const char *run_id_str, Finalization *fin);
+extern void finalize_step(pg_uuid_t *run_id, const char *run_id_str, const char *company_id_str,
+						  LogTail *log, Finalization *fin);
 extern void finalize_forget(Finalization *fin);
 extern TimestampTz finalize_next(const Finalization *fin, TimestampTz next);
 
@@ -183,6 +222,7 @@ extern bool signal_proven_runner(const ProcIdentity *id, int sig);
 extern void kill_agent_group(const ProcIdentity *agent, pid_t runner_pid,
 							 const char *run_id_str);
 extern char *spool_path(const char *run_id);
+extern char *spool_log_path(const char *run_id);
 extern bool spool_exists(const char *run_id);
 extern char *read_spool_text(const char *run_id);
 extern Jsonb *read_spool(const char *run_id);
@@ -192,6 +232,18 @@ extern void reconcile_orphans(void);
 extern void serve_orphans(void);
 extern bool cancel_orphan(Orphan *o);
 extern void clean_spool(void);
+
+/* log_tail.c */
+extern void log_tail_start(LogTail *t, bool db, bool fresh);
+extern void log_tail_note(LogTail *t, const char *stream, int64 offset, int64 bytes);
+extern void log_tail_forget(LogTail *t);
+extern void flush_logs(bool look_at_all);
+extern TimestampTz log_flush_next(TimestampTz next);
+extern bool log_tail_behind(LogTail *t, const char *run_id_str);
+extern void log_copy_rest(Datum company_id, Datum run_id, const char *run_id_str,
+						  const char *company_id_str, LogTail *t, Jsonb *result);
+extern void log_file_done(LogTail *t, const char *run_id_str, const char *company_id_str);
+extern void log_file_discard(LogTail *t, const char *run_id_str);
 
 #pragma GCC visibility pop
 

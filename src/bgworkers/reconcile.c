@@ -58,15 +58,17 @@ static int	orphans_cap = 0;
 
 /* $1 the runs of this launcher's own runners */
 static PcPlan plan_orphans = PC_PLAN(
-	"SELECT id, runner_pid, runner_start_ticks, runner_system_identifier, "
-	" runner_postmaster_start, agent_pid, agent_start_ticks, runner_database "
+	"SELECT id, company_id, runner_pid, runner_start_ticks, runner_system_identifier, "
+	" runner_postmaster_start, agent_pid, agent_start_ticks, runner_database, "
+	" log_store IS DISTINCT FROM '" PC_LOG_STORE_FILE "' AS log_db "
 	"FROM paperclip.heartbeat_runs "
 	"WHERE status = 'running' AND runner_pid IS NOT NULL AND NOT (id = ANY($1))",
 	UUIDARRAYOID);
 
 /* $1 run ids (text, checked to be uuids): those finished, whose spool files may go */
 static PcPlan plan_finished_of = PC_PLAN(
-	"SELECT id::text FROM paperclip.heartbeat_runs WHERE id = ANY($1::uuid[]) "
+	"SELECT id::text, company_id::text, log_store IS DISTINCT FROM '" PC_LOG_STORE_FILE "' AS log_db "
+	"FROM paperclip.heartbeat_runs WHERE id = ANY($1::uuid[]) "
 	"AND status IN ('succeeded', 'failed', 'cancelled', 'timed_out')",
 	TEXTARRAYOID);
 
@@ -279,6 +281,8 @@ kill_agent_group(const ProcIdentity *agent, pid_t runner_pid, const char *run_id
  * ----------------------------------------------------------------------
  */
 
+#define SPOOL_LOG_SUFFIX ".log"
+
 /*
  * The run's spool file: in this database's spool directory, or, for a
  * runner started before 0.2, in the directory every database shared then.
@@ -293,6 +297,31 @@ spool_path(const char *run_id)
 	if (stat(path, &st) == 0)
 		return path;
 	shared = psprintf("%s/%s.json", shared_spool_dir, run_id);
+	if (stat(shared, &st) == 0)
+	{
+		pfree(path);
+		return shared;
+	}
+	pfree(shared);
+	return path;
+}
+
+/*
+ * The run's log as its runner writes it (paperclip.log_store = db), for the
+ * launcher to copy: in this database's spool directory (where the update
+ * from 0.1 also moves the log file of a run still running), or in the one
+ * every database shared before 0.2.
+ */
+char *
+spool_log_path(const char *run_id)
+{
+	char	   *path = psprintf("%s/%s%s", spool_dir, run_id, SPOOL_LOG_SUFFIX);
+	char	   *shared;
+	struct stat st;
+
+	if (stat(path, &st) == 0)
+		return path;
+	shared = psprintf("%s/%s%s", shared_spool_dir, run_id, SPOOL_LOG_SUFFIX);
 	if (stat(shared, &st) == 0)
 	{
 		pfree(path);
@@ -351,7 +380,8 @@ read_spool(const char *run_id)
 /*
  * What a run may have left in the spool directory: its spool file, the
  * spool's temp file, the result file and the context file of a run
- * without isolation.
+ * without isolation; and its log (SPOOL_LOG_SUFFIX), which goes only once
+ * the database holds it (log_tail.c).
  */
 static const char *const spool_suffixes[] = {".json", ".json.tmp", ".result", ".context.json", NULL};
 
@@ -396,12 +426,29 @@ spool_file_run(const char *name, char *id)
 			id[36] = '\0';
 			return true;
 		}
+	if (strcmp(name + 36, SPOOL_LOG_SUFFIX) == 0)
+	{
+		memcpy(id, name, 36);
+		id[36] = '\0';
+		return true;
+	}
 	return false;
 }
+
+/* Spool logs of finished runs, copied into the table: their files go after the commit. */
+typedef struct Cleaning
+{
+	int			removed;		/* runs whose spool files went */
+	int			nlogs;
+	char	  **log_runs;		/* run ids (loop memory) */
+	char	  **log_companies;
+	LogTail    *logs;
+} Cleaning;
 
 static void
 clean_spool_unit(void *arg)
 {
+	Cleaning   *c = (Cleaning *) arg;
 	const char *dirs[] = {spool_dir, shared_spool_dir};
 	struct dirent *de;
 	Datum	   *ids = NULL;
@@ -411,7 +458,9 @@ clean_spool_unit(void *arg)
 	int			d;
 	int			i;
 	Datum		array;
+	SPITupleTable *tt;
 
+	c->removed = c->nlogs = 0;
 	for (d = 0; d < lengthof(dirs); d++)
 	{
 		DIR		   *dir = AllocateDir(dirs[d]);
@@ -435,27 +484,52 @@ clean_spool_unit(void *arg)
 		return;
 	array = PointerGetDatum(construct_array(ids, n, TEXTOID, -1, false, TYPALIGN_INT));
 	found = pc_exec(&plan_finished_of, &array, NULL, 0);
+	tt = SPI_tuptable;
+	c->log_runs = MemoryContextAlloc(loop_cxt, sizeof(char *) * Max(found, 1));
+	c->log_companies = MemoryContextAlloc(loop_cxt, sizeof(char *) * Max(found, 1));
+	c->logs = MemoryContextAllocZero(loop_cxt, sizeof(LogTail) * Max(found, 1));
 	for (i = 0; i < found; i++)
-		remove_spool(pc_getattr_cstring(i, "id"));
-	*(int *) arg = found;
+	{
+		bool		isnull;
+		char	   *run = MemoryContextStrdup(loop_cxt, SPI_getvalue(tt->vals[i], tt->tupdesc, 1));
+		char	   *company = MemoryContextStrdup(loop_cxt, SPI_getvalue(tt->vals[i], tt->tupdesc, 2));
+		bool		db = DatumGetBool(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
+		LogTail    *t = &c->logs[c->nlogs];
+
+		remove_spool(run);
+		c->removed++;
+		/* a log the runner left: what the table lacks of it is copied, the file goes after the commit */
+		log_tail_start(t, db, false);
+		if (!db)
+			continue;
+		log_copy_rest(DirectFunctionCall1(uuid_in, CStringGetDatum(company)),
+					  DirectFunctionCall1(uuid_in, CStringGetDatum(run)), run, company, t, NULL);
+		c->log_runs[c->nlogs] = run;
+		c->log_companies[c->nlogs] = company;
+		c->nlogs++;
+	}
 }
 
 /*
  * At launcher start: the spool files runners left for runs that have
  * finished since (their results are recorded) go, from this database's
- * spool directory and from the one every database shared before 0.2.
+ * spool directory and from the one every database shared before 0.2;
+ * their logs first go into the database, if it lacks anything of them.
  * Files of runs still running are reconciliation's; files of runs this
  * database does not know are left alone.
  */
 void
 clean_spool(void)
 {
-	int			removed = 0;
+	Cleaning	c = {0};
 
-	if (launcher_unit("paperclip launcher: cleaning the spool", clean_spool_unit, &removed, NULL) &&
-		removed > 0)
+	if (!launcher_unit("paperclip launcher: cleaning the spool", clean_spool_unit, &c, NULL))
+		return;
+	for (int i = 0; i < c.nlogs; i++)
+		log_file_done(&c.logs[i], c.log_runs[i], c.log_companies[i]);
+	if (c.removed > 0)
 		ereport(LOG,
-				(errmsg("paperclip launcher: removed the spool files of %d finished run(s)", removed)));
+				(errmsg("paperclip launcher: removed the spool files of %d finished run(s)", c.removed)));
 }
 
 /* ----------------------------------------------------------------------
@@ -482,6 +556,8 @@ typedef struct Listed
 {
 	pg_uuid_t	run_id;
 	char		run_id_str[RUN_ID_LEN];
+	char		company_id_str[RUN_ID_LEN];
+	bool		log_db;			/* its log is copied into the table */
 	ProcIdentity runner;
 	ProcIdentity agent;
 	bool		ours;			/* same system identifier */
@@ -532,6 +608,8 @@ list_unit(void *arg)
 
 		memcpy(&row->run_id, DatumGetUUIDP(pc_getattr(i, "id", &isnull)), sizeof(pg_uuid_t));
 		strlcpy(row->run_id_str, pc_getattr_cstring(i, "id"), sizeof(row->run_id_str));
+		strlcpy(row->company_id_str, pc_getattr_cstring(i, "company_id"), sizeof(row->company_id_str));
+		row->log_db = DatumGetBool(pc_getattr(i, "log_db", &isnull));
 		row->runner.pid = int4_or_zero(i, "runner_pid");
 		ticks = int8_or_zero(i, "runner_start_ticks");
 		row->runner.start_ticks = ticks > 0 ? (uint64) ticks : 0;
@@ -578,6 +656,14 @@ add_orphan(Listed *row)
 	memset(o, 0, sizeof(*o));
 	memcpy(&o->run_id, &row->run_id, sizeof(pg_uuid_t));
 	strlcpy(o->run_id_str, row->run_id_str, sizeof(o->run_id_str));
+	strlcpy(o->company_id_str, row->company_id_str, sizeof(o->company_id_str));
+	/*
+	 * What its runner logged since the table's end is copied each tick, the
+	 * rest when it is finalized. Not a runner of another cluster's or of
+	 * another database's (a copy's): a spool file of that run here is not
+	 * its runner's, and is left alone.
+	 */
+	log_tail_start(&o->log, row->log_db && row->ours && !row->copied, false);
 	return o;
 }
 
@@ -585,6 +671,7 @@ static void
 remove_orphan(int i)
 {
 	finalize_forget(&orphans[i].fin);
+	log_tail_forget(&orphans[i].log);
 	orphans[i] = orphans[--norphans];
 }
 
@@ -684,11 +771,12 @@ serve_orphans(void)
 	{
 		Orphan	   *o = &orphans[i];
 
-		if (!finalize_due(&o->fin, now))
+		if (!finalize_due(&o->fin, now) || log_tail_behind(&o->log, o->run_id_str))
 			continue;
-		finalize_step(&o->run_id, o->run_id_str, &o->fin);
+		finalize_step(&o->run_id, o->run_id_str, o->company_id_str, &o->log, &o->fin);
 		if (o->fin.done)
 		{
+			log_file_done(&o->log, o->run_id_str, o->company_id_str);
 			remove_spool(o->run_id_str);
 			remove_orphan(i);
 		}

@@ -5,8 +5,9 @@
  *	  socket pair whose other end, non-blocking, counts against
  *	  max_files_per_process: one descriptor a runner), writing to it,
  *	  reading its frames and handling them (see protocol.h) as units of
- *	  work: live events, run events, the agent's identity, then the run's
- *	  finalization.
+ *	  work: run events, the agent's identity, then the run's finalization.
+ *	  Log frames need no transaction: they announce records of the run's
+ *	  log, whose copy into the database and live events log_tail.c does.
  *
  *	  Frames stay in the runner's buffer until the unit that handled them
  *	  has committed; a unit that fails is tried again, a frame at a time
@@ -171,6 +172,10 @@ reset_runner(Runner *r)
 static void
 release_slot(Runner *r)
 {
+	if (r->dropped)
+		log_file_discard(&r->log, r->run_id_str);	/* its run went with the extension */
+	else
+		log_file_done(&r->log, r->run_id_str, r->company_id_str);
 	remove_spool(r->run_id_str);
 	reset_runner(r);
 	slot_freed = true;
@@ -490,13 +495,17 @@ record_agent(Runner *r, Jsonb *frame)
 /*
  * A frame's "type", read from its JSON tokens (no conversion that could
  * fail: a result frame is told apart even when its values are not ones
- * jsonb takes, and its finalization decides what to make of them).
+ * jsonb takes, and its finalization decides what to make of them); and of
+ * a log frame, the record it announces.
  */
 typedef struct TypeScan
 {
 	int			depth;
-	bool		at_type;		/* the next value is the top level's "type" */
+	char	   *field;			/* the top level's key whose value is next */
 	char	   *type;
+	char	   *stream;
+	int64		offset;
+	int64		bytes;
 } TypeScan;
 
 static PC_SEM_RESULT
@@ -518,8 +527,23 @@ scan_field(void *state, char *fname, bool isnull)
 {
 	TypeScan   *t = (TypeScan *) state;
 
-	t->at_type = t->depth == 1 && strcmp(fname, "type") == 0;
+	if (t->depth == 1)
+		t->field = fname;
 	return PC_SEM_OK;
+}
+
+/* A non-negative integer token, or -1. */
+static int64
+scan_integer(const char *token)
+{
+	char	   *end;
+	long long	v;
+
+	errno = 0;
+	v = strtoll(token, &end, 10);
+	if (errno != 0 || *end != '\0' || v < 0)
+		return -1;
+	return (int64) v;
 }
 
 static PC_SEM_RESULT
@@ -527,33 +551,46 @@ scan_scalar(void *state, char *token, JsonTokenType tokentype)
 {
 	TypeScan   *t = (TypeScan *) state;
 
-	if (t->at_type && t->depth == 1 && tokentype == JSON_TOKEN_STRING && t->type == NULL)
+	if (t->depth != 1 || t->field == NULL)
+		return PC_SEM_OK;
+	if (tokentype == JSON_TOKEN_STRING && strcmp(t->field, "type") == 0 && t->type == NULL)
 		t->type = token;
-	t->at_type = false;
+	else if (tokentype == JSON_TOKEN_STRING && strcmp(t->field, "stream") == 0)
+		t->stream = token;
+	else if (tokentype == JSON_TOKEN_NUMBER && strcmp(t->field, "offset") == 0)
+		t->offset = scan_integer(token);
+	else if (tokentype == JSON_TOKEN_NUMBER && strcmp(t->field, "bytes") == 0)
+		t->bytes = scan_integer(token);
+	t->field = NULL;
 	return PC_SEM_OK;
 }
 
-/* The frame's type; NULL when it has none; false when it is not JSON. */
+/* The frame's type (NULL when it has none) and record; false when it is not JSON. */
 static bool
-frame_type(const char *line, int len, char **type)
+frame_scan(const char *line, int len, TypeScan *scan)
 {
 	JsonLexContext *lex = pc_json_lex_context((char *) line, len, PG_UTF8, true);
 	JsonSemAction sem;
-	TypeScan	scan;
 
 	memset(&sem, 0, sizeof(sem));
-	memset(&scan, 0, sizeof(scan));
-	sem.semstate = &scan;
+	memset(scan, 0, sizeof(*scan));
+	scan->offset = scan->bytes = -1;
+	sem.semstate = scan;
 	sem.object_start = scan_nest;
 	sem.object_end = scan_unnest;
 	sem.array_start = scan_nest;
 	sem.array_end = scan_unnest;
 	sem.object_field_start = scan_field;
 	sem.scalar = scan_scalar;
-	if (pg_parse_json(lex, &sem) != JSON_SUCCESS)
-		return false;
-	*type = scan.type;
-	return true;
+	return pg_parse_json(lex, &sem) == JSON_SUCCESS;
+}
+
+/* A log frame: the record it announces waits for its copy (log_tail.c). */
+static void
+note_record(Runner *r, TypeScan *scan)
+{
+	if (scan->stream != NULL && scan->offset >= 0 && scan->bytes > 0)
+		log_tail_note(&r->log, scan->stream, scan->offset, scan->bytes);
 }
 
 /* Handle one frame; false (and nothing done) when it is the result frame. */
@@ -561,36 +598,29 @@ static bool
 handle_frame(Runner *r, const char *line, int len)
 {
 	Jsonb	   *frame;
+	TypeScan	scan;
 	char	   *type;
 
-	if (!frame_type(line, len, &type))
+	if (!frame_scan(line, len, &scan))
 	{
 		ereport(LOG, (errmsg("paperclip launcher: run %s: unreadable frame from runner",
 							 r->run_id_str)));
 		return true;
 	}
+	type = scan.type;
 	if (type == NULL)
 		return true;
 	if (strcmp(type, PC_FRAME_RESULT) == 0)
 		return false;
-	frame = pc_jsonb_from_cstring(line);
 	if (strcmp(type, PC_FRAME_LOG) == 0)
 	{
-		char	   *stream = frame_string(frame, "stream");
-		JsonbValue	obuf,
-					bbuf;
-		JsonbValue *offset = pc_json_get(&frame->root, "offset", &obuf);
-		JsonbValue *bytes = pc_json_get(&frame->root, "bytes", &bbuf);
-
-		/* where the record is in the run log: the live event says only that */
-		if (stream && offset && bytes && offset->type == jbvNumeric && bytes->type == jbvNumeric)
-			pc_notify_run_log(r->company_id_str, r->run_id_str, stream,
-							  (int64) pc_numeric_to_double(offset->val.numeric),
-							  (int64) pc_numeric_to_double(bytes->val.numeric));
+		note_record(r, &scan);
+		return true;
 	}
-	else if (strcmp(type, PC_FRAME_LOG_CAPPED) == 0)
+	frame = pc_jsonb_from_cstring(line);
+	if (strcmp(type, PC_FRAME_LOG_CAPPED) == 0)
 		pc_append_run_event(uuid_datum(&r->run_id), "log", "system", "warn",
-							"live log capped; the run log keeps the output (up to paperclip.max_log_bytes)", NULL);
+							"live log events capped; the run log keeps the output (up to paperclip.max_log_bytes)", NULL);
 	else if (strcmp(type, PC_FRAME_SPAWNED) == 0)
 		record_agent(r, frame);
 	else if (strcmp(type, PC_FRAME_WARNING) == 0)
@@ -643,6 +673,29 @@ frames_unit(void *arg)
 	}
 }
 
+/*
+ * The log frames at the head of what a runner sent: noted without a
+ * transaction. False when the head is another frame.
+ */
+static bool
+take_log_frame(Runner *r)
+{
+	static const char head[] = "{\"type\":\"" PC_FRAME_LOG "\",";
+	char	   *nl = memchr(r->frames.data, '\n', r->frames.len);
+	int			len = nl - r->frames.data;
+	TypeScan	scan;
+
+	/* cheap test first: the runner writes "type" first */
+	if (len < (int) sizeof(head) || strncmp(r->frames.data, head, sizeof(head) - 1) != 0)
+		return false;
+	if (!frame_scan(r->frames.data, len, &scan) || scan.type == NULL ||
+		strcmp(scan.type, PC_FRAME_LOG) != 0)
+		return false;
+	note_record(r, &scan);
+	consume(r, len + 1);
+	return true;
+}
+
 /* Handle the frames read so far, up to the result frame. */
 static void
 serve_frames(Runner *r)
@@ -653,6 +706,8 @@ serve_frames(Runner *r)
 		ErrorData  *edata;
 		PcTrouble	trouble;
 
+		if (take_log_frame(r))
+			continue;
 		if (launcher_unit(psprintf("paperclip launcher: handling frames of run %s", r->run_id_str),
 						  frames_unit, &u, &edata))
 		{
@@ -715,9 +770,10 @@ serve_runner(Runner *r)
 			finalize_begin(&r->fin, SRC_LOST, NULL, "runner exited without a result");
 		}
 	}
-	if (finalize_due(&r->fin, GetCurrentTimestamp()))
+	/* a run with much of its log left to copy: copied first (log_tail.c) */
+	if (finalize_due(&r->fin, GetCurrentTimestamp()) && !log_tail_behind(&r->log, r->run_id_str))
 	{
-		finalize_step(&r->run_id, r->run_id_str, &r->fin);
+		finalize_step(&r->run_id, r->run_id_str, r->company_id_str, &r->log, &r->fin);
 		/* committed: the runner may exit without writing its spool */
 		if (r->fin.done)
 			send_line(r, PC_ACK_LINE);

@@ -4,7 +4,8 @@
  *	  Writes never block the run for long: they do not wait (stdout is
  *	  non-blocking; the launcher's socket, which is stdin too, is written
  *	  with MSG_DONTWAIT so that reads of stdin still block), a live log
- *	  frame that does not fit is dropped (the log file keeps it), a frame
+ *	  frame that does not fit is dropped (it only announces a record of the
+ *	  log file, which keeps it), a frame
  *	  begun is always finished, and a launcher that went away (EPIPE)
  *	  silences the frames while the run goes on to its spool file.
  *-------------------------------------------------------------------------
@@ -125,31 +126,21 @@ frame_send(cJSON *frame, bool must_deliver)
 }
 
 /*
- * A live log frame. offset and bytes (when bytes > 0) say where the chunk's
- * record is in the run log; the launcher's live event carries only them.
+ * A live log frame: a record of the run log was written, at offset, bytes
+ * long. It carries no output: the launcher copies the log itself (from the
+ * file) and its live event says only where the record is.
  */
 void
-frame_log(const char *stream, const char *chunk, size_t len, long long offset, long long bytes)
+frame_log(const char *stream, long long offset, long long bytes)
 {
 	cJSON	   *f = cJSON_CreateObject();
-	char		ts[40];
-	char	   *copy = xmalloc(len + 1);
 
-	memcpy(copy, chunk, len);
-	copy[len] = '\0';
-	iso_now(ts, sizeof(ts));
 	cJSON_AddStringToObject(f, "type", PC_FRAME_LOG);
 	cJSON_AddStringToObject(f, "stream", stream);
-	cJSON_AddStringToObject(f, "ts", ts);
-	cJSON_AddStringToObject(f, "chunk", copy);
-	if (bytes > 0)
-	{
-		cJSON_AddNumberToObject(f, "offset", (double) offset);
-		cJSON_AddNumberToObject(f, "bytes", (double) bytes);
-	}
+	cJSON_AddNumberToObject(f, "offset", (double) offset);
+	cJSON_AddNumberToObject(f, "bytes", (double) bytes);
 	frame_send(f, false);
 	cJSON_Delete(f);
-	free(copy);
 }
 
 /* A warning the launcher records as a lifecycle event of the run. */

@@ -6,8 +6,13 @@
  *	  of it is kept, the run log file (one JSON line per chunk, its byte
  *	  count and sha256) up to paperclip.max_log_bytes (past it the output is
  *	  drained, not stored, and a warning says how much was dropped), the
- *	  capped tails kept as excerpts, and the live log frames up to their
- *	  cap.
+ *	  capped tails kept as excerpts, and the live log frames that announce
+ *	  each record (where it is, not what it says) up to their cap.
+ *
+ *	  The file is the launcher's spool log (where the launcher copies it
+ *	  from into the database, also after a crash of the launcher or the
+ *	  server: it survives both), or the log itself in a file store; the
+ *	  spec says where (logPath). Records are appended, never rewritten.
  *-------------------------------------------------------------------------
  */
 #include <errno.h>
@@ -195,36 +200,28 @@ keep_tail(StreamState *st, const char *text, size_t len)
 }
 
 /*
- * Live log frames of at most PC_LOG_CHUNK_MAX bytes, cut on characters, up
- * to the cap. The first says where the chunk's record is in the run log.
+ * Announce a record written to the run log in a live log frame (where it
+ * is, not what it says), up to the live cap: past it, one log_capped frame
+ * and no more announcements (the log keeps every record).
  */
 static void
-send_live(RunLog *log, const char *stream, const char *text, size_t len,
-		  long long offset, long long bytes)
+announce(RunLog *log, const char *stream, long long offset, long long bytes)
 {
-	while (len > 0 && !log->live_capped)
+	if (log->live_capped)
+		return;
+	if (log->live_sent + bytes > log->live_max)
 	{
-		size_t		piece = len > PC_LOG_CHUNK_MAX ? PC_LOG_CHUNK_MAX : len;
+		cJSON	   *f = cJSON_CreateObject();
 
-		while (piece < len && piece > 0 && ((unsigned char) text[piece] & 0xC0) == 0x80)
-			piece--;
-		if (log->live_sent + (long) piece > log->live_max)
-		{
-			cJSON	   *f = cJSON_CreateObject();
-
-			cJSON_AddStringToObject(f, "type", PC_FRAME_LOG_CAPPED);
-			cJSON_AddNumberToObject(f, "bytes", (double) log->live_sent);
-			frame_send(f, true);
-			cJSON_Delete(f);
-			log->live_capped = true;
-			return;
-		}
-		frame_log(stream, text, piece, offset, bytes);
-		bytes = 0;
-		log->live_sent += piece;
-		text += piece;
-		len -= piece;
+		cJSON_AddStringToObject(f, "type", PC_FRAME_LOG_CAPPED);
+		cJSON_AddNumberToObject(f, "bytes", (double) log->live_sent);
+		frame_send(f, true);
+		cJSON_Delete(f);
+		log->live_capped = true;
+		return;
 	}
+	frame_log(stream, offset, bytes);
+	log->live_sent += bytes;
 }
 
 /*
@@ -269,7 +266,8 @@ store_chunk(RunLog *log, StreamState *st, const char *text, size_t len)
 		log_write(log, "\n", 1);
 		free(json);
 	}
-	send_live(log, st->name, text, len, (long long) offset, (long long) (log->bytes - offset));
+	if (log->bytes > offset)
+		announce(log, st->name, (long long) offset, (long long) (log->bytes - offset));
 }
 
 /* One chunk of sanitised output, redacted, then stored. */
@@ -328,8 +326,6 @@ runlog_finish(RunLog *log, cJSON *result, StreamState *out, StreamState *err)
 	if (!available)
 		return;
 	sha256_hex(&log->sha, hex);
-	cJSON_AddStringToObject(result, "logStore", "local_file");
-	cJSON_AddStringToObject(result, "logRef", log->path);
 	cJSON_AddNumberToObject(result, "logBytes", (double) log->bytes);
 	cJSON_AddStringToObject(result, "logSha256", hex);
 }

@@ -56,8 +56,7 @@ extern void sha256_hex(Sha256 *s, char out[65]);
 extern void frames_init(void);
 extern bool frames_launcher_gone(void);
 extern void frame_send(cJSON *frame, bool must_deliver);
-extern void frame_log(const char *stream, const char *chunk, size_t len,
-					  long long offset, long long bytes);
+extern void frame_log(const char *stream, long long offset, long long bytes);
 extern void frame_warning(const char *message, const cJSON *payload);
 extern void iso_now(char *buf, size_t size);
 extern long long now_ms(void);
@@ -99,7 +98,7 @@ typedef struct RunLog
 	const char *path;
 	uint64_t	bytes;
 	Sha256		sha;
-	long		live_sent;
+	long		live_sent;		/* bytes of records announced in log frames */
 	long		live_max;
 	bool		live_capped;
 	uint64_t	max_bytes;		/* paperclip.max_log_bytes */

@@ -11,7 +11,8 @@
 #      port and the same two floors. Where the enqueue backend's time goes
 #      (perf, when installed).
 #   2. the launcher: dispatch latency, run throughput, memory (launcher.sh);
-#      paperclip_worker beside it: dispatch latency, run throughput (worker.sh)
+#      paperclip_worker beside it: dispatch latency, run throughput (worker.sh);
+#      what keeping run logs in the database costs against files (logs.sh)
 #   3. the scheduler: timer ticks by agents due, liveness backfill (scheduler.sh)
 #   4. the http adapter (http.sh); parsing a coding-agent CLI's output (cli.sh)
 # The cluster runs with synchronous_commit=off (and pg_virtualenv's fsync=off),
@@ -196,6 +197,8 @@ dropdb "$db"
 ./launcher.sh
 echo
 ./worker.sh
+echo
+./logs.sh
 echo
 ./http.sh
 echo

@@ -83,7 +83,7 @@ is "$(col "$r4" status)" succeeded "unknown session: the run succeeds with a fre
 ok $(grep -qz -- --resume "$rec/argv.4" && ! grep -qz -- --resume "$rec/argv.5"; echo $?) \
 	"the CLI ran twice: resuming, then fresh"
 ok $(grep -q BOOTSTRAP "$rec/stdin.5"; echo $?) "the fresh retry gets the bootstrap prompt"
-is "$(grep -c 'does not know session sess-B; running it once more with a fresh session' "$(col "$r4" log_ref)")" 1 \
+is "$(grep -c 'does not know session sess-B; running it once more with a fresh session' <(run_log "$r4"))" 1 \
 	"one log line says so"
 is "$(state "$a" session_id)" sess-C "the retry's session is saved"
 set_config "$a" "{\"env\":{\"STANDIN_RECORD_DIR\":\"$rec\",\"STANDIN_SCENARIO\":\"unknown-session-broken\"}}"
@@ -162,7 +162,7 @@ chown -R "$(stat -c %U "$(q "SHOW data_directory")")" "$WORK/private"	# the serv
 set_config "$c" "{\"instructionsFilePath\":\"$secret\"}"
 r=$(run_with "$c")
 ok $(! grep -q 'SERVER SECRET' "$rec/stdin.3"; echo $?) "an instructions file other users cannot read is not put in the prompt"
-is "$(grep -c "instructions file $secret not read: in a directory other users cannot enter" "$(col "$r" log_ref)")" 1 \
+is "$(grep -c "instructions file $secret not read: in a directory other users cannot enter" <(run_log "$r"))" 1 \
 	"and the log says why"
 set_config "$c" "{\"env\":{\"STANDIN_RECORD_DIR\":\"$rec\",\"STANDIN_SCENARIO\":\"unknown-session\",\"STANDIN_NEW_SESSION\":\"thr-new\"}}"
 r3=$(run_with "$c")

@@ -41,7 +41,7 @@ try() { if sh -c "$2" >/dev/null 2>&1; then echo "$1: SUCCEEDED"; else echo "$1:
 echo "whoami: $(id -un)"
 try datadir "ls $T_PGDATA"
 try pg_version "cat $T_PGDATA/PG_VERSION"
-try run_logs "ls $T_PGDATA/pg_paperclip/run-logs"
+try run_logs "ls $T_PGDATA/pg_paperclip/spool"
 try signal "kill -0 $T_POSTMASTER"
 try psql "$T_PSQL -h $T_SOCKET -p $T_PORT -U postgres -d postgres -w -Atc 'SELECT 1'"
 echo "psql says: $($T_PSQL -h $T_SOCKET -p $T_PORT -U postgres -d postgres -w -Atc 'SELECT 1' 2>&1 | head -n 1)"
@@ -81,7 +81,7 @@ is "$(sed -n 's/^context env: //p' <<< "$out")" "0 bytes" "a 1 MB context is not
 ok $(grep -qE '^context file: 10000[0-9]{2} bytes, mode 400 paperclip-agent$' <<< "$out"; echo $?) \
 	"it reaches the agent whole in PAPERCLIP_CONTEXT_FILE, readable by the agent only"
 is "$(sed -n 's/^cwd: //p' <<< "$out")" "$(q "SHOW paperclip.agent_home_directory")" "its working directory is its home"
-log=$(cat "$(field "$r" log_ref)")
+log=$(run_log "$r")
 stored="$out$log$(field "$r" stderr_excerpt)$(q "SELECT string_agg(coalesce(message, '') || coalesce(payload::text, ''), ' ') FROM paperclip.heartbeat_run_events WHERE run_id = '$r'")"
 ok $(! grep -qE 'sk-live|sk-arg|eyJhbGci|tok-9f8e7d6c5b4a' <<< "$stored"; echo $?) \
 	"no bearer token, JWT or secret env value in the log, the excerpts or the events"
@@ -142,7 +142,7 @@ cmd=$(script flood.sh "head -c 5000000 /dev/zero | tr '\\0' 'y' | fold -w 100; e
 r=$(enqueue "$(agent flood "{\"command\":\"$cmd\"}")")
 ok $(wait_finished "$r" 60; echo $?) "an agent printing 5 MB under a 1 MB cap finishes"
 is "$(field "$r" "status || ' ' || exit_code")" "failed 4" "with its own exit code"
-ok $([ "$(field "$r" log_bytes)" -le 1048576 ] && [ "$(stat -c %s "$(field "$r" log_ref)")" -le 1048576 ]; echo $?) \
+ok $([ "$(field "$r" log_bytes)" -le 1048576 ] && [ "$(run_log_bytes "$r")" -le 1048576 ]; echo $?) \
 	"its run log stopped at paperclip.max_log_bytes"
 dropped=$(q "SELECT (payload->>'droppedBytes')::bigint FROM paperclip.heartbeat_run_events
    WHERE run_id = '$r' AND event_type = 'lifecycle' AND message LIKE 'run log truncated at 1048576 bytes%'")

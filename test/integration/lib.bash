@@ -50,6 +50,12 @@ agent() {
 	   VALUES ('$COMPANY', '$1', '$2') RETURNING id"
 }
 enqueue() { q "SELECT id FROM paperclip.enqueue_wakeup('$1')"; }
+# run_log <run>: the whole log of a run kept in the database (paperclip.run_log_chunks)
+run_log() {
+	q "SELECT convert_from(coalesce(string_agg(content, ''::bytea ORDER BY byte_offset), ''), 'UTF8')
+	     FROM paperclip.run_log_chunks WHERE run_id = '$1'"
+}
+run_log_bytes() { q "SELECT coalesce(sum(octet_length(content)), 0) FROM paperclip.run_log_chunks WHERE run_id = '$1'"; }
 run_status() { q "SELECT status FROM paperclip.heartbeat_runs WHERE id = '$1'"; }
 # wait_finished <run> [seconds]: poll until the run is neither queued nor running
 wait_finished() {

@@ -28,10 +28,14 @@ ok $(! grep -qE '^(PG[A-Z]+|PGDATA|PG_GRANDPARENT_PID)=' <<< "$excerpt"; echo $?
 is "$(q "SELECT stderr_excerpt FROM paperclip.heartbeat_runs WHERE id = '$r'")" "to stderr" "stderr excerpt"
 log=$(q "SELECT content FROM paperclip.read_log('$r')")
 ok $(grep -q '"stream":"stdout","chunk":"hello from' <<< "$log"; echo $?) "read_log returns the JSON-lines log"
-ref=$(q "SELECT log_ref FROM paperclip.heartbeat_runs WHERE id = '$r'")
-is "$(q "SELECT log_bytes || ' ' || log_sha256 FROM paperclip.heartbeat_runs WHERE id = '$r'")" \
-	"$(stat -c %s "$ref") $(sha256sum "$ref" | cut -d' ' -f1)" "log bytes and sha256 match the file"
-is "$(stat -c %a "$(dirname "$(dirname "$ref")")")" 700 "the run log directory is private (0700)"
+is "$(q "SELECT log_store || ' ' || (log_ref IS NULL) FROM paperclip.heartbeat_runs WHERE id = '$r'")" "db true" \
+	"the log is kept in the database"
+is "$(q "SELECT r.log_bytes || ' ' || r.log_sha256 FROM paperclip.heartbeat_runs r WHERE id = '$r'")" \
+	"$(q "SELECT sum(octet_length(content)) || ' ' || encode(sha256(string_agg(content, ''::bytea ORDER BY byte_offset)), 'hex')
+	      FROM paperclip.run_log_chunks WHERE run_id = '$r'")" "log bytes and sha256 match the rows of the log"
+is "$(ls "$(q "SHOW data_directory")/pg_paperclip/spool/$(q "SELECT oid FROM pg_database WHERE datname = current_database()")" | grep -c "^$r")" 0 \
+	"the runner's spool log is gone"
+is "$(stat -c %a "$(q "SHOW data_directory")/pg_paperclip/spool")" 700 "the spool directory is private (0700)"
 is "$(q "SELECT count(*) FROM paperclip.read_log('$r', 0, 10) WHERE next_offset = 10")" 1 "read_log pages with next_offset"
 
 # --- append_run_log: an external runner writes the log of a run it claimed

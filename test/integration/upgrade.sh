@@ -16,6 +16,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 # it adds rows to may grow (every 0.1 row must still be there). A section
 # that migrates data lists it here, with its own check below.
 migrated_columns="agents.timer_due_at timer_agents.agents"	# issue 13: no timer for agents in error
+migrated_columns+=" heartbeat_runs.log_store heartbeat_runs.log_ref"	# issue 14: 0.1's log files into run_log_chunks
 grown_tables="company_roles"	# issue 11: the roles that could use paperclip keep every company
 
 DB=paperclip_upgrade
@@ -24,8 +25,13 @@ dropdb --if-exists "$DB" >/dev/null 2>&1
 dropdb --if-exists "$FRESH" >/dev/null 2>&1
 WORK=$(mktemp -d /tmp/paperclip-upgrade.XXXXXX)
 trap 'rm -rf "$WORK"; dropdb --if-exists "$DB" >/dev/null 2>&1; dropdb --if-exists "$FRESH" >/dev/null 2>&1
+	[ -n "${db_spool:-}" ] && rm -rf "$db_spool"
 	psql -X -q -d postgres -c "DROP ROLE IF EXISTS paperclip_upgrade_bound" >/dev/null 2>&1' EXIT
 createdb "$DB"
+datadir=$(q "SHOW data_directory")
+db_spool="$datadir/pg_paperclip/spool/$(q "SELECT oid FROM pg_database WHERE datname = '$DB'")"	# not served here
+logdir=$(q "SHOW paperclip.run_log_directory")
+case $logdir in /*) ;; *) logdir=$datadir/$logdir ;; esac
 "$root/test/upgrade/load-0.1.sh" "$DB" >"$WORK/load.log" 2>&1
 rc=$?
 ok $rc "paperclip 0.1 installs and holds what 0.1 wrote through its API"
@@ -111,6 +117,18 @@ is "$(q "SELECT paperclip.promote_due_retries(now() + interval '1 day')")" 1 "th
 is "$(run_status "$(q "SELECT id FROM paperclip.heartbeat_runs WHERE retry_of_run_id IS NOT NULL")")" queued "and queued"
 is "$(q "SELECT count(*) FROM paperclip.read_log('$r_ok') WHERE content LIKE '%working on UP-1%'")" 1 \
 	"the log 0.1 wrote is read"
+# issue 14: 0.1's log files are in paperclip.run_log_chunks now, byte for byte, and gone from the data directory
+fixture_logs=$(cd "$root/test/upgrade/0.1-run-logs" && for f in */*.ndjson; do
+	echo "$(basename "$f" .ndjson) $(sha256sum "$f" | cut -d' ' -f1)"; done | sort)
+is "$(q "SELECT string_agg(run_id || ' ' || encode(sha256(b), 'hex'), E'\n' ORDER BY run_id::text)
+          FROM (SELECT run_id, string_agg(content, ''::bytea ORDER BY byte_offset) AS b
+                  FROM paperclip.run_log_chunks GROUP BY run_id) t")" "$fixture_logs" \
+	"every log 0.1 wrote is in paperclip.run_log_chunks, byte for byte"
+is "$(q "SELECT string_agg(DISTINCT coalesce(log_store, '-') || '/' || coalesce(log_ref, '-'), ' ')
+          FROM paperclip.heartbeat_runs WHERE id IN (SELECT run_id FROM paperclip.run_log_chunks)")" "db/-" \
+	"their runs say db"
+ok $([ ! -e "$logdir" ] && [ -f "$db_spool/$r_running.log" ]; echo $?) \
+	"0.1's log files are gone from the data directory (a run still running: its file is its spool log)"
 is "$(q "SELECT count(*) FROM paperclip.list_events('$r_ok') WHERE event_type = 'tool.call'")" 1 "its events are listed"
 is "$(q "SELECT count(*) FROM paperclip.runs_for_issue('e0000000-0000-0000-0000-000000000001', 'e0000000-0000-0000-0000-0000000000b1')")" 2 \
 	"runs_for_issue finds the issue's runs"

@@ -28,6 +28,9 @@ logdir=$(psql -X -A -t -d "$db" -c "SHOW paperclip.run_log_directory")
 case $logdir in /*) ;; *) logdir=$datadir/$logdir ;; esac
 owner=$(stat -c %U "$datadir")
 mkdir -p "$logdir"
+# as 0.1's launcher made them: the server's, 0700 (the update from 0.2 removes them once empty)
+chown "$owner" "$logdir" && chmod 700 "$logdir"
+case $logdir in "$datadir"/*) chown "$owner" "$(dirname "$logdir")" ;; esac
 cp -r "$here/0.1-run-logs/." "$logdir/"
 for f in "$here"/0.1-run-logs/*; do
 	chown -R "$owner" "$logdir/$(basename "$f")"

@@ -37,3 +37,5 @@ for t in $tables; do
 done
 # the role 0.1 bound is the fixture's: no other test should meet it
 sql -d "$db" -c "DROP ROLE IF EXISTS paperclip_upgrade_bound"
+# the log file of the run 0.1 left running became its spool log (issue 14); the run is gone
+rm -rf "$(psql -X -A -t -d "$db" -c "SHOW data_directory")/pg_paperclip/spool/$(psql -X -A -t -d "$db" -c "SELECT oid FROM pg_database WHERE datname = current_database()")"
