@@ -248,13 +248,14 @@ static PcPlan plan_blocked_issue_runs = PC_PLAN(
 	"WITH v AS (SELECT CASE WHEN $1 IS NULL THEN NULL ELSE paperclip.visible_companies($1) END AS c) "
 	"SELECT r.id FROM v, paperclip.heartbeat_runs r JOIN paperclip.issues i "
 	"  ON i.company_id = r.company_id AND i.id = " PC_CONTEXT_ISSUE("r.context_snapshot") " "
+	"  JOIN paperclip.agents a ON a.id = r.agent_id "
 	"WHERE r.status = '" PC_RUN_QUEUED "' AND i.status = 'blocked' "
 	"AND (v.c IS NULL OR r.company_id = ANY (v.c)) "
 	"AND NOT EXISTS (SELECT 1 FROM " CONTEXT_ISSUE_IDS " JOIN paperclip.issues o "
 	"  ON o.company_id = r.company_id "
 	"  AND o.id = CASE WHEN e.id ~ " PC_UUID_RE " THEN e.id::uuid END "
 	"  WHERE o.status <> 'blocked') "
-	"ORDER BY r.created_at LIMIT 100 FOR UPDATE OF r SKIP LOCKED",
+	"ORDER BY r.created_at LIMIT 100 FOR UPDATE OF r SKIP LOCKED FOR NO KEY UPDATE OF a SKIP LOCKED",
 	NAMEOID);
 
 bool

@@ -94,7 +94,7 @@ static PcPlan plan_blocked_runs = PC_PLAN(
 	"FROM paperclip.heartbeat_runs r JOIN paperclip.agents a ON a.id = r.agent_id "
 	"WHERE r.status = 'queued' AND (a.status IN ('paused', 'terminated') "
 	"  OR (a.budget_monthly_cents > 0 AND a.spent_monthly_cents >= a.budget_monthly_cents)) "
-	"ORDER BY r.created_at LIMIT 100 FOR NO KEY UPDATE OF r SKIP LOCKED");
+	"ORDER BY r.created_at LIMIT 100 FOR NO KEY UPDATE OF r, a SKIP LOCKED");
 
 /* $1 how many, $3 spool dir ($2, the log dir, is unused: paperclip.run_log_path names logs),
  * $4 $5 the allowlists, $6 the runner's settings (isolation, OS user, log cap) */
@@ -103,7 +103,7 @@ static PcPlan plan_claim = PC_PLAN(
 	"  JOIN paperclip.agents a ON a.id = r.agent_id "
 	"  WHERE r.status = 'queued' AND a.status NOT IN ('paused', 'terminated') "
 	"  AND NOT (a.budget_monthly_cents > 0 AND a.spent_monthly_cents >= a.budget_monthly_cents) "
-	"  ORDER BY r.created_at LIMIT $1 FOR NO KEY UPDATE OF r SKIP LOCKED) "
+	"  ORDER BY r.created_at LIMIT $1 FOR NO KEY UPDATE OF r, a SKIP LOCKED) "
 	"UPDATE paperclip.heartbeat_runs r SET status = 'running', started_at = now(), "
 	" updated_at = now(), log_store = 'local_file', "
 	" log_ref = paperclip.run_log_path(r.company_id, r.id), "
@@ -545,9 +545,16 @@ finalize_step(pg_uuid_t *run_id, const char *run_id_str, Finalization *fin)
 		pc_worker_working();
 		return;
 	}
+	if (!pc_error_is_lock_timeout(edata))
+		fin->lock_waits = 0;
 	now = GetCurrentTimestamp();
 	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED || pc_error_is_misconfiguration(edata, &t))
 		fin->retry_at = now;
+	else if (pc_error_is_lock_timeout(edata))
+	{
+		/* its rows are locked by a client's open transaction: later, uncounted */
+		fin->retry_at = TimestampTzPlusMilliseconds(now, pc_lock_retry_ms(++fin->lock_waits));
+	}
 	else if (fin->mode == FIN_RESULT && is_shape_error(edata->sqlerrcode))
 	{
 		set_why(fin, edata->message);
@@ -621,6 +628,8 @@ start_runner_state(Runner *r)
 	r->eof = false;
 	r->frame_failures = 0;
 	r->one_frame_units = false;
+	r->frame_lock_waits = 0;
+	r->frames_retry_at = 0;
 	resetStringInfo(&r->frames);
 }
 
@@ -714,8 +723,8 @@ claim_unit(void *arg)
 
 /*
  * Claim and start runs. A claim that fails is rolled back and its runners,
- * told nothing, exit; claims that keep failing (query cancels aside) are
- * tried less often, PC_BACKOFF_MIN_MS apart and more.
+ * told nothing, exit; claims that keep failing (query cancels and lock
+ * timeouts aside) are tried less often, PC_BACKOFF_MIN_MS apart and more.
  */
 static void
 claim_and_start(void)
@@ -741,7 +750,8 @@ claim_and_start(void)
 	}
 	for (i = 0; i < c.nstarted; i++)
 		abandon_runner(c.started[i]);
-	if (edata->sqlerrcode != ERRCODE_QUERY_CANCELED && ++claim_failures >= 3)
+	if (edata->sqlerrcode != ERRCODE_QUERY_CANCELED && !pc_error_is_lock_timeout(edata) &&
+		++claim_failures >= 3)
 		claim_retry_at = TimestampTzPlusMilliseconds(now,
 													 Min(PC_BACKOFF_MIN_MS << Min(claim_failures - 3, 3),
 														 PC_BACKOFF_MAX_MS));
