@@ -27,6 +27,8 @@ cleanup() {
 trap cleanup EXIT
 field() { q "SELECT $2 FROM paperclip.heartbeat_runs WHERE id = '$1'"; }
 
+cluster_pwfile=
+[ -n "${PC_PGDATA:-}" ] && [ -e "$(dirname "$PC_PGDATA")/pwfile" ] && cluster_pwfile=$(dirname "$PC_PGDATA")/pwfile
 # company A's agent: plants, and says where
 cat >"$WORK/plant.sh" <<AGENT
 #!/bin/sh
@@ -36,6 +38,8 @@ echo "$mark" > "/dev/shm/$mark" 2>/dev/null
 t=\$(mktemp) && echo "$mark" > "\$t" && echo "tmpfile: \$t"
 ipcmk -M 4096 -p 0600 >/dev/null 2>&1 && echo "sysv: made"
 echo "home: \$HOME"
+# the password of the test cluster's superuser (test/with-cluster.sh)
+[ -n "$cluster_pwfile" ] && { cat "$cluster_pwfile" >/dev/null 2>&1 && echo "pwfile: READ" || echo "pwfile: refused"; }
 exit 0
 AGENT
 # company B's agent: looks for what A left; \$1 the temporary file A made
@@ -64,6 +68,9 @@ is "$(sed -n 's/^sysv: //p' <<< "$out")" made "and a System V shared memory segm
 # the agents' segments the host has now that it had not before: A's, were it left there
 for id in $(comm -13 <(echo "$segments_before") <(agent_segments)); do shm_ids+=("$id"); done
 is "$(sed -n 's/^home: //p' <<< "$out")" "$home" "its HOME is paperclip.agent_home_directory"
+if [ -n "$cluster_pwfile" ]; then
+	is "$(sed -n 's/^pwfile: //p' <<< "$out")" refused "it cannot read the test cluster's superuser password"
+fi
 
 b=$(q "INSERT INTO paperclip.agents (company_id, name, adapter_config)
        VALUES ('$COMPANY_B', 'looker', '{\"command\":\"$WORK/look.sh\",\"args\":[\"$tmpfile\"]}') RETURNING id")
