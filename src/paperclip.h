@@ -35,6 +35,7 @@ extern bool pc_agent_isolation;
 extern char *pc_agent_os_user;
 extern char *pc_agent_home_directory;
 extern int	pc_max_log_kb;
+extern int	pc_agent_max_processes;
 extern bool pc_unserved_warning;
 extern int	pc_worker_lease_s;
 

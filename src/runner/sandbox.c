@@ -57,6 +57,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -453,6 +454,21 @@ exec_program(const InitArgs *ia, const char *cwd, int status_w)
 	{
 		snprintf(msg, sizeof(msg), "cannot set no_new_privs: %s", strerror(errno));
 		goto fail;
+	}
+	/*
+	 * At most so many processes of the run (its own user namespace counts
+	 * them): a fork bomb stays in the run. Each process also counts for the
+	 * server's OS user, which owns the namespace, and the host has a limit.
+	 */
+	if (ia->spec->max_processes > 0)
+	{
+		struct rlimit rl = {(rlim_t) ia->spec->max_processes, (rlim_t) ia->spec->max_processes};
+
+		if (setrlimit(RLIMIT_NPROC, &rl) != 0)
+		{
+			snprintf(msg, sizeof(msg), "cannot limit the run's processes: %s", strerror(errno));
+			goto fail;
+		}
 	}
 	for (cap = 0; cap <= CAP_LAST_CAP; cap++)
 		(void) prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
