@@ -131,12 +131,9 @@ guard_blocked_runs(Datum role)
 	}
 	for (i = 0; i < n; i++)
 	{
-		if (not_invokable[i])
-			pc_cancel_run(ids[i], "Cancelled: agent is paused or terminated");
-		else
-			pc_finalize_run(ids[i], pc_jsonb_from_cstring(
-											 "{\"exitCode\":null,\"errorCode\":\"" PC_ERR_BUDGET_BLOCKED "\","
-											 "\"errorMessage\":\"Agent is over its monthly budget\"}"));
+		(void) pc_end_unstartable_run(ids[i],
+									  not_invokable[i] ? "Cancelled: agent is paused or terminated" : NULL,
+									  PC_ERR_CANCELLED);
 		pc_free_tuptable(SPI_tuptable);
 	}
 	pc_free_tuptable(tt);

@@ -585,28 +585,38 @@ finalize_step(pg_uuid_t *run_id, const char *run_id_str, Finalization *fin)
  * ----------------------------------------------------------------------
  */
 
-/* Fail or cancel queued runs whose agent cannot run any more. */
+/*
+ * Fail or cancel queued runs whose agent cannot run any more, and those of
+ * blocked issues, each on its own (pc_end_unstartable_run) and without
+ * waiting for a lock (lock_timeout 1 ms): a run whose rows a client keeps
+ * locked is left for a later claim, and costs the claim of the other
+ * companies' runs nothing.
+ */
 static void
 guard_blocked_runs(void)
 {
-	int			n = pc_exec(&plan_blocked_runs, NULL, NULL, 0);
-	SPITupleTable *tt = SPI_tuptable;
+	int			nest = NewGUCNestLevel();
+	int			n;
+	SPITupleTable *tt;
 	int			i;
 
+	(void) set_config_option("lock_timeout", "1", PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	n = pc_exec(&plan_blocked_runs, NULL, NULL, 0);
+	tt = SPI_tuptable;
 	for (i = 0; i < n; i++)
 	{
 		bool		isnull;
 		Datum		run_id = SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull);
 		bool		not_invokable = DatumGetBool(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
 
-		if (not_invokable)
-			pc_cancel_run(run_id, "Cancelled: agent is paused or terminated");
-		else
-			pc_finalize_run(run_id, make_result(PC_ERR_BUDGET_BLOCKED,
-												"Agent is over its monthly budget"));
+		(void) pc_end_unstartable_run(run_id,
+									  not_invokable ? "Cancelled: agent is paused or terminated" : NULL,
+									  PC_ERR_CANCELLED);
 	}
 	/* queued runs of blocked issues end cancelled (issue_blocked) */
 	(void) pc_cancel_blocked_issue_runs((Datum) 0, true);
+	AtEOXact_GUC(true, nest);
 }
 
 typedef struct Claim

@@ -81,4 +81,16 @@ ok $(wait_finished "$ra" 30; echo $?) "once the lock is gone, A's run is finaliz
 is "$(field "$ra" "status || ' ' || exit_code || ' ' || coalesce(error_code, '-')")" "failed 4 adapter_failed" \
 	"with its real result"
 
+# --- A's operator keeps A's runtime state locked while A's queued run must end over budget
+q "UPDATE paperclip.agents SET budget_monthly_cents = 1, spent_monthly_cents = 5 WHERE id = '$a'" >/dev/null
+ok $(hold $operator "SELECT paperclip.reset_runtime_session('$a')"; echo $?) \
+	"A's operator keeps A's agent's runtime state locked (reset_runtime_session in an open transaction)"
+ra=$(q "SELECT id FROM paperclip.enqueue_wakeup('$a')")
+rb=$(enqueue "$b")
+ok $(wait_finished "$rb" 20; echo $?) "company B's run starts and ends while A's over-budget run cannot be ended"
+is "$(field "$rb" "status || ' ' || exit_code")" "failed 3" "with its result"
+release
+ok $(wait_finished "$ra" 30; echo $?) "once the lock is gone, A's queued run is ended"
+is "$(field "$ra" "status || ' ' || error_code")" "failed budget_blocked" "as over budget"
+
 done_testing
