@@ -16,6 +16,11 @@ password=lock-it-$$
 cleanup() {
 	q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pc_it_locker'" >/dev/null
 	wait 2>/dev/null
+	dropdb --if-exists pc_it_lock_stall >/dev/null 2>&1
+	q "ALTER SYSTEM RESET paperclip.worker_lease" >/dev/null 2>&1
+	q "SELECT pg_reload_conf()" >/dev/null
+	q "SELECT count(paperclip.cancel_run(id)) FROM paperclip.heartbeat_runs
+	   WHERE company_id IN ('$COMPANY', '$COMPANY_B') AND status IN ('queued', 'running', 'scheduled_retry')" >/dev/null
 	q "DELETE FROM paperclip.company_roles WHERE role_id::text IN ('$admin', '$operator');
 	   SET client_min_messages = warning; DROP ROLE IF EXISTS $admin; DROP ROLE IF EXISTS $operator" >/dev/null
 	rm -rf "$WORK"
@@ -92,5 +97,35 @@ is "$(field "$rb" "status || ' ' || exit_code")" "failed 3" "with its result"
 release
 ok $(wait_finished "$ra" 30; echo $?) "once the lock is gone, A's queued run is ended"
 is "$(field "$ra" "status || ' ' || error_code")" "failed budget_blocked" "as over budget"
+
+# --- runs whose worker's lease lapsed are failed (what the scheduler does, in
+# a database of their own: expire_worker_leases with the workers' lock_timeout):
+# B's, while A's agent is locked
+DB2=pc_it_lock_stall
+fresh_db "$DB2"
+q2() { psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$DB2" -c "$1"; }
+q "ALTER SYSTEM SET paperclip.worker_lease = 1" >/dev/null && q "SELECT pg_reload_conf()" >/dev/null
+ok $(wait_for 10 "SELECT current_setting('paperclip.worker_lease') = '1s'"; echo $?) "leases last 1 s"
+ca=$(q2 "INSERT INTO paperclip.companies (name) VALUES ('A') RETURNING id")
+cb=$(q2 "INSERT INTO paperclip.companies (name) VALUES ('B') RETURNING id")
+q2 "INSERT INTO paperclip.company_roles (role_id, company_id) VALUES ('$admin', '$ca')" >/dev/null
+a3=$(q2 "INSERT INTO paperclip.agents (company_id, name) VALUES ('$ca', 'a') RETURNING id")
+b3=$(q2 "INSERT INTO paperclip.agents (company_id, name) VALUES ('$cb', 'b') RETURNING id")
+ra=$(q2 "SELECT id FROM paperclip.enqueue_wakeup('$a3')")
+rb=$(q2 "SELECT id FROM paperclip.enqueue_wakeup('$b3')")
+is "$(q2 "SELECT count(*) FROM paperclip.worker_claim_runs('pc-it-gone', 10)")" 2 \
+	"a worker claims A's and B's runs, then is gone"
+DB=$DB2 hold $admin "UPDATE paperclip.agents SET name = name WHERE id = '$a3'"
+ok $? "A's admin keeps A's agent's row locked"
+deadline=$((SECONDS + 10))
+until [ "$(q2 "SELECT bool_and(lease_expires_at < now()) FROM paperclip.heartbeat_runs")" = t ] || [ $SECONDS -ge $deadline ]; do sleep 0.1; done
+out=$(psql -X -A -t -q -d "$DB2" -c "SET lock_timeout = '100ms'" -c "SELECT paperclip.expire_worker_leases()" 2>&1)
+is "$out" 1 "expiring the lapsed leases fails one run"
+is "$(q2 "SELECT status || ' ' || error_code FROM paperclip.heartbeat_runs WHERE id = '$rb'")" "failed process_lost" "B's"
+is "$(q2 "SELECT status FROM paperclip.heartbeat_runs WHERE id = '$ra'")" running "A's run waits for its lock"
+release
+is "$(q2 "SELECT paperclip.expire_worker_leases()")" 1 "once the lock is gone, A's is failed too"
+q "ALTER SYSTEM RESET paperclip.worker_lease" >/dev/null && q "SELECT pg_reload_conf()" >/dev/null
+dropdb "$DB2"
 
 done_testing
