@@ -34,6 +34,7 @@ OBJS = \
 	src/leases.o \
 	src/wake_context.o \
 	src/followups.o \
+	src/vocabulary.o \
 	src/bgworkers/common.o \
 	src/bgworkers/registry.o \
 	src/bgworkers/supervisor.o \
@@ -47,7 +48,7 @@ OBJS = \
 DATA = sql/paperclip--0.1.sql $(wildcard sql/paperclip--*--*.sql)
 
 # pg_regress: sql/<area>.sql -> expected/<area>.out
-REGRESS = schema wakeup finalize cancel timers activity errors liveness retries retention cli_adapters followups
+REGRESS = schema wakeup finalize cancel timers activity errors liveness retries retention cli_adapters followups indexes
 REGRESS_OPTS = --load-extension=paperclip
 # isolation specs: test/specs/<name>.spec -> test/expected/<name>.out
 ISOLATION = enqueue-coalesce enqueue-cancel finalize-cancel claim-race deferred-followup

@@ -876,3 +876,206 @@ CREATE EVENT TRIGGER paperclip_drop_watch ON ddl_command_start
     EXECUTE FUNCTION paperclip.on_drop();
 COMMENT ON EVENT TRIGGER paperclip_drop_watch
     IS 'reports the runs in flight that DROP EXTENSION paperclip abandons (paperclip.on_drop)';
+
+-- ===========================================================================
+-- issue 16: the hot path near the physical limit. What every enqueue and
+-- every finalization pays for the schema, cut to what integrity needs:
+--   - status vocabularies are domains checked by one C function (22023
+--     naming the allowed values, whoever writes), not CHECK (col IN (...)):
+--     PostgreSQL reads every CHECK of a table back from its stored text and
+--     plans it again for each statement that writes the table, and runs all
+--     of them on every UPDATE; a domain's check is read once per backend and
+--     runs only when a value of the domain is written;
+--   - every index of the runtime tables is used by a query (sql/indexes.sql
+--     shows each plan); the others are gone, and the index of runs by issue
+--     reads a column that a merge of a wake's context leaves alone, so that
+--     a coalescing wake updates its queued run in place (HOT);
+--   - room on each page of runs, agents and runtime state for the updates
+--     every run makes (fillfactor), so those can be HOT.
+-- ===========================================================================
+
+CREATE FUNCTION paperclip.in_vocabulary(value text, vocabulary text)
+RETURNS bool
+AS 'MODULE_PATHNAME', 'paperclip_in_vocabulary'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION paperclip.in_vocabulary(text, text)
+    IS 'true when value is in the vocabulary named (a domain: paperclip.run_status, ...), else an error (22023) naming the allowed values; the check of the status domains';
+
+CREATE FUNCTION paperclip.agent_fields_valid(status text, adapter_type text, runtime_config jsonb)
+RETURNS bool
+AS 'MODULE_PATHNAME', 'paperclip_agent_fields_valid'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION paperclip.agent_fields_valid(text, text, jsonb)
+    IS 'true, or an error (22023) naming what is wrong: status and adapter_type outside their vocabularies, a runtime_config that is not an object (the check constraint of agents)';
+
+REVOKE ALL ON FUNCTION paperclip.in_vocabulary(text, text), paperclip.agent_fields_valid(text, text, jsonb)
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION paperclip.in_vocabulary(text, text), paperclip.agent_fields_valid(text, text, jsonb)
+    TO paperclip_reader;
+
+CREATE DOMAIN paperclip.run_status AS text
+    CONSTRAINT run_status_check CHECK (paperclip.in_vocabulary(VALUE, 'paperclip.run_status'));
+CREATE DOMAIN paperclip.wakeup_status AS text
+    CONSTRAINT wakeup_status_check CHECK (paperclip.in_vocabulary(VALUE, 'paperclip.wakeup_status'));
+CREATE DOMAIN paperclip.wake_source AS text
+    CONSTRAINT wake_source_check CHECK (paperclip.in_vocabulary(VALUE, 'paperclip.wake_source'));
+CREATE DOMAIN paperclip.trigger_detail AS text
+    CONSTRAINT trigger_detail_check CHECK (paperclip.in_vocabulary(VALUE, 'paperclip.trigger_detail'));
+CREATE DOMAIN paperclip.actor_type AS text
+    CONSTRAINT actor_type_check CHECK (paperclip.in_vocabulary(VALUE, 'paperclip.actor_type'));
+CREATE DOMAIN paperclip.liveness_state AS text
+    CONSTRAINT liveness_state_check CHECK (paperclip.in_vocabulary(VALUE, 'paperclip.liveness_state'));
+CREATE DOMAIN paperclip.event_stream AS text
+    CONSTRAINT event_stream_check CHECK (paperclip.in_vocabulary(VALUE, 'paperclip.event_stream'));
+CREATE DOMAIN paperclip.event_level AS text
+    CONSTRAINT event_level_check CHECK (paperclip.in_vocabulary(VALUE, 'paperclip.event_level'));
+CREATE DOMAIN paperclip.issue_status AS text
+    CONSTRAINT issue_status_check CHECK (paperclip.in_vocabulary(VALUE, 'paperclip.issue_status'));
+COMMENT ON DOMAIN paperclip.run_status
+    IS 'a run''s status: scheduled_retry, queued, running, succeeded, failed, cancelled, timed_out';
+COMMENT ON DOMAIN paperclip.wakeup_status
+    IS 'a wakeup request''s status: queued, claimed, coalesced, skipped, completed, failed, cancelled, timed_out, deferred';
+COMMENT ON DOMAIN paperclip.wake_source
+    IS 'where a wakeup came from: timer, assignment, on_demand, automation';
+COMMENT ON DOMAIN paperclip.trigger_detail
+    IS 'what triggered a wakeup: manual, ping, callback, system';
+COMMENT ON DOMAIN paperclip.actor_type
+    IS 'who acted: user, agent, system';
+COMMENT ON DOMAIN paperclip.liveness_state
+    IS 'whether a finished run moved its issue forward: completed, advanced, plan_only, empty_response, blocked, failed, needs_followup';
+COMMENT ON DOMAIN paperclip.event_stream
+    IS 'the stream of a run event: system, stdout, stderr';
+COMMENT ON DOMAIN paperclip.event_level
+    IS 'the level of a run event: info, warn, error';
+COMMENT ON DOMAIN paperclip.issue_status
+    IS 'an issue''s status: backlog, todo, in_progress, in_review, blocked, done, cancelled';
+
+-- The views that read the columns whose type changes are made again, as
+-- they were (their grants and comments too).
+DROP VIEW paperclip.active_runs;
+DROP VIEW paperclip.run_stats;
+
+-- runs: indexes that no query uses go; an agent's scheduled retry has its
+-- own small index (the enqueue finds the active run through the one-active
+-- index); runs of an issue are found through context_issue_id, which a
+-- merge into a queued run does not change (its issueId stays the run's).
+DROP INDEX paperclip.heartbeat_runs_pending_idx;
+DROP INDEX paperclip.heartbeat_runs_company_agent_started_idx;
+DROP INDEX paperclip.heartbeat_runs_issue_idx;
+ALTER TABLE paperclip.heartbeat_runs
+    DROP CONSTRAINT heartbeat_runs_invocation_source_check,
+    DROP CONSTRAINT heartbeat_runs_trigger_detail_check,
+    DROP CONSTRAINT heartbeat_runs_status_check,
+    DROP CONSTRAINT heartbeat_runs_liveness_state_check,
+    ALTER COLUMN invocation_source TYPE paperclip.wake_source,
+    ALTER COLUMN trigger_detail TYPE paperclip.trigger_detail,
+    ALTER COLUMN status TYPE paperclip.run_status,
+    ALTER COLUMN liveness_state TYPE paperclip.liveness_state,
+    ADD COLUMN context_issue_id text
+        GENERATED ALWAYS AS (context_snapshot OPERATOR(pg_catalog.->>) 'issueId') STORED,
+    SET (fillfactor = 80);
+COMMENT ON COLUMN paperclip.heartbeat_runs.context_issue_id
+    IS 'derived: the issueId of context_snapshot (runs_for_issue, liveness); a merged wake keeps the run''s own';
+CREATE INDEX heartbeat_runs_issue_idx ON paperclip.heartbeat_runs (context_issue_id)
+    WHERE context_issue_id IS NOT NULL;
+COMMENT ON INDEX paperclip.heartbeat_runs_issue_idx
+    IS 'runs of an issue (runs_for_issue, backfill_run_liveness); not the context itself, so a merge of a wake''s context can be a HOT update';
+CREATE INDEX heartbeat_runs_retry_agent_idx ON paperclip.heartbeat_runs (company_id, agent_id)
+    WHERE status = 'scheduled_retry';
+COMMENT ON INDEX paperclip.heartbeat_runs_retry_agent_idx
+    IS 'an agent''s scheduled retry (enqueue_wakeup promotes it); its active run is found through heartbeat_runs_one_active_per_agent_idx';
+CREATE INDEX heartbeat_runs_company_agent_created_idx
+    ON paperclip.heartbeat_runs (company_id, agent_id, created_at);
+COMMENT ON INDEX paperclip.heartbeat_runs_company_agent_created_idx
+    IS 'an agent''s runs, newest first (list_runs of an agent, agent_overview''s runs today); and deletes of agents (the key to agents)';
+COMMENT ON INDEX paperclip.heartbeat_runs_one_active_per_agent_idx
+    IS 'at most one queued or running run per agent; also how enqueue_wakeup finds it';
+
+-- wakeup requests: by agent and status (deferred releases, the key to
+-- agents), by idempotency key, deferred by run, finished for retention.
+DROP INDEX paperclip.agent_wakeup_requests_company_requested_idx;
+DROP INDEX paperclip.agent_wakeup_requests_agent_requested_idx;
+ALTER TABLE paperclip.agent_wakeup_requests
+    DROP CONSTRAINT agent_wakeup_requests_source_check,
+    DROP CONSTRAINT agent_wakeup_requests_trigger_detail_check,
+    DROP CONSTRAINT agent_wakeup_requests_status_check,
+    DROP CONSTRAINT agent_wakeup_requests_actor_type_check,
+    ALTER COLUMN source TYPE paperclip.wake_source,
+    ALTER COLUMN trigger_detail TYPE paperclip.trigger_detail,
+    ALTER COLUMN status TYPE paperclip.wakeup_status,
+    ALTER COLUMN requested_by_actor_type TYPE paperclip.actor_type;
+COMMENT ON FUNCTION paperclip.wakeup_request_statuses()
+    IS 'the statuses an agent_wakeup_requests row may have (the vocabulary of the domain paperclip.wakeup_status)';
+
+-- run events: by run and seq (list_events, retention, the key to runs)
+DROP INDEX paperclip.heartbeat_run_events_company_created_idx;
+ALTER TABLE paperclip.heartbeat_run_events
+    DROP CONSTRAINT heartbeat_run_events_stream_check,
+    DROP CONSTRAINT heartbeat_run_events_level_check,
+    ALTER COLUMN stream TYPE paperclip.event_stream,
+    ALTER COLUMN level TYPE paperclip.event_level;
+
+ALTER TABLE paperclip.activity_log
+    DROP CONSTRAINT activity_log_actor_type_check,
+    ALTER COLUMN actor_type TYPE paperclip.actor_type;
+ALTER TABLE paperclip.issues
+    DROP CONSTRAINT issues_status_check,
+    ALTER COLUMN status TYPE paperclip.issue_status;
+
+-- agents keep text columns (timer_due_at, a generated column, reads status);
+-- their vocabularies and the shape of runtime_config are one check.
+ALTER TABLE paperclip.agents
+    DROP CONSTRAINT agents_status_check,
+    DROP CONSTRAINT agents_adapter_type_check,
+    DROP CONSTRAINT agents_runtime_config_check,
+    ADD CONSTRAINT agents_fields_check
+        CHECK (paperclip.agent_fields_valid(status, adapter_type, runtime_config)),
+    SET (fillfactor = 90);
+COMMENT ON CONSTRAINT agents_fields_check ON paperclip.agents
+    IS 'status and adapter_type in their vocabularies, runtime_config an object (22023 otherwise)';
+ALTER TABLE paperclip.agent_runtime_state SET (fillfactor = 90);
+
+CREATE VIEW paperclip.active_runs WITH (security_invoker = true) AS
+SELECT r.id AS run_id, r.company_id, r.agent_id, a.name AS agent_name, r.status,
+       r.invocation_source, r.trigger_detail, r.created_at, r.started_at,
+       pg_catalog.now() - coalesce(r.started_at, r.created_at) AS age,
+       r.runner_pid, r.worker_name, r.lease_expires_at
+  FROM paperclip.heartbeat_runs r
+  JOIN paperclip.agents a ON a.id = r.agent_id
+ WHERE r.status IN ('queued', 'running');
+CREATE VIEW paperclip.run_stats WITH (security_invoker = true) AS
+SELECT r.company_id, r.agent_id, r.status, count(*) AS runs,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM r.finished_at - r.started_at))
+           AS p50_duration_sec,
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM r.finished_at - r.started_at))
+           AS p95_duration_sec,
+       sum(coalesce((r.usage_json ->> 'costUsd')::numeric, 0)) AS cost_usd
+  FROM paperclip.heartbeat_runs r
+ GROUP BY r.company_id, r.agent_id, r.status;
+REVOKE ALL ON paperclip.active_runs, paperclip.run_stats FROM PUBLIC;
+GRANT SELECT ON paperclip.active_runs, paperclip.run_stats TO paperclip_reader;
+GRANT INSERT, UPDATE, DELETE ON paperclip.active_runs, paperclip.run_stats TO paperclip_admin;
+COMMENT ON VIEW paperclip.active_runs IS 'queued and running runs, with their agent and age';
+COMMENT ON COLUMN paperclip.active_runs.run_id IS 'run id';
+COMMENT ON COLUMN paperclip.active_runs.company_id IS 'the company';
+COMMENT ON COLUMN paperclip.active_runs.agent_id IS 'the agent';
+COMMENT ON COLUMN paperclip.active_runs.agent_name IS 'the agent''s name';
+COMMENT ON COLUMN paperclip.active_runs.status IS 'queued or running';
+COMMENT ON COLUMN paperclip.active_runs.invocation_source IS 'timer, assignment, on_demand or automation';
+COMMENT ON COLUMN paperclip.active_runs.trigger_detail IS 'manual, ping, callback, system, or null';
+COMMENT ON COLUMN paperclip.active_runs.created_at IS 'when it was queued';
+COMMENT ON COLUMN paperclip.active_runs.started_at IS 'when it started (null while queued)';
+COMMENT ON COLUMN paperclip.active_runs.age IS 'time since it started, or since it was queued';
+COMMENT ON COLUMN paperclip.active_runs.runner_pid IS 'pid of its paperclip_runner';
+COMMENT ON COLUMN paperclip.active_runs.worker_name IS
+    'the paperclip_worker running the run (null: the launcher, or not started)';
+COMMENT ON COLUMN paperclip.active_runs.lease_expires_at IS
+    'when the worker''s lease on the run lapses unless renewed';
+COMMENT ON VIEW paperclip.run_stats IS 'per company, agent and status: how many runs, median and 95th percentile duration, cost';
+COMMENT ON COLUMN paperclip.run_stats.company_id IS 'the company';
+COMMENT ON COLUMN paperclip.run_stats.agent_id IS 'the agent';
+COMMENT ON COLUMN paperclip.run_stats.status IS 'the runs'' status';
+COMMENT ON COLUMN paperclip.run_stats.runs IS 'how many runs';
+COMMENT ON COLUMN paperclip.run_stats.p50_duration_sec IS 'median duration from start to finish, in seconds';
+COMMENT ON COLUMN paperclip.run_stats.p95_duration_sec IS '95th percentile duration, in seconds';
+COMMENT ON COLUMN paperclip.run_stats.cost_usd IS 'total cost in US dollars (usage_json costUsd)';

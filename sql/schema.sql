@@ -23,7 +23,7 @@ INSERT INTO paperclip.companies (id, name) VALUES ('10000000-0000-0000-0000-0000
 INSERT INTO paperclip.agents (id, company_id, name) VALUES
   ('10000000-0000-0000-0000-0000000000a1', '10000000-0000-0000-0000-000000000001', 'a1');
 
--- status vocabularies are CHECKed
+-- status vocabularies are checked (domains, and one check of agents)
 \set VERBOSITY terse
 INSERT INTO paperclip.agents (company_id, name, status) VALUES ('10000000-0000-0000-0000-000000000001', 'x', 'sleeping');
 INSERT INTO paperclip.heartbeat_runs (company_id, agent_id, status)
@@ -33,6 +33,16 @@ INSERT INTO paperclip.agent_wakeup_requests (company_id, agent_id, source)
 INSERT INTO paperclip.heartbeat_run_events (company_id, run_id, agent_id, seq, event_type, stream)
   VALUES ('10000000-0000-0000-0000-000000000001', gen_random_uuid(), '10000000-0000-0000-0000-0000000000a1', 1, 'x', 'stdin');
 INSERT INTO paperclip.issues (company_id, title, status) VALUES ('10000000-0000-0000-0000-000000000001', 't', 'open');
+-- as the API's own checks: 22023, naming the allowed values, whoever writes
+\set VERBOSITY default
+INSERT INTO paperclip.agents (company_id, name, status) VALUES ('10000000-0000-0000-0000-000000000001', 'x', 'sleeping');
+\echo :LAST_ERROR_SQLSTATE
+UPDATE paperclip.agents SET adapter_type = 'aider';
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO paperclip.agent_wakeup_requests (company_id, agent_id, source, status)
+  VALUES ('10000000-0000-0000-0000-000000000001', '10000000-0000-0000-0000-0000000000a1', 'timer', 'lost');
+\echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY terse
 
 -- at most one queued or running run per agent
 INSERT INTO paperclip.heartbeat_runs (company_id, agent_id, status)

@@ -104,7 +104,7 @@ static PcPlan plan_runs_for_issue = PC_PLAN(
 	"FROM paperclip.heartbeat_runs r "
 	"JOIN paperclip.agents a ON a.id = r.agent_id AND a.company_id = r.company_id "
 	"WHERE r.company_id = $1 "
-	"AND (r.context_snapshot ->> 'issueId' = $2::text "
+	"AND (r.context_issue_id = $2::text "
 	"  OR EXISTS (SELECT 1 FROM paperclip.activity_log l "
 	"    WHERE l.company_id = $1 AND l.entity_type = 'issue' "
 	"    AND l.entity_id = $2::text AND l.run_id = r.id)) "
@@ -112,7 +112,7 @@ static PcPlan plan_runs_for_issue = PC_PLAN(
 	UUIDOID, UUIDOID);
 
 static PcPlan plan_issues_for_run = PC_PLAN(
-	"WITH run AS (SELECT company_id, context_snapshot ->> 'issueId' AS ctx "
+	"WITH run AS (SELECT company_id, context_issue_id AS ctx "
 	"  FROM paperclip.heartbeat_runs WHERE id = $1), "
 	"linked AS ("
 	"  SELECT 0 AS ord, i.id, i.identifier, i.title, i.status, i.priority "

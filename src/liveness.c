@@ -627,7 +627,7 @@ paperclip_classify_run_liveness(PG_FUNCTION_ARGS)
 static PcPlan plan_backfill_evidence = PC_PLAN(
 	"WITH linked AS ("
 	"  SELECT id FROM paperclip.heartbeat_runs "
-	"  WHERE context_snapshot ->> 'issueId' = $2::text AND company_id = $1 "
+	"  WHERE context_issue_id = $2::text AND company_id = $1 "
 	"  UNION SELECT run_id FROM paperclip.activity_log "
 	"  WHERE entity_type = 'issue' AND entity_id = $2::text AND company_id = $1 "
 	"  AND run_id IS NOT NULL), "

@@ -131,6 +131,12 @@ extern const char *const pc_actor_types[];
 extern const char *const pc_streams[];
 extern const char *const pc_levels[];
 
+/* Status vocabularies of the tables (vocabulary.c) */
+extern const char *const pc_agent_statuses[];
+extern const char *const pc_adapter_types[];
+extern const char *const pc_run_statuses[];
+extern const char *const pc_wakeup_statuses[];
+
 /* Run events and live events (events.c); need an open SPI connection */
 extern int	pc_append_run_event(Datum run_id, const char *event_type,
 								const char *stream, const char *level,

@@ -4,7 +4,8 @@
  *	  heartbeat policy read from agents.runtime_config -> 'heartbeat'.
  *
  *	  The hot path is one statement (plan_enqueue): it reads the agent,
- *	  decides the policy skip, finds its pending run and, when none of
+ *	  decides the policy skip, finds its pending run (its active run through
+ *	  the one-active-run index, else its scheduled retry) and, when none of
  *	  these stops it, writes the queued run and its queued request. When
  *	  the agent has a pending run, one more statement does what the wake
  *	  calls for, the request and the run together:
@@ -115,10 +116,14 @@ static PcPlan plan_enqueue = PC_PLAN(
 	"  END AS skip "
 	"  FROM paperclip.agents a "
 	"  LEFT JOIN paperclip.agent_runtime_state s ON s.agent_id = a.id "
-	"  LEFT JOIN LATERAL (SELECT r.id, r.status, r.context_snapshot FROM paperclip.heartbeat_runs r "
-	"    WHERE r.company_id = a.company_id AND r.agent_id = a.id "
-	"    AND r.status IN ('" PC_RUN_QUEUED "', '" PC_RUN_RUNNING "', '" PC_RUN_SCHEDULED_RETRY "') "
-	"    ORDER BY r.status = '" PC_RUN_SCHEDULED_RETRY "', r.created_at DESC LIMIT 1) p ON true "
+	"  LEFT JOIN LATERAL (SELECT * FROM ("
+	"    SELECT r.id, r.status, r.context_snapshot, 0 AS ord, r.created_at "
+	"    FROM paperclip.heartbeat_runs r WHERE r.company_id = a.company_id AND r.agent_id = a.id "
+	"    AND r.status IN ('" PC_RUN_QUEUED "', '" PC_RUN_RUNNING "') "
+	"    UNION ALL SELECT r.id, r.status, r.context_snapshot, 1, r.created_at "
+	"    FROM paperclip.heartbeat_runs r WHERE r.company_id = a.company_id AND r.agent_id = a.id "
+	"    AND r.status = '" PC_RUN_SCHEDULED_RETRY "') r "
+	"    ORDER BY r.ord, r.created_at DESC LIMIT 1) p ON true "
 	"  WHERE a.id = $2), "
 	"go AS (SELECT a.*, gen_random_uuid() AS run_id, gen_random_uuid() AS request_id FROM a "
 	"  WHERE a.status NOT IN ('paused', 'terminated') AND a.skip IS NULL AND a.pending_id IS NULL), "

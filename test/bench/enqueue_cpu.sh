@@ -63,7 +63,7 @@ ctx="context_snapshot => '{\"issueId\":\"i-1\",\"wakeCommentId\":\"c-1\"}'"
 new=$(cpu_per_call 1 paperclip.enqueue_wakeup "$ctx")
 merge=$(cpu_per_call $((N + 1)) paperclip.enqueue_wakeup "$ctx")
 running=$(cpu_per_call $((2 * N + 1)) paperclip.enqueue_wakeup "context_snapshot => '{\"issueId\":\"i-1\"}'")
-plpgsql=$(cpu_per_call $((3 * N + 1)) paperclip_bench.enqueue_wakeup_plpgsql "p_context => '{\"issueId\":\"i-1\",\"wakeCommentId\":\"c-1\"}'")
+plpgsql=$(cpu_per_call $((3 * N + 1)) paperclip_bench.enqueue_wakeup_plpgsql_01 "p_context => '{\"issueId\":\"i-1\",\"wakeCommentId\":\"c-1\"}'")
 echo "== backend CPU per enqueue_wakeup call (us), $N calls each"
 printf '%-10s %-16s %-18s %-20s  %s\n' "new run" "merge (queued)" "coalesce (running)" "PL/pgSQL coalesce" "merge / PL/pgSQL"
 printf '%-10s %-16s %-18s %-20s  %s\n' "$new" "$merge" "$running" "$plpgsql" "$(awk "BEGIN { printf \"%.2f\", $merge / $plpgsql }")"

@@ -5,4 +5,5 @@ INSERT INTO paperclip.agent_wakeup_requests (company_id, agent_id, source, statu
 SELECT session_id FROM paperclip.agent_runtime_state WHERE agent_id = :agent_id;
 INSERT INTO paperclip.heartbeat_runs (company_id, agent_id, invocation_source, status, wakeup_request_id, context_snapshot) VALUES (:company_id, :agent_id, 'on_demand', 'queued', :req_id, '{}') RETURNING id AS run_id \gset
 UPDATE paperclip.agent_wakeup_requests SET run_id = :run_id, updated_at = now() WHERE id = :req_id;
+UPDATE paperclip.heartbeat_runs SET status = 'succeeded', finished_at = now() WHERE id = :run_id;
 END;
