@@ -13,7 +13,9 @@
  *	    budget fails it budget_blocked.
  *	  Both take queued runs of invokable agents within budget, oldest first,
  *	  of the companies the caller may see, locked with SKIP LOCKED so that
- *	  racing claims never take one run twice nor wait on each other. The
+ *	  racing claims never take one run twice nor wait on each other; the
+ *	  run's agent is locked the same way, so that no transaction left open
+ *	  on an agent (an admin's) holds a claim: its runs wait, others go. The
  *	  claimed runs are then recorded as started the way the launcher records
  *	  its own (pc_mark_runs_started). As in the launcher's claim guard,
  *	  queued runs of a blocked issue (of the companies the caller may claim
@@ -52,7 +54,7 @@ PG_FUNCTION_INFO_V1(paperclip_worker_claim_runs);
 	"  WHERE r.status = 'queued' AND a.status NOT IN ('paused', 'terminated') " \
 	"  AND NOT (a.budget_monthly_cents > 0 AND a.spent_monthly_cents >= a.budget_monthly_cents) " \
 	"  AND (companies.c IS NULL OR r.company_id = ANY (companies.c)) " \
-	"  ORDER BY r.created_at LIMIT $1 FOR NO KEY UPDATE OF r SKIP LOCKED) "
+	"  ORDER BY r.created_at LIMIT $1 FOR NO KEY UPDATE OF r, a SKIP LOCKED) "
 
 /* what every claim sets on the runs it takes */
 #define CLAIM_SET \
@@ -96,7 +98,7 @@ static PcPlan plan_blocked_runs = PC_PLAN(
 	"WHERE r.status = 'queued' AND (a.status IN ('paused', 'terminated') "
 	"  OR (a.budget_monthly_cents > 0 AND a.spent_monthly_cents >= a.budget_monthly_cents)) "
 	"  AND (companies.c IS NULL OR r.company_id = ANY (companies.c)) "
-	"ORDER BY r.created_at LIMIT " CppAsString2(GUARD_BATCH) " FOR NO KEY UPDATE OF r SKIP LOCKED",
+	"ORDER BY r.created_at LIMIT " CppAsString2(GUARD_BATCH) " FOR NO KEY UPDATE OF r, a SKIP LOCKED",
 	NAMEOID);
 
 /* The calling role (the outer user), as the name visible_companies takes. */
@@ -129,12 +131,9 @@ guard_blocked_runs(Datum role)
 	}
 	for (i = 0; i < n; i++)
 	{
-		if (not_invokable[i])
-			pc_cancel_run(ids[i], "Cancelled: agent is paused or terminated");
-		else
-			pc_finalize_run(ids[i], pc_jsonb_from_cstring(
-											 "{\"exitCode\":null,\"errorCode\":\"" PC_ERR_BUDGET_BLOCKED "\","
-											 "\"errorMessage\":\"Agent is over its monthly budget\"}"));
+		(void) pc_end_unstartable_run(ids[i],
+									  not_invokable[i] ? "Cancelled: agent is paused or terminated" : NULL,
+									  PC_ERR_CANCELLED);
 		pc_free_tuptable(SPI_tuptable);
 	}
 	pc_free_tuptable(tt);

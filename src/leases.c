@@ -84,10 +84,11 @@ static PcPlan plan_lease_of = PC_PLAN(
  */
 static PcPlan plan_lapsed = PC_PLAN(
 	"SELECT r.id, r.worker_name, r.lease_expires_at FROM paperclip.heartbeat_runs r "
+	"JOIN paperclip.agents a ON a.id = r.agent_id "
 	"WHERE r.worker_name IS NOT NULL AND r.finalized_at IS NULL AND r.lease_expires_at < now() "
 	"AND ($2::name IS NULL OR (SELECT paperclip.visible_companies($2)) IS NULL "
 	"  OR r.company_id = ANY ((SELECT paperclip.visible_companies($2))::uuid[])) "
-	"ORDER BY r.lease_expires_at LIMIT $1 FOR NO KEY UPDATE OF r SKIP LOCKED",
+	"ORDER BY r.lease_expires_at LIMIT $1 FOR NO KEY UPDATE OF r, a SKIP LOCKED",
 	INT4OID, NAMEOID);
 
 static PcPlan plan_next_lapse = PC_PLAN(
@@ -224,10 +225,28 @@ paperclip_worker_finalize_run(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(result);
 }
 
+typedef struct LapsedRun
+{
+	Datum		run_id;
+	char	   *result;
+} LapsedRun;
+
+static void
+finalize_lapsed(void *arg)
+{
+	LapsedRun  *l = (LapsedRun *) arg;
+
+	pc_finalize_run(l->run_id, pc_jsonb_from_cstring(l->result));
+}
+
 /*
  * Fail up to limit runs whose worker's lease lapsed, as process_lost (a
  * transient failure: retried). role: only the runs of its companies, or
- * (Datum) 0 for every run. Needs an open SPI connection; returns how many.
+ * (Datum) 0 for every run. Runs whose agent is locked are passed over, and
+ * each run is failed in a subtransaction of its own: one whose rows a
+ * client's open transaction keeps locked (a company's own) waits for a
+ * later pass, and costs the others nothing. Needs an open SPI connection;
+ * returns how many it failed.
  */
 int
 pc_expire_worker_leases(int limit, Datum role)
@@ -236,6 +255,7 @@ pc_expire_worker_leases(int limit, Datum role)
 	char		nulls[2] = {' ', pc_null(role == (Datum) 0)};
 	int			n;
 	int			i;
+	int			failed = 0;
 	Datum	   *ids;
 	char	  **messages;
 	SPITupleTable *tt;
@@ -266,14 +286,26 @@ pc_expire_worker_leases(int limit, Datum role)
 	}
 	for (i = 0; i < n; i++)
 	{
+		LapsedRun	l = {ids[i], messages[i]};
+		ErrorData  *edata = pc_try_subxact(finalize_lapsed, &l);
+
+		if (edata != NULL)
+		{
+			SPI_tuptable = NULL;	/* gone with the subtransaction */
+			ereport(edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ? DEBUG1 : WARNING,
+					(errmsg("paperclip: run %s lost its worker's lease; failing it failed, to be tried again (SQLSTATE %s): %s",
+							uuid_cstring(ids[i]), unpack_sql_state(edata->sqlerrcode), edata->message)));
+			FreeErrorData(edata);
+			continue;
+		}
 		ereport(LOG,
 				(errmsg("paperclip: run %s lost its worker's lease; failed as process_lost",
 						uuid_cstring(ids[i]))));
-		pc_finalize_run(ids[i], pc_jsonb_from_cstring(messages[i]));
 		pc_free_tuptable(SPI_tuptable);
+		failed++;
 	}
 	pc_free_tuptable(tt);
-	return n;
+	return failed;
 }
 
 /* When the next lease lapses, unless renewed; 0 when no worker holds a run. */

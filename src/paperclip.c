@@ -55,6 +55,7 @@ bool		pc_agent_isolation = true;
 char	   *pc_agent_os_user = NULL;
 char	   *pc_agent_home_directory = NULL;
 int			pc_max_log_kb = (int) (PC_DEFAULT_MAX_LOG_BYTES / 1024);
+int			pc_agent_max_processes = PC_DEFAULT_AGENT_MAX_PROCESSES;
 bool		pc_unserved_warning = true;
 int			pc_worker_lease_s = 30;
 int			pc_log_store = PC_LOG_STORE_SETTING_DB;
@@ -139,6 +140,12 @@ pc_define_isolation_gucs(void)
 							"A lifecycle event of the run says how much was dropped.",
 							&pc_max_log_kb, (int) (PC_DEFAULT_MAX_LOG_BYTES / 1024), 64, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomIntVariable("paperclip.agent_max_processes",
+							"Most processes and threads an isolated run may have at once (0: no limit).",
+							"A run past it cannot fork; a fork bomb stays within its run instead of "
+							"exhausting the processes the server needs.",
+							&pc_agent_max_processes, PC_DEFAULT_AGENT_MAX_PROCESSES, 0, 1000000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
 }
 
 static void
@@ -362,8 +369,8 @@ pc_runner_settings_json(void)
 	escape_json(&buf, pc_agent_os_user);
 	appendStringInfo(&buf, ",\"%s\":", PC_SPEC_AGENT_HOME);
 	escape_json(&buf, pc_agent_home_directory);
-	appendStringInfo(&buf, ",\"%s\":" INT64_FORMAT "}", PC_SPEC_MAX_LOG_BYTES,
-					 (int64) pc_max_log_kb * 1024);
+	appendStringInfo(&buf, ",\"%s\":" INT64_FORMAT ",\"%s\":%d}", PC_SPEC_MAX_LOG_BYTES,
+					 (int64) pc_max_log_kb * 1024, PC_SPEC_AGENT_MAX_PROCESSES, pc_agent_max_processes);
 	return buf.data;
 }
 

@@ -35,6 +35,7 @@ extern bool pc_agent_isolation;
 extern char *pc_agent_os_user;
 extern char *pc_agent_home_directory;
 extern int	pc_max_log_kb;
+extern int	pc_agent_max_processes;
 extern bool pc_unserved_warning;
 extern int	pc_worker_lease_s;
 extern int	pc_log_store;		/* PcLogStoreSetting */
@@ -233,6 +234,7 @@ extern bool pc_is_transient_error(const char *error_code);
 extern bool pc_finalize_run(Datum run_id, Jsonb *result);
 extern bool pc_cancel_run(Datum run_id, const char *error);
 extern bool pc_cancel_run_with_code(Datum run_id, const char *error, const char *error_code);
+extern bool pc_end_unstartable_run(Datum run_id, const char *error, const char *error_code);
 extern int	pc_cancel_blocked_issue_runs(Datum role_name, bool role_null);
 extern void pc_mark_runs_started(Datum *v, const char *nulls);
 

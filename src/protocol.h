@@ -87,6 +87,7 @@
 #define PC_SPEC_AGENT_ISOLATION "agentIsolation"	/* bool; absent: on */
 #define PC_SPEC_AGENT_OS_USER "agentOsUser"
 #define PC_SPEC_AGENT_HOME "agentHome"
+#define PC_SPEC_AGENT_MAX_PROCESSES "agentMaxProcesses"	/* RLIMIT_NPROC of a run; 0: none */
 #define PC_SPEC_SESSION_PARAMS "sessionParams"	/* the agent's saved session_params */
 #define PC_SPEC_AGENT_NAME "agentName"
 #define PC_SPEC_RUN_SOURCE "runSource"	/* invocation_source */
@@ -135,6 +136,8 @@
 /* agents' OS user (paperclip.agent_os_user, agent_home_directory) */
 #define PC_DEFAULT_AGENT_OS_USER "paperclip-agent"
 #define PC_DEFAULT_AGENT_HOME "/var/lib/paperclip-agent"
+/* processes (and threads) an isolated run may have at once (paperclip.agent_max_processes) */
+#define PC_DEFAULT_AGENT_MAX_PROCESSES 4096
 /* the runner switches only to OS users whose name starts with this */
 #define PC_AGENT_OS_USER_PREFIX "paperclip"
 

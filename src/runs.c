@@ -248,13 +248,14 @@ static PcPlan plan_blocked_issue_runs = PC_PLAN(
 	"WITH v AS (SELECT CASE WHEN $1 IS NULL THEN NULL ELSE paperclip.visible_companies($1) END AS c) "
 	"SELECT r.id FROM v, paperclip.heartbeat_runs r JOIN paperclip.issues i "
 	"  ON i.company_id = r.company_id AND i.id = " PC_CONTEXT_ISSUE("r.context_snapshot") " "
+	"  JOIN paperclip.agents a ON a.id = r.agent_id "
 	"WHERE r.status = '" PC_RUN_QUEUED "' AND i.status = 'blocked' "
 	"AND (v.c IS NULL OR r.company_id = ANY (v.c)) "
 	"AND NOT EXISTS (SELECT 1 FROM " CONTEXT_ISSUE_IDS " JOIN paperclip.issues o "
 	"  ON o.company_id = r.company_id "
 	"  AND o.id = CASE WHEN e.id ~ " PC_UUID_RE " THEN e.id::uuid END "
 	"  WHERE o.status <> 'blocked') "
-	"ORDER BY r.created_at LIMIT 100 FOR UPDATE OF r SKIP LOCKED",
+	"ORDER BY r.created_at LIMIT 100 FOR UPDATE OF r SKIP LOCKED FOR NO KEY UPDATE OF a SKIP LOCKED",
 	NAMEOID);
 
 bool
@@ -922,11 +923,58 @@ pc_cancel_run_with_code(Datum run_id, const char *error, const char *error_code)
 	return true;
 }
 
+typedef struct UnstartableRun
+{
+	Datum		run_id;
+	const char *error;			/* NULL: over budget */
+	const char *error_code;
+} UnstartableRun;
+
+static void
+end_unstartable_run(void *arg)
+{
+	UnstartableRun *u = (UnstartableRun *) arg;
+
+	if (u->error == NULL)
+		pc_finalize_run(u->run_id, pc_jsonb_from_cstring(
+														 "{\"exitCode\":null,\"errorCode\":\"" PC_ERR_BUDGET_BLOCKED "\","
+														 "\"errorMessage\":\"Agent is over its monthly budget\"}"));
+	else
+		pc_cancel_run_with_code(u->run_id, u->error, u->error_code);
+}
+
+/*
+ * End a queued run that cannot start, for the claims' guards: cancel it
+ * with error and error_code, or (error NULL) fail it budget_blocked. In a
+ * subtransaction of its own, so that a run whose rows a client's open
+ * transaction keeps locked (a company's own), or that fails otherwise, is
+ * left for a later claim while the other companies' runs are ended and
+ * claimed. Returns whether it was ended. Needs SPI; SPI_tuptable is left
+ * to be freed, or NULL.
+ */
+bool
+pc_end_unstartable_run(Datum run_id, const char *error, const char *error_code)
+{
+	UnstartableRun u = {run_id, error, error_code};
+	ErrorData  *edata = pc_try_subxact(end_unstartable_run, &u);
+
+	if (edata == NULL)
+		return true;
+	SPI_tuptable = NULL;		/* what the subtransaction made is gone with it */
+	ereport(edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ? DEBUG1 : WARNING,
+			(errmsg("paperclip: queued run %s, which cannot start, is left for a later claim (SQLSTATE %s): %s",
+					DatumGetCString(DirectFunctionCall1(uuid_out, run_id)),
+					unpack_sql_state(edata->sqlerrcode), edata->message)));
+	FreeErrorData(edata);
+	return false;
+}
+
 /*
  * The claim guard for blocked issues: cancel queued runs whose context
- * issue is blocked (error_code issue_blocked) instead of starting them.
- * role_name: guard only the companies that role may see (claim_runs);
- * role_null: every company (the launcher). Returns how many. Needs SPI.
+ * issue is blocked (error_code issue_blocked) instead of starting them,
+ * each on its own (pc_end_unstartable_run). role_name: guard only the
+ * companies that role may see (claim_runs); role_null: every company (the
+ * launcher). Returns how many it found. Needs SPI.
  */
 int
 pc_cancel_blocked_issue_runs(Datum role_name, bool role_null)
@@ -941,8 +989,8 @@ pc_cancel_blocked_issue_runs(Datum role_name, bool role_null)
 
 		SPI_tuptable = tt;
 		SPI_processed = n;
-		pc_cancel_run_with_code(pc_getattr(i, "id", &isnull),
-								"Cancelled: the issue is blocked", PC_ERR_ISSUE_BLOCKED);
+		(void) pc_end_unstartable_run(pc_getattr(i, "id", &isnull),
+									  "Cancelled: the issue is blocked", PC_ERR_ISSUE_BLOCKED);
 		pc_free_tuptable(SPI_tuptable);
 	}
 	pc_free_tuptable(tt);

@@ -38,7 +38,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-printf '%s\n' "$password" >"$dir/pwfile"
+# the superuser's password: readable by the cluster's owner only (agents run
+# on this machine as another OS user, and $dir is world-searchable)
+(umask 077 && printf '%s\n' "$password" >"$dir/pwfile")
 chown "$owner" "$dir/pwfile"
 as_owner "$bindir/initdb" -D "$data" -U postgres --pwfile="$dir/pwfile" \
 	--auth-local=peer --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||

@@ -41,6 +41,18 @@ typedef enum PcTrouble
 	PC_TROUBLE_DIRECTORIES		/* run log or spool directory unusable */
 } PcTrouble;
 
+/*
+ * How long a worker's statement waits for a row lock before its unit of
+ * work fails with 55P03 and is tried again later. A client transaction left
+ * open on rows the workers write (an agent an admin updates, a run an
+ * external runner appends to) must not hold the one launcher of a database,
+ * which serves every company; a lock timeout is not the unit's fault.
+ */
+#define PC_WORKER_LOCK_TIMEOUT_MS 100
+/* The retry after a lock timeout: from this, doubling up to the maximum. */
+#define PC_LOCK_RETRY_MIN_MS 250
+#define PC_LOCK_RETRY_MAX_MS 10000
+
 /* Shortest wait before a worker tries again after a misconfiguration. */
 #define PC_BACKOFF_MIN_MS 10000
 #define PC_BACKOFF_MAX_MS 60000
@@ -144,6 +156,8 @@ typedef void (*PcUnitFn) (void *arg);
 extern bool pc_run_unit(const char *activity, PcUnitFn fn, void *arg,
 						ErrorData **error);
 extern bool pc_error_is_misconfiguration(const ErrorData *edata, PcTrouble *trouble);
+extern bool pc_error_is_lock_timeout(const ErrorData *edata);
+extern long pc_lock_retry_ms(int n);
 
 extern void pc_worker_back_off(PcTrouble trouble, const char *why);
 extern void pc_worker_working(void);

@@ -271,14 +271,16 @@ pc_worker_reload_config(void)
 /*
  * Session settings of the workers. They resolve names with pg_catalog
  * first and nothing a user can create: their queries qualify everything of
- * ours. No timeout of the server's configuration cancels a unit of work.
+ * ours. No timeout of the server's configuration cancels a unit of work;
+ * a lock held by another transaction is waited for PC_WORKER_LOCK_TIMEOUT_MS
+ * at most (the unit is then tried again later: pc_error_is_lock_timeout).
  */
 void
 pc_worker_session_settings(void)
 {
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
-	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("lock_timeout", CppAsString2(PC_WORKER_LOCK_TIMEOUT_MS), PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("idle_in_transaction_session_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
 
 	/*
@@ -346,7 +348,7 @@ report_unit_error(const char *activity, ErrorData *edata)
 	PcTrouble	trouble;
 	int			elevel = WARNING;
 
-	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED || pc_error_is_lock_timeout(edata))
 		elevel = LOG;
 	else if (pc_error_is_misconfiguration(edata, &trouble))
 		elevel = DEBUG1;
@@ -402,6 +404,28 @@ pc_run_unit(const char *activity, PcUnitFn fn, void *arg, ErrorData **error)
 	else
 		FreeErrorData(edata);
 	return false;
+}
+
+/*
+ * Whether a unit failed only because a row it writes was locked by another
+ * transaction for longer than PC_WORKER_LOCK_TIMEOUT_MS: not the unit's
+ * fault, to be tried again later (pc_lock_retry_ms).
+ */
+bool
+pc_error_is_lock_timeout(const ErrorData *edata)
+{
+	return edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE;
+}
+
+/* The wait before the next try after n lock timeouts in a row (n >= 1). */
+long
+pc_lock_retry_ms(int n)
+{
+	long		ms = PC_LOCK_RETRY_MIN_MS;
+
+	while (--n > 0 && ms < PC_LOCK_RETRY_MAX_MS)
+		ms *= 2;
+	return Min(ms, PC_LOCK_RETRY_MAX_MS);
 }
 
 /*

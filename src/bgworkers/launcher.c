@@ -95,7 +95,7 @@ static PcPlan plan_blocked_runs = PC_PLAN(
 	"FROM paperclip.heartbeat_runs r JOIN paperclip.agents a ON a.id = r.agent_id "
 	"WHERE r.status = 'queued' AND (a.status IN ('paused', 'terminated') "
 	"  OR (a.budget_monthly_cents > 0 AND a.spent_monthly_cents >= a.budget_monthly_cents)) "
-	"ORDER BY r.created_at LIMIT 100 FOR NO KEY UPDATE OF r SKIP LOCKED");
+	"ORDER BY r.created_at LIMIT 100 FOR NO KEY UPDATE OF r, a SKIP LOCKED");
 
 /*
  * $1 how many, $2 the log store (db or file), $3 spool dir, $4 $5 the
@@ -109,7 +109,7 @@ static PcPlan plan_claim = PC_PLAN(
 	"  JOIN paperclip.agents a ON a.id = r.agent_id "
 	"  WHERE r.status = 'queued' AND a.status NOT IN ('paused', 'terminated') "
 	"  AND NOT (a.budget_monthly_cents > 0 AND a.spent_monthly_cents >= a.budget_monthly_cents) "
-	"  ORDER BY r.created_at LIMIT $1 FOR NO KEY UPDATE OF r SKIP LOCKED) "
+	"  ORDER BY r.created_at LIMIT $1 FOR NO KEY UPDATE OF r, a SKIP LOCKED) "
 	"UPDATE paperclip.heartbeat_runs r SET status = 'running', started_at = now(), "
 	" updated_at = now(), log_store = $2, "
 	" log_ref = CASE WHEN $2 = '" PC_LOG_STORE_FILE "' THEN paperclip.run_log_path(r.company_id, r.id) END, "
@@ -588,9 +588,16 @@ finalize_step(pg_uuid_t *run_id, const char *run_id_str, const char *company_id_
 		pc_worker_working();
 		return;
 	}
+	if (!pc_error_is_lock_timeout(edata))
+		fin->lock_waits = 0;
 	now = GetCurrentTimestamp();
 	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED || pc_error_is_misconfiguration(edata, &t))
 		fin->retry_at = now;
+	else if (pc_error_is_lock_timeout(edata))
+	{
+		/* its rows are locked by a client's open transaction: later, uncounted */
+		fin->retry_at = TimestampTzPlusMilliseconds(now, pc_lock_retry_ms(++fin->lock_waits));
+	}
 	else if (fin->mode == FIN_RESULT && is_shape_error(edata->sqlerrcode))
 	{
 		set_why(fin, edata->message);
@@ -621,28 +628,38 @@ finalize_step(pg_uuid_t *run_id, const char *run_id_str, const char *company_id_
  * ----------------------------------------------------------------------
  */
 
-/* Fail or cancel queued runs whose agent cannot run any more. */
+/*
+ * Fail or cancel queued runs whose agent cannot run any more, and those of
+ * blocked issues, each on its own (pc_end_unstartable_run) and without
+ * waiting for a lock (lock_timeout 1 ms): a run whose rows a client keeps
+ * locked is left for a later claim, and costs the claim of the other
+ * companies' runs nothing.
+ */
 static void
 guard_blocked_runs(void)
 {
-	int			n = pc_exec(&plan_blocked_runs, NULL, NULL, 0);
-	SPITupleTable *tt = SPI_tuptable;
+	int			nest = NewGUCNestLevel();
+	int			n;
+	SPITupleTable *tt;
 	int			i;
 
+	(void) set_config_option("lock_timeout", "1", PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	n = pc_exec(&plan_blocked_runs, NULL, NULL, 0);
+	tt = SPI_tuptable;
 	for (i = 0; i < n; i++)
 	{
 		bool		isnull;
 		Datum		run_id = SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull);
 		bool		not_invokable = DatumGetBool(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
 
-		if (not_invokable)
-			pc_cancel_run(run_id, "Cancelled: agent is paused or terminated");
-		else
-			pc_finalize_run(run_id, make_result(PC_ERR_BUDGET_BLOCKED,
-												"Agent is over its monthly budget"));
+		(void) pc_end_unstartable_run(run_id,
+									  not_invokable ? "Cancelled: agent is paused or terminated" : NULL,
+									  PC_ERR_CANCELLED);
 	}
 	/* queued runs of blocked issues end cancelled (issue_blocked) */
 	(void) pc_cancel_blocked_issue_runs((Datum) 0, true);
+	AtEOXact_GUC(true, nest);
 }
 
 typedef struct Claim
@@ -664,6 +681,8 @@ start_runner_state(Runner *r)
 	r->eof = false;
 	r->frame_failures = 0;
 	r->one_frame_units = false;
+	r->frame_lock_waits = 0;
+	r->frames_retry_at = 0;
 	resetStringInfo(&r->frames);
 }
 
@@ -759,8 +778,8 @@ claim_unit(void *arg)
 
 /*
  * Claim and start runs. A claim that fails is rolled back and its runners,
- * told nothing, exit; claims that keep failing (query cancels aside) are
- * tried less often, PC_BACKOFF_MIN_MS apart and more.
+ * told nothing, exit; claims that keep failing (query cancels and lock
+ * timeouts aside) are tried less often, PC_BACKOFF_MIN_MS apart and more.
  */
 static void
 claim_and_start(void)
@@ -786,7 +805,8 @@ claim_and_start(void)
 	}
 	for (i = 0; i < c.nstarted; i++)
 		abandon_runner(c.started[i]);
-	if (edata->sqlerrcode != ERRCODE_QUERY_CANCELED && ++claim_failures >= 3)
+	if (edata->sqlerrcode != ERRCODE_QUERY_CANCELED && !pc_error_is_lock_timeout(edata) &&
+		++claim_failures >= 3)
 		claim_retry_at = TimestampTzPlusMilliseconds(now,
 													 Min(PC_BACKOFF_MIN_MS << Min(claim_failures - 3, 3),
 														 PC_BACKOFF_MAX_MS));

@@ -98,6 +98,7 @@ typedef struct Finalization
 	char	   *frame;			/* SRC_FRAME: the frame (TopMemoryContext) */
 	const char *lost_message;	/* SRC_LOST: why */
 	int			attempts;		/* failed attempts at this step */
+	int			lock_waits;		/* lock timeouts in a row (not failures) */
 	TimestampTz retry_at;
 	char	   *why;			/* refusal or last failure (TopMemoryContext) */
 	bool		done;			/* committed */
@@ -147,6 +148,8 @@ typedef struct Runner
 	ProcIdentity agent;			/* the agent's process group, once spawned */
 	int			frame_failures; /* failed units of the frame at the head */
 	bool		one_frame_units;	/* a unit of several frames failed */
+	int			frame_lock_waits;	/* lock timeouts in a row of the frame at the head */
+	TimestampTz frames_retry_at;	/* after one: not before */
 	Finalization fin;
 	bool		cancel_sent;
 	bool		dropped;		/* its run went with the extension: drain, record nothing */

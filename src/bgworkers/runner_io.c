@@ -700,6 +700,8 @@ take_log_frame(Runner *r)
 static void
 serve_frames(Runner *r)
 {
+	if (r->frames_retry_at != 0 && GetCurrentTimestamp() < r->frames_retry_at)
+		return;					/* a lock timeout: not yet */
 	while (r->fin.mode == FIN_NONE && !r->fin.done && has_frame(r))
 	{
 		FrameUnit	u = {r, r->one_frame_units ? 1 : FRAMES_PER_UNIT};
@@ -713,6 +715,8 @@ serve_frames(Runner *r)
 		{
 			consume(r, u.end);
 			r->frame_failures = 0;
+			r->frame_lock_waits = 0;
+			r->frames_retry_at = 0;
 			if (!has_frame(r))
 				r->one_frame_units = false;
 			if (u.result_len > 0)
@@ -722,9 +726,16 @@ serve_frames(Runner *r)
 			}
 			continue;
 		}
-		/* a cancel, or a database that cannot be written, is not the frame's fault */
-		if (edata->sqlerrcode != ERRCODE_QUERY_CANCELED &&
-			!pc_error_is_misconfiguration(edata, &trouble))
+		/*
+		 * A cancel, a database that cannot be written, or a row locked by a
+		 * client's open transaction (tried again later) is not the frame's
+		 * fault.
+		 */
+		if (pc_error_is_lock_timeout(edata))
+			r->frames_retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+															 pc_lock_retry_ms(++r->frame_lock_waits));
+		else if (edata->sqlerrcode != ERRCODE_QUERY_CANCELED &&
+				 !pc_error_is_misconfiguration(edata, &trouble))
 		{
 			if (u.max > 1)
 				r->one_frame_units = true;	/* find the frame that fails */

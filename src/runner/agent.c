@@ -140,6 +140,9 @@ agent_env_init(AgentEnv *env, const RunSpec *spec, const cJSON *config_env, cons
 	/* isolated: the agent's home; without isolation as before, its cwd */
 	agent_env_set(env, "HOME", spec->isolation ? spec->home : (cwd ? cwd : sandbox_default_cwd(spec)));
 	agent_env_set(env, "LANG", "C.UTF-8");
+	/* isolated: temporary files in the run's private /var/tmp, not the shared /tmp */
+	if (spec->isolation)
+		agent_env_set(env, "TMPDIR", SANDBOX_TMP);
 	if (cJSON_IsObject(config_env))
 		cJSON_ArrayForEach(e, config_env)
 		{

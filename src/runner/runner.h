@@ -38,6 +38,7 @@ typedef struct RunSpec
 	bool		isolation;		/* run programs as os_user in namespaces */
 	const char *os_user;
 	const char *home;			/* the agent's home: its default cwd */
+	long		max_processes;	/* isolated: RLIMIT_NPROC of the run; 0 none */
 } RunSpec;
 
 /* sha256.c */

@@ -227,6 +227,9 @@ parse_spec(const char *text, RunSpec *s)
 	s->os_user = spec_string(s->json, PC_SPEC_AGENT_OS_USER);
 	if (s->os_user == NULL || s->os_user[0] == '\0')
 		s->os_user = PC_DEFAULT_AGENT_OS_USER;
+	max = cJSON_GetObjectItemCaseSensitive(s->json, PC_SPEC_AGENT_MAX_PROCESSES);
+	s->max_processes = cJSON_IsNumber(max) && max->valuedouble >= 0 && max->valuedouble <= 1e9 ?
+		(long) max->valuedouble : PC_DEFAULT_AGENT_MAX_PROCESSES;
 	s->home = spec_string(s->json, PC_SPEC_AGENT_HOME);
 	if (s->home == NULL || s->home[0] != '/')
 		s->home = PC_DEFAULT_AGENT_HOME;

@@ -4,7 +4,7 @@
  *	  adapter that runs a program, and the runner's only privilege.
  *
  *	  With isolation (paperclip.agent_isolation, the default) each run gets
- *	  its own user, pid and mount namespaces, modelled on bubblewrap's
+ *	  its own user, pid, mount and IPC namespaces, modelled on bubblewrap's
  *	  bubblewrap.c (containers/bubblewrap) in its setuid mode:
  *
  *	    runner (server's OS user; cap_setuid,cap_setgid only permitted)
@@ -18,13 +18,17 @@
  *	  capabilities cap_setuid,cap_setgid of the installed runner, effective
  *	  for that write only. They are dropped for good as soon as the run's
  *	  program started (agent.c; a second program of the same run may keep
- *	  them until it starts), and at once on every other path. The init takes the agent's ids, mounts a
- *	  /proc of its pid namespace (nothing outside the run is visible) and a
- *	  private /var/tmp holding the context and result files, and starts the
- *	  program with no capability, no_new_privs, the clean environment of
- *	  its adapter. When the program exits the init reads the result file
- *	  (regular files only, size-capped) and reports it and the exit status
- *	  to the runner over a pipe; the namespace ends with the init.
+ *	  them until it starts), and at once on every other path. The init
+ *	  takes the agent's ids, mounts a /proc of its pid namespace (nothing
+ *	  outside the run is visible), a private /var/tmp holding the context
+ *	  and result files (and TMPDIR), an empty /dev/shm and /run/lock, and
+ *	  its company's own home over the agent home (<home>/companies/<company
+ *	  id>: every run has the same OS user, so nothing shared by path may be
+ *	  shared between companies); it starts the program with no capability,
+ *	  no_new_privs, the clean environment of its adapter. When the program
+ *	  exits the init reads the result file (regular files only,
+ *	  size-capped) and reports it and the exit status to the runner over a
+ *	  pipe; the namespace ends with the init.
  *
  *	  The agent cannot see, signal or trace the runner, the server or other
  *	  runs (they are outside its pid namespace and another OS user), cannot
@@ -53,6 +57,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -450,6 +455,21 @@ exec_program(const InitArgs *ia, const char *cwd, int status_w)
 		snprintf(msg, sizeof(msg), "cannot set no_new_privs: %s", strerror(errno));
 		goto fail;
 	}
+	/*
+	 * At most so many processes of the run (its own user namespace counts
+	 * them): a fork bomb stays in the run. Each process also counts for the
+	 * server's OS user, which owns the namespace, and the host has a limit.
+	 */
+	if (ia->spec->max_processes > 0)
+	{
+		struct rlimit rl = {(rlim_t) ia->spec->max_processes, (rlim_t) ia->spec->max_processes};
+
+		if (setrlimit(RLIMIT_NPROC, &rl) != 0)
+		{
+			snprintf(msg, sizeof(msg), "cannot limit the run's processes: %s", strerror(errno));
+			goto fail;
+		}
+	}
 	for (cap = 0; cap <= CAP_LAST_CAP; cap++)
 		(void) prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
 	memset(none, 0, sizeof(none));
@@ -463,6 +483,104 @@ exec_program(const InitArgs *ia, const char *cwd, int status_w)
 fail:
 	(void) write_all(status_w, msg, strlen(msg));
 	_exit(127);
+}
+
+/*
+ * What every run of the agents' OS user could otherwise share by path with
+ * the runs of other companies, made the run's own: an empty /dev/shm (POSIX
+ * shared memory) and /run/lock, where they exist. (/var/tmp was mounted
+ * already; the run's System V IPC is its own IPC namespace; TMPDIR points
+ * into /var/tmp. The host's /tmp stays visible, as programs and workspaces
+ * are often configured there.)
+ */
+static bool
+private_mounts(int report_w)
+{
+	static const char *const dirs[] = {"/dev/shm", "/run/lock"};
+	size_t		i;
+
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+	{
+		struct stat st;
+
+		if (stat(dirs[i], &st) != 0 || !S_ISDIR(st.st_mode))
+			continue;
+		if (mount("tmpfs", dirs[i], "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") != 0)
+		{
+			send_text(report_w, MSG_UNAVAILABLE, "cannot mount the run's private %s: %s",
+					  dirs[i], strerror(errno));
+			return false;
+		}
+	}
+	return true;
+}
+
+/* A company id as the launcher sends it: a uuid, nothing a path could abuse. */
+static bool
+company_id_ok(const char *id)
+{
+	size_t		n = id ? strlen(id) : 0;
+	const char *p;
+
+	if (n == 0 || n > 64)
+		return false;
+	for (p = id; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') ||
+			  (*p >= 'A' && *p <= 'F') || *p == '-'))
+			return false;
+	return true;
+}
+
+/*
+ * The home every run of the agents' OS user has is the company's own:
+ * <home>/companies/<company id> (created 0700, never through a symbolic
+ * link), bind-mounted over <home> in the run's mount namespace. The agent
+ * sees its company's files at the usual path, and nothing of another
+ * company's: their directories, and the home's own files, are under the
+ * mount, which the agent (no capability; in a namespace of its own its
+ * mounts are locked) cannot remove.
+ */
+static bool
+mount_company_home(const RunSpec *spec, int report_w)
+{
+	char		fdpath[64];
+	struct stat st;
+	int			home_fd = -1,
+				companies_fd = -1,
+				fd = -1;
+	bool		ok = false;
+
+	if (!company_id_ok(spec->company_id))
+	{
+		send_text(report_w, MSG_UNAVAILABLE, "the run spec names no company the agent home could be kept for");
+		return false;
+	}
+	if ((home_fd = open(spec->home, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+		(mkdirat(home_fd, "companies", 0700) != 0 && errno != EEXIST) ||
+		(companies_fd = openat(home_fd, "companies", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+		(mkdirat(companies_fd, spec->company_id, 0700) != 0 && errno != EEXIST) ||
+		(fd = openat(companies_fd, spec->company_id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		send_text(report_w, MSG_UNAVAILABLE, "cannot make the company's home %s/companies/%s: %s",
+				  spec->home, spec->company_id, strerror(errno));
+	else if (fstat(fd, &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 0077) != 0)
+		send_text(report_w, MSG_UNAVAILABLE, "the company's home %s/companies/%s is not the agents' own "
+				  "(owner OS user \"%s\", mode 0700)", spec->home, spec->company_id, spec->os_user);
+	else
+	{
+		snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+		if (mount(fdpath, spec->home, NULL, MS_BIND, NULL) != 0)
+			send_text(report_w, MSG_UNAVAILABLE, "cannot mount the company's home over %s: %s",
+					  spec->home, strerror(errno));
+		else
+			ok = true;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (companies_fd >= 0)
+		close(companies_fd);
+	if (home_fd >= 0)
+		close(home_fd);
+	return ok;
 }
 
 /* The init's set-up as the agent's OS user; false after reporting why not. */
@@ -510,6 +628,8 @@ init_setup(const InitArgs *ia)
 		send_text(ia->report_w, MSG_UNAVAILABLE, "%s", msg);
 		return false;
 	}
+	if (!private_mounts(ia->report_w))
+		return false;
 	/* the agent's home, created for it when its parent lets the agent */
 	if (stat(spec->home, &st) != 0 && errno == ENOENT)
 		(void) mkdir(spec->home, 0700);
@@ -522,7 +642,7 @@ init_setup(const InitArgs *ia)
 				  spec->home, spec->os_user, spec->os_user, spec->home);
 		return false;
 	}
-	return true;
+	return mount_company_home(spec, ia->report_w);
 }
 
 /* Send the result file (or why it was refused) and the program's status. */
@@ -812,7 +932,7 @@ start_isolated(const RunSpec *spec, const AgentCommand *cmd, Agent *a, char *msg
 	 * having capabilities the server's user has not, we cannot be traced).
 	 */
 	(void) prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
-	pid = (pid_t) syscall(SYS_clone, SIGCHLD | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS,
+	pid = (pid_t) syscall(SYS_clone, SIGCHLD | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC,
 						  NULL, NULL, NULL, NULL);
 	if (pid == 0)
 		init_main(&ia);
@@ -826,7 +946,7 @@ start_isolated(const RunSpec *spec, const AgentCommand *cmd, Agent *a, char *msg
 	close(report[1]);
 	if (pid < 0)
 	{
-		snprintf(msg, msglen, "cannot create the run's user, pid and mount namespaces (%s): allow "
+		snprintf(msg, msglen, "cannot create the run's user, pid, mount and IPC namespaces (%s): allow "
 				 "unprivileged user namespaces (sysctl user.max_user_namespaces > 0, and "
 				 "kernel.unprivileged_userns_clone = 1 or kernel.apparmor_restrict_unprivileged_userns = 0 "
 				 "where those exist)", strerror(saved));

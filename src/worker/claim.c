@@ -9,7 +9,9 @@
  *	  off). It renews the leases of all its runs in one statement every
  *	  third of paperclip.worker_lease (read from the server, which may
  *	  change it), and stops the runs the database says it no longer holds
- *	  or that were cancelled.
+ *	  or that were cancelled. A notification is only a hint (any login may
+ *	  NOTIFY the channel): told that one of its runs was cancelled, it
+ *	  renews at once, and the database's answer decides.
  *-------------------------------------------------------------------------
  */
 #include <stdio.h>
@@ -262,8 +264,12 @@ claim_notified(const char *payload)
 		{
 			Run		   *r = run_find(run_id);
 
+			/*
+			 * A hint only: any login may NOTIFY this channel. The renewal
+			 * asks the database, which stops the run if it was cancelled.
+			 */
 			if (r != NULL)
-				runner_stop(r, false);
+				renew_now();
 		}
 	}
 	cJSON_Delete(event);

@@ -74,7 +74,7 @@ SELECT is((SELECT w.status FROM paperclip.agent_wakeup_requests w
 SELECT is((pg_temp.run('d1000000-0000-0000-0000-0000000000a1')).runner_pid, NULL, 'no launcher runner is recorded');
 
 SELECT is(pg_temp.as_role('tap_w_all', $$SELECT spec::text FROM paperclip.worker_claim_runs('w-all', 1)$$)::jsonb
-            - 'runId' - 'agentIsolation' - 'agentOsUser' - 'agentHome' - 'maxLogBytes',
+            - 'runId' - 'agentIsolation' - 'agentOsUser' - 'agentHome' - 'maxLogBytes' - 'agentMaxProcesses',
   '{"agentId": "d1000000-0000-0000-0000-0000000000b1", "companyId": "d1000000-0000-0000-0000-00000000000b",
     "adapterType": "process", "config": {"command": "/bin/true"}, "context": {}, "sessionId": null,
     "sessionParams": null, "agentName": "b1", "runSource": "on_demand", "wakeReason": "lease test",

@@ -226,47 +226,74 @@ prompt_scope(const RunSpec *spec)
 }
 
 /*
- * Could any user read path: a regular file readable by others, every
- * directory above it searchable by others? The runner may read more than
- * the agent's OS user; it reads for the agent only what anyone could.
+ * Open path for reading as any user could read it, or return -1 with why
+ * set. The runner may read more than the agents' OS user may: it reads for
+ * an agent only a regular file readable by others whose every directory
+ * others may search. Symbolic links in the configured path are resolved
+ * first (realpath); the result is then walked from the root one component
+ * at a time, never following a link, and each check is made on what was
+ * opened: a directory the agent swaps for a symbolic link meanwhile (into
+ * the data directory, say) fails the walk instead of being followed, and a
+ * file swapped for a FIFO cannot block the open.
  */
-static const char *
-readable_by_anyone(const char *path, char real[PATH_MAX])
+static int
+open_readable_by_anyone(const char *path, const char **why)
 {
+	char		real[PATH_MAX];
+	char	   *name,
+			   *next,
+			   *save = NULL;
 	struct stat st;
-	char		dir[PATH_MAX];
-	char	   *slash;
+	int			dir,
+				fd;
 
 	if (realpath(path, real) == NULL)
-		return strerror(errno);
-	if (stat(real, &st) != 0)
-		return strerror(errno);
-	if (!S_ISREG(st.st_mode))
-		return "not a regular file";
-	if (!(st.st_mode & S_IROTH))
-		return "not readable by other users";
-	snprintf(dir, sizeof(dir), "%s", real);
-	while ((slash = strrchr(dir, '/')) != NULL)
 	{
-		if (slash == dir)
-			slash[1] = '\0';	/* the root */
-		else
-			*slash = '\0';
-		if (stat(dir, &st) != 0 || !(st.st_mode & S_IXOTH))
-			return "in a directory other users cannot enter";
-		if (slash == dir)
-			break;
+		*why = strerror(errno);
+		return -1;
 	}
-	return NULL;
+	if ((dir = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+	{
+		*why = strerror(errno);
+		return -1;
+	}
+	for (name = strtok_r(real, "/", &save); name != NULL; name = next)
+	{
+		next = strtok_r(NULL, "/", &save);
+		if (fstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || !(st.st_mode & S_IXOTH))
+		{
+			*why = "in a directory other users cannot enter";
+			close(dir);
+			return -1;
+		}
+		fd = openat(dir, name, (next ? O_PATH | O_DIRECTORY : O_RDONLY | O_NOCTTY | O_NONBLOCK) |
+					O_NOFOLLOW | O_CLOEXEC);
+		close(dir);
+		if (fd < 0)
+		{
+			*why = errno == ELOOP || errno == ENOTDIR ? "a symbolic link appeared in its path" :
+				strerror(errno);
+			return -1;
+		}
+		dir = fd;
+	}
+	/* dir is the file now (realpath names a file: at least one component) */
+	if (fstat(dir, &st) != 0 || !S_ISREG(st.st_mode))
+		*why = "not a regular file";
+	else if (!(st.st_mode & S_IROTH))
+		*why = "not readable by other users";
+	else
+		return dir;
+	close(dir);
+	return -1;
 }
 
 /* The instructions file's text (capped), or NULL with a note why not. */
 static char *
 read_instructions(const char *path, AgentOutput *o)
 {
-	char		real[PATH_MAX];
-	const char *why = readable_by_anyone(path, real);
-	int			fd = why ? -1 : open(real, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+	const char *why = NULL;
+	int			fd = open_readable_by_anyone(path, &why);
 	TextBuf		b;
 	char		buf[65536];
 	ssize_t		n;
@@ -274,8 +301,7 @@ read_instructions(const char *path, AgentOutput *o)
 
 	if (fd < 0)
 	{
-		snprintf(note, sizeof(note), "paperclip: instructions file %s not read: %s", path,
-				 why ? why : strerror(errno));
+		snprintf(note, sizeof(note), "paperclip: instructions file %s not read: %s", path, why);
 		agent_output_note(o, note);
 		return NULL;
 	}
