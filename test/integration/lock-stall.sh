@@ -66,8 +66,8 @@ waits=$(script waits.sh "while [ ! -e '$gate' ]; do sleep 0.05; done; echo done;
 a2=$(agent a-waits "{\"command\":\"$waits\"}")
 ra=$(enqueue "$a2")
 ok $(wait_for 20 "SELECT agent_pid IS NOT NULL FROM paperclip.heartbeat_runs WHERE id = '$ra'"; echo $?) "A's next run is running"
-ok $(hold $operator "SELECT paperclip.append_run_log('$ra', 'stdout', 'held')"; echo $?) \
-	"A's operator keeps it locked (append_run_log in an open transaction)"
+ok $(hold $operator "SELECT paperclip.append_run_event('$ra', 'note', 'held')"; echo $?) \
+	"A's operator keeps it locked (append_run_event in an open transaction)"
 mark=$(log_mark)
 touch "$gate"
 # the launcher tries to finalize it (when the server log can be read: it says so)
