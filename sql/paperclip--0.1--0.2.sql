@@ -985,7 +985,7 @@ CREATE INDEX heartbeat_runs_retry_agent_idx ON paperclip.heartbeat_runs (company
 COMMENT ON INDEX paperclip.heartbeat_runs_retry_agent_idx
     IS 'an agent''s scheduled retry (enqueue_wakeup promotes it); its active run is found through heartbeat_runs_one_active_per_agent_idx';
 CREATE INDEX heartbeat_runs_company_agent_created_idx
-    ON paperclip.heartbeat_runs (company_id, agent_id, created_at);
+    ON paperclip.heartbeat_runs (company_id, agent_id, created_at, id);
 COMMENT ON INDEX paperclip.heartbeat_runs_company_agent_created_idx
     IS 'an agent''s runs, newest first (list_runs of an agent, agent_overview''s runs today); and deletes of agents (the key to agents)';
 COMMENT ON INDEX paperclip.heartbeat_runs_one_active_per_agent_idx
