@@ -505,9 +505,14 @@ pc_check_writable(FunctionCallInfo fcinfo)
 	}
 }
 
-/* The version of the paperclip extension in this database, or NULL. */
+/*
+ * The version of the paperclip extension in this database, or NULL; its
+ * oid into *oid when not NULL (InvalidOid without it). One look at
+ * pg_extension, so that the two agree (the syscache of get_extension_oid
+ * may still hold an extension a concurrent DROP has just removed).
+ */
 char *
-pc_installed_version(void)
+pc_installed_extension(Oid *oid)
 {
 	Relation	rel;
 	ScanKeyData key;
@@ -515,6 +520,8 @@ pc_installed_version(void)
 	HeapTuple	tuple;
 	char	   *version = NULL;
 
+	if (oid != NULL)
+		*oid = InvalidOid;
 	rel = table_open(ExtensionRelationId, AccessShareLock);
 	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
 				CStringGetDatum("paperclip"));
@@ -526,12 +533,21 @@ pc_installed_version(void)
 		Datum		d = heap_getattr(tuple, Anum_pg_extension_extversion,
 									 RelationGetDescr(rel), &isnull);
 
+		if (oid != NULL)
+			*oid = ((Form_pg_extension) GETSTRUCT(tuple))->oid;
 		if (!isnull)
 			version = text_to_cstring(DatumGetTextPP(d));
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	return version;
+}
+
+/* The version of the paperclip extension in this database, or NULL. */
+char *
+pc_installed_version(void)
+{
+	return pc_installed_extension(NULL);
 }
 
 /*

@@ -103,6 +103,7 @@ extern bool pc_path_has_parent_ref(const char *path);
  */
 extern void pc_check_writable(FunctionCallInfo fcinfo);
 extern char *pc_installed_version(void);
+extern char *pc_installed_extension(Oid *oid);
 
 /*
  * Run logs (runlog.c). Where a run's log is kept (heartbeat_runs.log_store,

@@ -464,6 +464,8 @@ exit_no_extension(void)
 			(errmsg("%s: extension \"paperclip\" is not installed in database \"%s\"; exiting",
 					pc_worker_name(), pc_worker_database()),
 			 errdetail("The workers of that database start again when CREATE EXTENSION paperclip runs there.")));
+	/* an extension created again at an old version is said anew */
+	pg_atomic_write_u32(&MyWorkerSlot->trouble, PC_TROUBLE_NONE);
 	pc_worker_exit(PC_SLOT_ABSENT);
 }
 

@@ -893,8 +893,7 @@ extension_unit(void *arg)
 	ExtensionNow *e = (ExtensionNow *) arg;
 	char	   *version;
 
-	e->oid = get_extension_oid("paperclip", true);
-	version = OidIsValid(e->oid) ? pc_installed_version() : NULL;
+	version = pc_installed_extension(&e->oid);
 	e->ours = version != NULL && strcmp(version, PC_EXTVERSION) == 0;
 	e->version = version ? MemoryContextStrdup(loop_cxt, version) : NULL;
 }
