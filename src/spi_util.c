@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  * spi_util.c
  *	  Owns the plan cache of every SQL-facing module: each statement is
- *	  prepared on first use with SPI_prepare, kept with SPI_keepplan, and run
+ *	  prepared on first use with SPI_prepare_cursor (its cursor options:
+ *	  PC_PLAN_GENERIC), kept with SPI_keepplan, and run
  *	  with parameters thereafter. Also the helpers that read columns of the
  *	  last result and return rows to the executor.
  *
@@ -25,7 +26,8 @@ pc_plan_get(PcPlan *p)
 {
 	if (p->plan == NULL)
 	{
-		SPIPlanPtr	plan = SPI_prepare(p->sql, p->nargs, p->argtypes);
+		SPIPlanPtr	plan = SPI_prepare_cursor(p->sql, p->nargs, p->argtypes,
+											  p->cursor_options);
 
 		if (plan == NULL)
 			elog(ERROR, "paperclip: SPI_prepare failed (%s) for: %s",

@@ -17,11 +17,24 @@ typedef struct PcPlan
 	const char *sql;
 	int			nargs;
 	Oid			argtypes[16];
+	int			cursor_options; /* CURSOR_OPT_* given to SPI_prepare_cursor */
 	SPIPlanPtr	plan;
 } PcPlan;
 
 #define PC_PLAN(sql_, ...) \
 	{ .sql = (sql_), .nargs = (sizeof((Oid[]){__VA_ARGS__}) / sizeof(Oid)), .argtypes = {__VA_ARGS__} }
+
+/*
+ * A statement always run with its generic plan, whatever plan_cache_mode
+ * says: for statements whose every plan is the same primary-key probe, so
+ * that planning it again on each call (a custom plan, chosen when the
+ * generic plan's estimate looks dearer) buys nothing. Check the generic
+ * plan with EXPLAIN (GENERIC_PLAN is PostgreSQL 16's; in 15, PREPARE it and
+ * EXPLAIN EXECUTE it six times under plan_cache_mode = force_generic_plan).
+ */
+#define PC_PLAN_GENERIC(sql_, ...) \
+	{ .sql = (sql_), .nargs = (sizeof((Oid[]){__VA_ARGS__}) / sizeof(Oid)), .argtypes = {__VA_ARGS__}, \
+	  .cursor_options = CURSOR_OPT_GENERIC_PLAN }
 
 /*
  * A text column compared without the help of any index, e.g. the status of a

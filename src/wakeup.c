@@ -3,12 +3,13 @@
  *	  Owns wakeups: paperclip.enqueue_wakeup and paperclip.invoke, and the
  *	  heartbeat policy read from agents.runtime_config -> 'heartbeat'.
  *
- *	  The hot path is one statement (plan_enqueue): it reads the agent,
- *	  decides the policy skip, finds its pending run (its active run through
- *	  the one-active-run index, else its scheduled retry) and, when none of
- *	  these stops it, writes the queued run and its queued request. When
- *	  the agent has a pending run, one more statement does what the wake
- *	  calls for, the request and the run together:
+ *	  A wakeup is two statements. A read-only probe (plan_probe) reads the
+ *	  agent, decides the policy skip and finds its pending run (its active
+ *	  run through the one-active-run index, else its scheduled retry); then
+ *	  one statement does what the wake calls for, the request and the run
+ *	  together:
+ *	    plan_new_run   no pending run: the queued run and its queued request
+ *	                   (the hot path);
  *	    plan_merge     the run is queued: a coalesced request, and the
  *	                   wake's context merged into the run's;
  *	    plan_defer     the run is running and the wake has news for it: a
@@ -94,17 +95,16 @@ static PcPlan plan_insert_finished_request = PC_PLAN(
 	TEXTOID, TEXTOID, UUIDOID);
 
 /*
- * The hot path in one statement (see the header). $1..$9 as in
- * request_params() ($1 unused: the company is the agent's), $10 context,
- * $11 trigger_detail is ping. Its row: the new run (all null when none was
- * queued), then what was read: the agent's company and status, the policy
- * skip, the pending run and whether the wake has news for it when it runs.
- * The run is inserted first and its request only with it, so a run lost to
- * a concurrent wakeup (the one-active-run index) leaves nothing behind.
+ * What the wakeup needs to know of the agent, read-only (see the header).
+ * $1..$9 as in request_params() ($1 unused: the company is the agent's),
+ * $10 context, $11 trigger_detail is ping. Its row: the agent's company,
+ * status and session, the policy skip, the pending run (its active run
+ * through the one-active-run index, else its scheduled retry) and whether
+ * the wake has news for it when it runs.
  */
 #define POLICY_FALSE(key) "(a.runtime_config -> 'heartbeat' -> '" key "') = 'false'::jsonb"
-static PcPlan plan_enqueue = PC_PLAN(
-	"WITH a AS (SELECT a.company_id, a.status, s.session_id, "
+static PcPlan plan_probe = PC_PLAN(
+	"SELECT a.company_id, a.status, s.session_id, "
 	"  p.id AS pending_id, p.status AS pending_status, "
 	"  CASE WHEN p.status = '" PC_RUN_RUNNING "' "
 	"    THEN paperclip.wake_has_news($10, p.context_snapshot) END AS news, "
@@ -114,34 +114,42 @@ static PcPlan plan_enqueue = PC_PLAN(
 	"       WHEN $3 = 'automation' AND " POLICY_FALSE("wakeOnAutomation") " THEN '" PC_SKIP_AUTOMATION "' "
 	"       WHEN $3 = 'on_demand' AND $11 AND " POLICY_FALSE("wakeOnOnDemand") " THEN '" PC_SKIP_ON_DEMAND "' "
 	"  END AS skip "
-	"  FROM paperclip.agents a "
-	"  LEFT JOIN paperclip.agent_runtime_state s ON s.agent_id = a.id "
-	"  LEFT JOIN LATERAL (SELECT * FROM ("
-	"    SELECT r.id, r.status, r.context_snapshot, 0 AS ord, r.created_at "
-	"    FROM paperclip.heartbeat_runs r WHERE r.company_id = a.company_id AND r.agent_id = a.id "
-	"    AND r.status IN ('" PC_RUN_QUEUED "', '" PC_RUN_RUNNING "') "
-	"    UNION ALL SELECT r.id, r.status, r.context_snapshot, 1, r.created_at "
-	"    FROM paperclip.heartbeat_runs r WHERE r.company_id = a.company_id AND r.agent_id = a.id "
-	"    AND r.status = '" PC_RUN_SCHEDULED_RETRY "') r "
-	"    ORDER BY r.ord, r.created_at DESC LIMIT 1) p ON true "
-	"  WHERE a.id = $2), "
-	"go AS (SELECT a.*, gen_random_uuid() AS run_id, gen_random_uuid() AS request_id FROM a "
-	"  WHERE a.status NOT IN ('paused', 'terminated') AND a.skip IS NULL AND a.pending_id IS NULL), "
-	"n AS (INSERT INTO paperclip.heartbeat_runs "
-	"  (id, company_id, agent_id, invocation_source, trigger_detail, "
+	"FROM paperclip.agents a "
+	"LEFT JOIN paperclip.agent_runtime_state s ON s.agent_id = a.id "
+	"LEFT JOIN LATERAL (SELECT * FROM ("
+	"  SELECT r.id, r.status, r.context_snapshot, 0 AS ord, r.created_at "
+	"  FROM paperclip.heartbeat_runs r WHERE r.company_id = a.company_id AND r.agent_id = a.id "
+	"  AND r.status IN ('" PC_RUN_QUEUED "', '" PC_RUN_RUNNING "') "
+	"  UNION ALL SELECT r.id, r.status, r.context_snapshot, 1, r.created_at "
+	"  FROM paperclip.heartbeat_runs r WHERE r.company_id = a.company_id AND r.agent_id = a.id "
+	"  AND r.status = '" PC_RUN_SCHEDULED_RETRY "') r "
+	"  ORDER BY r.ord, r.created_at DESC LIMIT 1) p ON true "
+	"WHERE a.id = $2",
+	UUIDOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID,
+	TEXTOID, JSONBOID, BOOLOID);
+
+/*
+ * The new queued run and its queued request, when the probe found the agent
+ * invokable, not skipped and without a pending run. $1..$9 as in
+ * request_params(), $10 context, $11 the agent's session. The run is
+ * inserted first and its request only with it, so a run lost to a
+ * concurrent wakeup (the one-active-run index) leaves nothing behind: no
+ * row, and the wakeup looks again.
+ */
+static PcPlan plan_new_run = PC_PLAN(
+	"WITH n AS (INSERT INTO paperclip.heartbeat_runs "
+	"  (company_id, agent_id, invocation_source, trigger_detail, "
 	"   wakeup_request_id, context_snapshot, session_id_before) "
-	"  SELECT go.run_id, go.company_id, $2, $3, $4, go.request_id, $10, go.session_id FROM go "
+	"  VALUES ($1, $2, $3, $4, gen_random_uuid(), $10, $11) "
 	"  ON CONFLICT (company_id, agent_id) WHERE status IN ('queued', 'running') DO NOTHING "
 	"  RETURNING *), "
 	"w AS (INSERT INTO paperclip.agent_wakeup_requests "
 	"  (id, company_id, agent_id, source, trigger_detail, reason, payload, "
 	"   requested_by_actor_type, requested_by_actor_id, idempotency_key, run_id) "
-	"  SELECT go.request_id, go.company_id, $2, $3, $4, $5, $6, $7, $8, $9, n.id FROM go, n) "
-	"SELECT n.*, a.company_id AS agent_company_id, a.status AS agent_status, a.skip, "
-	"  a.pending_id, a.pending_status, a.news "
-	"FROM a LEFT JOIN n ON true",
+	"  SELECT n.wakeup_request_id, $1, $2, $3, $4, $5, $6, $7, $8, $9, n.id FROM n) "
+	"SELECT * FROM n",
 	UUIDOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID,
-	TEXTOID, JSONBOID, BOOLOID);
+	TEXTOID, JSONBOID, TEXTOID);
 
 /*
  * The pending run is found again by id, its status re-checked after waiting
@@ -158,8 +166,12 @@ static PcPlan plan_enqueue = PC_PLAN(
 	UUIDOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, \
 	JSONBOID, UUIDOID
 
-/* the queued run gets the wake's context merged into its own */
-static PcPlan plan_merge = PC_PLAN(
+/*
+ * the queued run gets the wake's context merged into its own; a generic
+ * plan (the run by its primary key): planned anew on every call, a custom
+ * plan was 9 % of a coalescing wake
+ */
+static PcPlan plan_merge = PC_PLAN_GENERIC(
 	"WITH m AS (UPDATE paperclip.heartbeat_runs r SET updated_at = now(), "
 	"  context_snapshot = paperclip.wake_context_merge(r.context_snapshot, $10, $5, "
 	"    CASE WHEN r.context_snapshot ? 'wakeReasons' THEN NULL ELSE "
@@ -334,6 +346,34 @@ coalesce_into_retry(const WakeupRequest *req, Datum company_id, Datum retry_id)
 }
 
 /*
+ * The agent has no pending run: queue one, with the request columns in v/n
+ * (their $1 and $11 set here). Leaves the run in row 0 of SPI_tuptable and
+ * returns true, or returns false when a concurrent wakeup queued the agent's
+ * run first (the caller looks again).
+ */
+static bool
+new_run(Datum *v, char *n, Datum company_id, Datum session_id, bool session_null)
+{
+	Datum		pv[11];
+	char		pn[11];
+
+	memcpy(pv, v, sizeof(pv));
+	memcpy(pn, n, sizeof(pn));
+	pv[0] = company_id;
+	pn[0] = ' ';
+	pv[10] = session_id;
+	pn[10] = pc_null(session_null);
+	if (!pc_exec_row(&plan_new_run, pv, pn))
+	{
+		pc_free_tuptable(SPI_tuptable);
+		return false;
+	}
+	pc_notify_run_queued(0);
+	pc_wake_launcher_at_commit();
+	return true;
+}
+
+/*
  * The agent has a pending run (queued, or running): coalesce into it, merge
  * into it or defer for it, with plan (plan_merge, plan_defer, plan_coalesce)
  * and the request columns in v/n (their $10 and $11 set here). Leaves the
@@ -410,31 +450,23 @@ pc_enqueue_wakeup(const WakeupRequest *req)
 	{
 		Datum		company_id;
 		Datum		pending_id;
+		Datum		session_id;
 		char	   *status;
 		char	   *skip;
 		char	   *pending_status;
 		bool		isnull;
-		bool		no_run;
+		bool		session_null;
 		bool		done;
 		SPITupleTable *probe;
 
-		if (!pc_exec_row(&plan_enqueue, v, n))
+		if (!pc_exec_row(&plan_probe, v, n))
 			ereport(ERROR,
 					(errcode(ERRCODE_NO_DATA_FOUND),
 					 errmsg("agent not found")));
 		probe = SPI_tuptable;
 
-		/* the hot path: a new queued run */
-		(void) pc_getattr(0, "id", &no_run);
-		if (!no_run)
-		{
-			pc_notify_run_queued(0);
-			pc_wake_launcher_at_commit();
-			return true;
-		}
-
-		company_id = pc_getattr(0, "agent_company_id", &isnull);
-		status = pc_getattr_cstring(0, "agent_status");
+		company_id = pc_getattr(0, "company_id", &isnull);
+		status = pc_getattr_cstring(0, "status");
 		if (strcmp(status, "paused") == 0 || strcmp(status, "terminated") == 0)
 		{
 			if (req->quiet_if_not_invokable)
@@ -458,11 +490,15 @@ pc_enqueue_wakeup(const WakeupRequest *req)
 			return false;
 		}
 
-		/* into the pending run: merge, defer, coalesce, or promote a retry */
+		/* a new run, or into the pending run: merge, defer, coalesce, promote */
 		pending_id = pc_getattr(0, "pending_id", &isnull);
 		pending_status = pc_getattr_cstring(0, "pending_status");
 		if (pending_status == NULL)
-			done = false;		/* a concurrent wakeup queued the run first */
+		{
+			/* the hot path: a new queued run */
+			session_id = pc_getattr(0, "session_id", &session_null);
+			done = new_run(v, n, company_id, session_id, session_null);
+		}
 		else if (strcmp(pending_status, PC_RUN_QUEUED) == 0)
 			done = into_pending(&plan_merge, req, v, n, company_id, pending_id);
 		else if (strcmp(pending_status, PC_RUN_RUNNING) != 0)
