@@ -62,7 +62,7 @@ is "$(field "$ra" "status || ' ' || exit_code")" "failed 3" "with its own result
 
 # --- A's operator keeps A's running run locked while it ends
 gate=$WORK/gate
-waits=$(script waits.sh "while [ ! -e '$gate' ]; do sleep 0.05; done; echo done; exit 4")
+waits=$(script waits.sh "while [ ! -e '$gate' ] && [ -d '$WORK' ]; do sleep 0.05; done; echo done; exit 4")
 a2=$(agent a-waits "{\"command\":\"$waits\"}")
 ra=$(enqueue "$a2")
 ok $(wait_for 20 "SELECT agent_pid IS NOT NULL FROM paperclip.heartbeat_runs WHERE id = '$ra'"; echo $?) "A's next run is running"

@@ -87,7 +87,9 @@ finished_in() {	# finished_in <db> <run>: its status, once it finished
 }
 spool="$(q "SHOW data_directory")/pg_paperclip/spool"
 gate=$WORK/gate
-waiter=$(script waiter.sh "while [ ! -e $gate ]; do sleep 0.05; done")
+# (it also ends when the test's directory goes: a run this file leaves
+# queued is started after the test, and must not outlive it)
+waiter=$(script waiter.sh "while [ ! -e $gate ] && [ -d $WORK ]; do sleep 0.05; done")
 
 # --- every database: paperclip.database_name empty. Room for the workers of
 # every database of this cluster (the other suites' included: 2 each, and 1)
