@@ -43,6 +43,9 @@ set_conf() {	# set_conf <setting> <value|DEFAULT> <value shown>: set, reload, wa
 }
 allow_hint="set paperclip.http_allow_private_networks or name the host in paperclip.allowed_http_hosts"
 
+is "$(q "SELECT setting || ' ' || context FROM pg_settings WHERE name = 'paperclip.http_allow_private_networks'")" "off sighup" \
+	"paperclip.http_allow_private_networks: off by default, set in the server's configuration"
+
 # --- by default the server's own machine and networks are refused, whatever
 # the name: the address connected to is checked (after DNS), and nothing is sent
 a=$(http_agent loopback "/ok?loopback")
