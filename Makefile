@@ -90,10 +90,11 @@ WORKER_LIBS = -L'$(WORKER_LIBDIR)' -Wl,-rpath,'$(WORKER_LIBDIR)' -lpq -lcjson
 
 # The runner's unit tests (test/unit, run by test/run-all.sh): the pieces of
 # the CLI adapters that need no process -- line reader, templates, parsers,
-# command lines, outcomes.
+# command lines, outcomes -- and the http adapter's address classes.
 RUNNER_UNIT = test/unit/cli_unit
 RUNNER_UNIT_SRCS = src/runner/lines.c $(sort $(wildcard src/runner/adapters/parse_*.c)) \
-	$(addprefix src/runner/adapters/, cli.c claude.c codex.c cli_output.c cli_outcome.c template.c retry_time.c)
+	$(addprefix src/runner/adapters/, cli.c claude.c codex.c cli_output.c cli_outcome.c template.c retry_time.c \
+	netaddr.c)
 
 # The library's objects follow its headers (servers built without
 # --enable-depend track no header dependencies: a struct changed in a header

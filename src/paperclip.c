@@ -51,6 +51,7 @@ bool		pc_scheduler_enabled = true;
 bool		pc_live_events = true;
 char	   *pc_allowed_commands = NULL;
 char	   *pc_allowed_http_hosts = NULL;
+bool		pc_http_allow_private_networks = false;
 bool		pc_agent_isolation = true;
 char	   *pc_agent_os_user = NULL;
 char	   *pc_agent_home_directory = NULL;
@@ -211,8 +212,15 @@ pc_define_gucs(void)
 							   PGC_SIGHUP, GUC_LIST_INPUT, NULL, NULL, NULL);
 	DefineCustomStringVariable("paperclip.allowed_http_hosts",
 							   "Hosts the http adapter may reach, also after redirects (empty: any).",
-							   NULL, &pc_allowed_http_hosts, "",
+							   "A host named exactly (not through a *.domain entry) may also be on the server's own machine or networks.",
+							   &pc_allowed_http_hosts, "",
 							   PGC_SIGHUP, GUC_LIST_INPUT, NULL, NULL, NULL);
+	DefineCustomBoolVariable("paperclip.http_allow_private_networks",
+							 "Whether the http adapter may connect to loopback, link-local, private, shared (CGNAT), unique local, multicast and broadcast addresses.",
+							 "Off, it connects there only to hosts named exactly in paperclip.allowed_http_hosts; a refused address fails its run with http_address_refused. "
+							 "The address checked is the one connected to, after DNS, for every redirect.",
+							 &pc_http_allow_private_networks, false,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("paperclip.live_events",
 							 "Whether live events are sent with NOTIFY paperclip_events.",
 							 "Off saves NOTIFY's commit-time queue lock where nobody listens.",
@@ -356,7 +364,8 @@ pc_json_list_of_guc(const char *value)
 
 /*
  * What the runner is told of its agents' sandbox, merged into every run
- * spec: isolation, OS user, home, the run log's cap (protocol.h keys).
+ * spec: isolation, OS user, home, the run log's cap, whether http runs may
+ * reach private networks (protocol.h keys).
  */
 char *
 pc_runner_settings_json(void)
@@ -369,8 +378,10 @@ pc_runner_settings_json(void)
 	escape_json(&buf, pc_agent_os_user);
 	appendStringInfo(&buf, ",\"%s\":", PC_SPEC_AGENT_HOME);
 	escape_json(&buf, pc_agent_home_directory);
-	appendStringInfo(&buf, ",\"%s\":" INT64_FORMAT ",\"%s\":%d}", PC_SPEC_MAX_LOG_BYTES,
+	appendStringInfo(&buf, ",\"%s\":" INT64_FORMAT ",\"%s\":%d", PC_SPEC_MAX_LOG_BYTES,
 					 (int64) pc_max_log_kb * 1024, PC_SPEC_AGENT_MAX_PROCESSES, pc_agent_max_processes);
+	appendStringInfo(&buf, ",\"%s\":%s}", PC_SPEC_HTTP_ALLOW_PRIVATE,
+					 pc_http_allow_private_networks ? "true" : "false");
 	return buf.data;
 }
 

@@ -31,6 +31,7 @@ extern bool pc_scheduler_enabled;
 extern bool pc_live_events;
 extern char *pc_allowed_commands;
 extern char *pc_allowed_http_hosts;
+extern bool pc_http_allow_private_networks;
 extern bool pc_agent_isolation;
 extern char *pc_agent_os_user;
 extern char *pc_agent_home_directory;

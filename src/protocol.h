@@ -82,6 +82,7 @@
 #define PC_SPEC_RESULT_FILE "resultFilePath"
 #define PC_SPEC_ALLOWED_COMMANDS "allowedCommands"
 #define PC_SPEC_ALLOWED_HOSTS "allowedHttpHosts"
+#define PC_SPEC_HTTP_ALLOW_PRIVATE "httpAllowPrivateNetworks"	/* bool; absent: off */
 #define PC_SPEC_MAX_LIVE_LOG "maxLiveLogBytes"
 #define PC_SPEC_MAX_LOG_BYTES "maxLogBytes"
 #define PC_SPEC_AGENT_ISOLATION "agentIsolation"	/* bool; absent: on */
@@ -155,6 +156,7 @@
 #define PC_ERR_HTTP_TOO_LARGE "http_response_too_large"
 #define PC_ERR_HTTP "http_error"
 #define PC_ERR_HTTP_REDIRECT_REFUSED "http_redirect_refused"
+#define PC_ERR_HTTP_ADDRESS_REFUSED "http_address_refused"	/* loopback, private...: not retried */
 #define PC_ERR_ISOLATION "agent_isolation_unavailable"
 /* coding-agent CLI adapters (claude_local, codex_local, cli) */
 #define PC_ERR_CLAUDE_AUTH "claude_auth_required"

@@ -11,6 +11,12 @@ trap 'rm -rf "$agent_dir"' EXIT
 cp test/agents/demo-agent.sh "$agent_dir/"
 chmod 755 "$agent_dir" "$agent_dir/demo-agent.sh"
 
+# the http agent below answers on 127.0.0.1: the server's own machine is reached
+# only when a superuser says so (here by naming the host; set early, so the
+# launcher has reloaded long before)
+psql -X -q -v ON_ERROR_STOP=1 -c "ALTER SYSTEM SET paperclip.allowed_http_hosts = '127.0.0.1'" \
+	-c "SELECT pg_reload_conf()" >/dev/null
+
 psql -X -q -v ON_ERROR_STOP=1 <<SQL
 CREATE EXTENSION IF NOT EXISTS paperclip;
 INSERT INTO paperclip.companies (id, name) VALUES ('11111111-1111-1111-1111-111111111111', 'Demo Co')

@@ -33,6 +33,7 @@ typedef struct RunSpec
 	const char *result_file;
 	cJSON	   *allowed_commands;
 	cJSON	   *allowed_hosts;
+	bool		http_allow_private;	/* connect to loopback, private... */
 	long		max_live_log;
 	long long	max_log_bytes;	/* the run log's cap */
 	bool		isolation;		/* run programs as os_user in namespaces */

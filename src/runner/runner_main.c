@@ -218,6 +218,8 @@ parse_spec(const char *text, RunSpec *s)
 	s->result_file = spec_string(s->json, PC_SPEC_RESULT_FILE);
 	s->allowed_commands = cJSON_GetObjectItemCaseSensitive(s->json, PC_SPEC_ALLOWED_COMMANDS);
 	s->allowed_hosts = cJSON_GetObjectItemCaseSensitive(s->json, PC_SPEC_ALLOWED_HOSTS);
+	/* without a word: off (fail closed) */
+	s->http_allow_private = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s->json, PC_SPEC_HTTP_ALLOW_PRIVATE));
 	max = cJSON_GetObjectItemCaseSensitive(s->json, PC_SPEC_MAX_LIVE_LOG);
 	s->max_live_log = cJSON_IsNumber(max) ? (long) max->valuedouble : PC_DEFAULT_MAX_LIVE_LOG;
 	max = cJSON_GetObjectItemCaseSensitive(s->json, PC_SPEC_MAX_LOG_BYTES);

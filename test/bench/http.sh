@@ -10,13 +10,29 @@ N_HTTP=${N_HTTP:-1000}
 work=$(mktemp -d /tmp/paperclip-bench-http.XXXXXX)
 perl ../http/server.pl "$work/port" "$work/requests.log" &
 server=$!
-trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.05; done
-url="http://127.0.0.1:$(cat "$work/port")/ok"
 export PGDATABASE=postgres
 q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"; }
 calc() { awk "BEGIN { print $1 }"; }
+trap 'kill $server 2>/dev/null; rm -rf "$work"
+	q "ALTER SYSTEM RESET paperclip.allowed_http_hosts" >/dev/null; q "SELECT pg_reload_conf()" >/dev/null' EXIT
+for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.05; done
+url="http://127.0.0.1:$(cat "$work/port")/ok"
+# the endpoint is on loopback: only reached when a superuser names it
+q "ALTER SYSTEM SET paperclip.allowed_http_hosts = '127.0.0.1'" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
 q "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS paperclip"
+# (not timed) until the launcher has reloaded: one run to the endpoint succeeds
+probe=$(q "WITH c AS (INSERT INTO paperclip.companies (name) VALUES ('bench http probe') RETURNING id)
+           INSERT INTO paperclip.agents (company_id, name, adapter_type, adapter_config)
+           SELECT id, 'http-probe', 'http', '{\"url\":\"$url\"}' FROM c RETURNING id")
+for _ in $(seq 100); do
+	run=$(q "SELECT id FROM paperclip.enqueue_wakeup('$probe')")
+	until [ "$(q "SELECT status NOT IN ('queued', 'running') FROM paperclip.heartbeat_runs WHERE id = '$run'")" = t ]; do
+		sleep 0.02
+	done
+	[ "$(q "SELECT status FROM paperclip.heartbeat_runs WHERE id = '$run'")" = succeeded ] && break
+	sleep 0.1
+done
 company=$(q "INSERT INTO paperclip.companies (name) VALUES ('bench http') RETURNING id")
 q "INSERT INTO paperclip.agents (company_id, name, adapter_type, adapter_config)
    SELECT '$company', 'http-' || g, 'http', '{\"url\":\"$url\"}' FROM generate_series(1, 100) g"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The http adapter end to end: launcher -> paperclip_runner -> libcurl -> a
-# small HTTP server on 127.0.0.1 (test/http/server.pl). Every outcome of
-# adapters.md, the response cap, asynchronous completion, the host
+# small HTTP server on 127.0.0.1 (test/http/server.pl). The server's own
+# machine and networks refused unless a superuser allowed them, every
+# outcome of adapters.md, the response cap, asynchronous completion, the host
 # allowlist (also after redirects), and 200 runs with none lost.
 . "$(dirname "$0")/lib.bash"
 launcher_db
@@ -11,6 +12,7 @@ server=$!
 restore() {
 	kill "$server" 2>/dev/null
 	q "ALTER SYSTEM RESET paperclip.allowed_http_hosts" >/dev/null
+	q "ALTER SYSTEM RESET paperclip.http_allow_private_networks" >/dev/null
 	q "ALTER SYSTEM RESET paperclip.max_concurrent_runs" >/dev/null
 	q "SELECT pg_reload_conf()" >/dev/null
 	rm -rf "$WORK"
@@ -21,10 +23,11 @@ port=$(cat "$WORK/port")
 base="http://127.0.0.1:$port"
 
 # the agent table's CHECK validates the config for the adapter type: set both at once
-http_agent() {
+url_agent() {	# url_agent <name> <url> [more config]
 	q "INSERT INTO paperclip.agents (company_id, name, adapter_type, adapter_config)
-	   VALUES ('$COMPANY', '$1', 'http', '{\"url\":\"$base$2\"${3:+,$3}}') RETURNING id"
+	   VALUES ('$COMPANY', '$1', 'http', '{\"url\":\"$2\"${3:+,$3}}') RETURNING id"
 }
+http_agent() { url_agent "$1" "$base$2" "${3:-}"; }
 run_of() {	# run_of <agent>: enqueue and wait until finished; prints the run id
 	local r
 	r=$(enqueue "$1")
@@ -33,6 +36,63 @@ run_of() {	# run_of <agent>: enqueue and wait until finished; prints the run id
 }
 field() { q "SELECT $2 FROM paperclip.heartbeat_runs WHERE id = '$1'"; }
 retries() { q "SELECT count(*) FROM paperclip.heartbeat_runs WHERE retry_of_run_id = '$1'"; }
+set_conf() {	# set_conf <setting> <value|DEFAULT> <value shown>: set, reload, wait until seen
+	q "ALTER SYSTEM SET $1 = $2" >/dev/null
+	q "SELECT pg_reload_conf()" >/dev/null
+	ok $(wait_for 10 "SELECT current_setting('$1') = '$3'"; echo $?) "$1 = '$3'"
+}
+allow_hint="set paperclip.http_allow_private_networks or name the host in paperclip.allowed_http_hosts"
+
+is "$(q "SELECT setting || ' ' || context FROM pg_settings WHERE name = 'paperclip.http_allow_private_networks'")" "off sighup" \
+	"paperclip.http_allow_private_networks: off by default, set in the server's configuration"
+
+# --- by default the server's own machine and networks are refused, whatever
+# the name: the address connected to is checked (after DNS), and nothing is sent
+a=$(http_agent loopback "/ok?loopback")
+r=$(run_of "$a")
+is "$(field "$r" "status || ' ' || error_code") $(retries "$r")" "failed http_address_refused 0" \
+	"127.0.0.1: failed http_address_refused, no retry"
+is "$(field "$r" error)" "refused to connect to 127.0.0.1 (loopback) for $base/ok: $allow_hint" \
+	"the error names the address, its class and the settings that allow it"
+ok $(! grep -qs 'loopback' "$WORK/requests.log"; echo $?) "nothing reached the server"
+a=$(url_agent byname "http://localhost:$port/ok?byname")
+r=$(run_of "$a")
+is "$(field "$r" "status || ' ' || error_code || ' ' || (error LIKE 'refused to connect to % (loopback) for http://localhost:$port/ok: %')")" \
+	"failed http_address_refused true" "a name resolving to loopback (localhost) is refused"
+ok $(! grep -qs 'byname' "$WORK/requests.log"; echo $?) "nothing reached the server"
+a=$(url_agent mapped "http://[::ffff:127.0.0.1]:$port/ok?mapped")
+r=$(run_of "$a")
+is "$(field "$r" "status || ' ' || error_code || ' ' || (error LIKE 'refused to connect to ::ffff:127.0.0.1 (loopback)%')")" \
+	"failed http_address_refused true" "IPv4-mapped IPv6 loopback is refused"
+a=$(url_agent unspecified "http://0.0.0.0:$port/ok?unspecified")
+r=$(run_of "$a")
+is "$(field "$r" "status || ' ' || error_code || ' ' || (error LIKE 'refused to connect to 0.0.0.0 (unspecified)%')")" \
+	"failed http_address_refused true" "0.0.0.0 (which Linux connects to this host) is refused"
+ok $(! grep -qs 'mapped\|unspecified' "$WORK/requests.log"; echo $?) "nothing reached the server"
+# no connection is even tried (nothing listens there: trying would fail http_connect or time out)
+a=$(url_agent v6loopback "http://[::1]:$port/ok" '"timeoutSec":5')
+r=$(run_of "$a")
+is "$(field "$r" "status || ' ' || error_code || ' ' || (error LIKE 'refused to connect to ::1 (loopback)%')")" \
+	"failed http_address_refused true" "http://[::1]/ is refused"
+a=$(url_agent metadata "http://169.254.169.254/latest/meta-data/" '"timeoutSec":5')
+r=$(run_of "$a")
+is "$(field "$r" "status || ' ' || error_code || ' ' || error")" \
+	"failed http_address_refused refused to connect to 169.254.169.254 (link-local) for http://169.254.169.254/latest/meta-data/: $allow_hint" \
+	"the cloud metadata address is refused"
+for target in "10.1.2.3 private" "192.168.0.1 private" "172.31.0.1 private" "100.64.0.1 private (shared address space)" \
+	"[fd00::1] private" "[fe80::1] link-local" "224.0.0.1 multicast" "255.255.255.255 broadcast"; do
+	a=$(url_agent "net ${target%% *}" "http://${target%% *}/" '"timeoutSec":5')
+	r=$(run_of "$a")
+	is "$(field "$r" "status || ' ' || error_code || ' ' || (error LIKE '% (${target#* }) for %')")" \
+		"failed http_address_refused true" "${target%% *} is refused (${target#* })"
+done
+
+# --- a superuser allows them: paperclip.http_allow_private_networks
+set_conf paperclip.http_allow_private_networks on on
+a=$(http_agent loopback_allowed "/ok?allowed")
+r=$(run_of "$a")
+is "$(field "$r" status)" succeeded "with paperclip.http_allow_private_networks on, 127.0.0.1 works again"
+ok $(grep -q 'allowed' "$WORK/requests.log"; echo $?) "the request reached the server"
 
 # --- 2xx: succeeded, the JSON body read as an adapter result
 a=$(http_agent ok /ok)
@@ -132,10 +192,22 @@ a=$(http_agent async_late /async '"timeoutSec":1')
 r=$(run_of "$a")
 is "$(field "$r" "status || ' ' || error_code")" "timed_out timeout" "an async run never finalized times out"
 
-# --- paperclip.allowed_http_hosts: other hosts refused before connecting, also after redirects
-q "ALTER SYSTEM SET paperclip.allowed_http_hosts = '127.0.0.1'" >/dev/null
-q "SELECT pg_reload_conf()" >/dev/null
-ok $(wait_for 10 "SELECT current_setting('paperclip.allowed_http_hosts') = '127.0.0.1'"; echo $?) "the host allowlist is set"
+# --- paperclip.allowed_http_hosts: other hosts refused before connecting, also after redirects;
+# a host named exactly there may be on the server's networks, one admitted by *.domain may not
+set_conf paperclip.http_allow_private_networks DEFAULT off
+set_conf paperclip.allowed_http_hosts "'127.0.0.1,*.localhost'" "127.0.0.1,*.localhost"
+a=$(http_agent named "/ok?named")
+r=$(run_of "$a")
+is "$(field "$r" status)" succeeded "127.0.0.1 named exactly in the allowlist: reached without http_allow_private_networks"
+a=$(url_agent pattern "http://ssrf.localhost:$port/ok?pattern")
+r=$(run_of "$a")
+is "$(field "$r" "status || ' ' || error_code || ' ' || (error LIKE 'refused to connect to % (loopback) for http://ssrf.localhost:$port/ok: %')")" \
+	"failed http_address_refused true" "a host admitted only by *.localhost is not allowed the server's addresses"
+a=$(http_agent hop_private "/redirect/302?to=http://ssrf.localhost:$port/ok?rebound")
+r=$(run_of "$a")
+is "$(field "$r" "status || ' ' || error_code || ' ' || (error LIKE '% (loopback) for http://ssrf.localhost:$port/ok: %')")" \
+	"failed http_address_refused true" "a redirect from an allowed host to a refused address is refused"
+ok $(! grep -q '^[A-Z]* /ok?\(pattern\|rebound\)' "$WORK/requests.log"; echo $?) "neither reached the server"
 a=$(q "INSERT INTO paperclip.agents (company_id, name, adapter_type, adapter_config)
         VALUES ('$COMPANY', 'elsewhere', 'http', '{\"url\":\"http://localhost:$port/ok?elsewhere\"}') RETURNING id")
 r=$(run_of "$a")
@@ -157,6 +229,7 @@ r=$(run_of "$a")
 is "$(field "$r" "status || ' ' || error_code || ': ' || error")" \
 	"failed http_redirect_refused: a redirect to a file: URL is refused" "a redirect to a file: URL is refused"
 q "ALTER SYSTEM RESET paperclip.allowed_http_hosts" >/dev/null
+set_conf paperclip.http_allow_private_networks on on
 
 # --- 200 concurrent runs: every one finishes, none is lost
 q "ALTER SYSTEM SET paperclip.max_concurrent_runs = 50" >/dev/null

@@ -78,7 +78,7 @@ SELECT is(pg_temp.as_role('tap_w_all', $$SELECT spec::text FROM paperclip.worker
   '{"agentId": "d1000000-0000-0000-0000-0000000000b1", "companyId": "d1000000-0000-0000-0000-00000000000b",
     "adapterType": "process", "config": {"command": "/bin/true"}, "context": {}, "sessionId": null,
     "sessionParams": null, "agentName": "b1", "runSource": "on_demand", "wakeReason": "lease test",
-    "allowedCommands": [], "allowedHttpHosts": []}'::jsonb,
+    "allowedCommands": [], "allowedHttpHosts": [], "httpAllowPrivateNetworks": false}'::jsonb,
   'the spec is the launcher''s, without the paths of the worker''s machine');
 SELECT ok(pg_temp.as_role('tap_w_all', $$SELECT count(*) FROM paperclip.worker_claim_runs('w-all', 10)$$) = '0',
   'a run is claimed once: nothing is left to claim');

@@ -2,8 +2,9 @@
  * Unit tests of paperclip_runner's CLI adapter pieces that need no process:
  * the streaming line reader, templates, the four output parsers (fed the
  * recordings of test/agents/recorded in chunks of every size), outcomes and
- * error codes, command lines of the built-in and data-described CLIs, and
- * retry times. Prints TAP. Usage: cli_unit <dir of the recordings>
+ * error codes, command lines of the built-in and data-described CLIs, retry
+ * times, and the http adapter's classes of refused addresses. Prints TAP.
+ * Usage: cli_unit <dir of the recordings>
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,7 +12,12 @@
 #include <string.h>
 #include <time.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/un.h>
+
 #include "adapters/cli.h"
+#include "adapters/netaddr.h"
 
 static int	n_tests = 0;
 static int	n_failed = 0;
@@ -670,6 +676,82 @@ test_retry_times(void)
 	   !cli_parse_retry_time("13pm", now, &at), "no time, no retryNotBefore");
 }
 
+/* The class http_address_class gives a literal address ("-" for none), and its text. */
+static void
+is_class(const char *literal, const char *expected)
+{
+	struct sockaddr_in v4 = {.sin_family = AF_INET};
+	struct sockaddr_in6 v6 = {.sin6_family = AF_INET6};
+	const struct sockaddr *sa;
+	size_t		len;
+	const char *class;
+	char		text[HTTP_ADDRESS_TEXT_MAX];
+	char		what[128];
+
+	if (inet_pton(AF_INET, literal, &v4.sin_addr) == 1)
+		sa = (const struct sockaddr *) &v4, len = sizeof(v4);
+	else if (inet_pton(AF_INET6, literal, &v6.sin6_addr) == 1)
+		sa = (const struct sockaddr *) &v6, len = sizeof(v6);
+	else
+	{
+		ok(0, "%s is an address", literal);
+		return;
+	}
+	class = http_address_class(sa, len);
+	snprintf(what, sizeof(what), "address class of %s: %s", literal, expected);
+	is_str(class ? class : "-", expected, what);
+	http_address_text(sa, len, text);
+	snprintf(what, sizeof(what), "%s as text", literal);
+	is_str(text, literal, what);
+}
+
+static void
+test_address_classes(void)
+{
+	struct sockaddr_un un = {.sun_family = AF_UNIX};
+
+	is_class("127.0.0.1", "loopback");
+	is_class("127.255.255.254", "loopback");
+	is_class("0.0.0.0", "unspecified");
+	is_class("0.1.2.3", "unspecified");
+	is_class("169.254.169.254", "link-local");
+	is_class("10.0.0.1", "private");
+	is_class("172.16.0.1", "private");
+	is_class("172.31.255.255", "private");
+	is_class("172.32.0.1", "-");
+	is_class("172.15.255.255", "-");
+	is_class("192.168.1.1", "private");
+	is_class("192.169.0.1", "-");
+	is_class("100.64.0.1", "private (shared address space)");
+	is_class("100.127.255.255", "private (shared address space)");
+	is_class("100.128.0.1", "-");
+	is_class("224.0.0.1", "multicast");
+	is_class("239.255.255.250", "multicast");
+	is_class("255.255.255.255", "broadcast");
+	is_class("240.0.0.1", "reserved");
+	is_class("8.8.8.8", "-");
+	is_class("1.1.1.1", "-");
+	is_class("::1", "loopback");
+	is_class("::", "unspecified");
+	is_class("::ffff:127.0.0.1", "loopback");
+	is_class("::ffff:169.254.169.254", "link-local");
+	is_class("::ffff:10.1.2.3", "private");
+	is_class("::ffff:8.8.8.8", "-");
+	is_class("::127.0.0.1", "loopback");
+	is_class("64:ff9b::a9fe:a9fe", "link-local");
+	is_class("2002:7f00:1::", "loopback");
+	is_class("fe80::1", "link-local");
+	is_class("febf::1", "link-local");
+	is_class("fec0::1", "site-local");
+	is_class("fc00::1", "private");
+	is_class("fd12:3456::1", "private");
+	is_class("ff02::1", "multicast");
+	is_class("2001:4860:4860::8888", "-");
+	is_class("2606:4700::1111", "-");
+	is_str(http_address_class((const struct sockaddr *) &un, sizeof(un)), "not an IP address",
+		   "another family is not an IP address");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -682,6 +764,7 @@ main(int argc, char **argv)
 	test_opencode_gemini();
 	test_command_lines();
 	test_retry_times();
+	test_address_classes();
 	printf("1..%d\n", n_tests);
 	return n_failed == 0 ? 0 : 1;
 }

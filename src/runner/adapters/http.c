@@ -10,10 +10,15 @@
  *	  (the scheduler retries them); other 4xx, a status past 599, and
  *	  response headers too large or unreadable fail for good; a timeout is
  *	  timed_out. A redirect to another scheme than http(s), or from https
- *	  to http, is refused (http_redirect_refused). Only http and https, no signals from libcurl, the body
- *	  capped, every host (also of a redirect) checked against
- *	  paperclip.allowed_http_hosts before a connection is made. This runs in
- *	  the runner, never in a backend: a slow agent blocks nobody.
+ *	  to http, is refused (http_redirect_refused). Only http and https, no
+ *	  signals from libcurl, the body capped, every host (also of a redirect)
+ *	  checked against paperclip.allowed_http_hosts before a connection is
+ *	  made, and every address libcurl is about to connect to (after DNS, at
+ *	  every hop) refused when it is the server's own machine or networks
+ *	  (netaddr.c: loopback, link-local, private...; http_address_refused)
+ *	  unless paperclip.http_allow_private_networks is on or the hop's host
+ *	  is named exactly in paperclip.allowed_http_hosts. This runs in the
+ *	  runner, never in a backend: a slow agent blocks nobody.
  *-------------------------------------------------------------------------
  */
 #include <errno.h>
@@ -25,6 +30,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +41,7 @@
 #include <curl/curl.h>
 
 #include "runner.h"
+#include "adapters/netaddr.h"
 
 /*
  * libcurl, loaded when an http run needs it: linking it would load its
@@ -114,6 +121,10 @@ typedef struct Transfer
 	bool		headers_started;	/* its status line arrived: the server answered */
 	bool		headers_done;
 	bool		headers_too_large;
+	bool		allow_private;	/* this hop may reach special addresses */
+	bool		opened;			/* a socket was made for this hop */
+	const char *refused_class;	/* the first address refused, its class */
+	char		refused_address[HTTP_ADDRESS_TEXT_MAX];
 } Transfer;
 
 /* A cancel (SIGTERM, SIGINT), now or before. */
@@ -205,6 +216,34 @@ host_matches(const char *host, const char *entry)
 	if (el > 2 && entry[0] == '*' && entry[1] == '.' && hl > el - 1 &&
 		strcasecmp(host + hl - (el - 1), entry + 1) == 0)
 		return true;
+	return false;
+}
+
+/*
+ * Whether the allowlist names host exactly ("*.domain" entries do not
+ * count): the superuser then allowed it wherever it is. An IPv6 literal,
+ * which libcurl gives in brackets, may be named with or without them.
+ */
+static bool
+host_named(const RunSpec *spec, const char *host)
+{
+	size_t		hl = strlen(host);
+	cJSON	   *e;
+
+	if (!cJSON_IsArray(spec->allowed_hosts))
+		return false;
+	cJSON_ArrayForEach(e, spec->allowed_hosts)
+	{
+		const char *name = cJSON_IsString(e) ? e->valuestring : NULL;
+
+		if (name == NULL)
+			continue;
+		if (strcasecmp(host, name) == 0)
+			return true;
+		if (hl > 2 && host[0] == '[' && host[hl - 1] == ']' &&
+			strlen(name) == hl - 2 && strncasecmp(host + 1, name, hl - 2) == 0)
+			return true;
+	}
 	return false;
 }
 
@@ -307,6 +346,29 @@ shown_url(const char *url)
 	return copy;
 }
 
+/*
+ * Whether the hop to url may connect to the server's own machine and
+ * networks: paperclip.http_allow_private_networks, or its host named exactly
+ * in paperclip.allowed_http_hosts.
+ */
+static bool
+may_reach_private(const RunSpec *spec, const char *url)
+{
+	CURLU	   *u;
+	char	   *host = NULL;
+	bool		named = false;
+
+	if (spec->http_allow_private)
+		return true;
+	u = parse_url(url);
+	if (u != NULL && lc.url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
+		named = host_named(spec, host);
+	lc.free(host);
+	if (u != NULL)
+		lc.url_cleanup(u);
+	return named;
+}
+
 /* "scheme://host:port" of a URL, to tell where headers may go. Freed by the caller. */
 static char *
 origin_of(const char *url)
@@ -393,6 +455,35 @@ on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
 	return t->cancelled ? 1 : 0;
 }
 
+/*
+ * libcurl's socket for each address it is about to connect to, after DNS:
+ * the address checked is the one connected to, so a name resolving (or
+ * rebound) to a refused address is caught. A refusal makes libcurl try the
+ * name's next address, if any.
+ */
+static curl_socket_t
+on_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	Transfer   *t = (Transfer *) arg;
+	const char *class = http_address_class(&a->addr, a->addrlen);
+	curl_socket_t s;
+
+	(void) purpose;
+	if (class != NULL && !t->allow_private)
+	{
+		if (t->refused_class == NULL)
+		{
+			t->refused_class = class;
+			http_address_text(&a->addr, a->addrlen, t->refused_address);
+		}
+		return CURL_SOCKET_BAD;
+	}
+	s = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	if (s >= 0)
+		t->opened = true;
+	return s >= 0 ? s : CURL_SOCKET_BAD;
+}
+
 static bool
 is_connect_error(CURLcode rc)
 {
@@ -442,6 +533,10 @@ perform(const HttpConfig *hc, const char *url, const char *method, const char *b
 	lc.easy_setopt(c, CURLOPT_HEADERDATA, t);
 	t->header_bytes = 0;
 	t->headers_started = t->headers_done = t->headers_too_large = false;
+	t->opened = false;
+	t->refused_class = NULL;
+	lc.easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+	lc.easy_setopt(c, CURLOPT_OPENSOCKETDATA, t);
 	lc.easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	lc.easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
 	lc.easy_setopt(c, CURLOPT_XFERINFODATA, t);
@@ -631,6 +726,7 @@ http_adapter_run(const RunSpec *spec, int sigfd)
 		free(t.body);
 		t.body = NULL;
 		t.len = 0;
+		t.allow_private = may_reach_private(spec, url);
 		rc = perform(&hc, url, method, body, same_origin, deadline_ms, &t, &status, &redirect);
 		if (rc != CURLE_OK || redirect == NULL)
 			break;
@@ -680,6 +776,13 @@ http_adapter_run(const RunSpec *spec, int sigfd)
 			/* the server answered: not a failure to connect */
 			result = make_error_result(PC_ERR_HTTP, "the response headers could not be read (%s): %s",
 									   lc.easy_strerror(rc), shown);
+		else if (t.refused_class != NULL && !t.opened)
+			/* every address of the host refused: not a failure to retry */
+			result = make_error_result(PC_ERR_HTTP_ADDRESS_REFUSED,
+									   "refused to connect to %s (%s) for %s: set "
+									   "paperclip.http_allow_private_networks or name the host "
+									   "in paperclip.allowed_http_hosts",
+									   t.refused_address, t.refused_class, shown);
 		else if (is_connect_error(rc))
 			result = make_error_result(PC_ERR_HTTP_CONNECT, "%s: %s", lc.easy_strerror(rc), shown);
 		else if (rc != CURLE_OK)
