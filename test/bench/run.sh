@@ -191,7 +191,7 @@ if command -v perf >/dev/null 2>&1 && perf record -o /dev/null -e cpu-clock true
 		perf record -q -o "$prof/perf.data" -e cpu-clock -F 1999 --call-graph dwarf,16384 -p "$pid" \
 			-- sleep "$(( SECONDS_PER_RUN > 6 ? 5 : SECONDS_PER_RUN - 1 ))" >/dev/null 2>&1 || true
 		perf report -q -i "$prof/perf.data" --children --stdio -g none --sort symbol --percent-limit 3 2>/dev/null |
-			awk '$1 ~ /%$/ { sym=$0; sub(/^.*\] /, "", sym); printf "  %7s %7s  %s\n", $1, $2, sym }' | head -n 45
+			awk '$1 ~ /%$/ && n++ < 45 { sym=$0; sub(/^.*\] /, "", sym); printf "  %7s %7s  %s\n", $1, $2, sym }'
 		echo "  (first column: share of samples in the function and what it calls; second: in the function itself)"
 	else
 		echo "  (could not find the pgbench backend)"
