@@ -661,6 +661,42 @@ init_report_end(const InitArgs *ia, int status)
 	(void) send_msg(ia->report_w, MSG_STATUS, &status, sizeof(status));
 }
 
+/*
+ * The program's child, started as posix_spawn starts one: sharing the
+ * init's memory (nothing of it copied; the child has a stack of its own)
+ * while the init waits until the child executed the program or exited.
+ * Everything else is the child's own: descriptors, signal dispositions and
+ * mask, credentials and capabilities, limits, working directory (no
+ * CLONE_FILES, CLONE_SIGHAND, CLONE_THREAD or CLONE_FS). The init is
+ * single-threaded and blocked in clone meanwhile, so the child may use
+ * what exec_program uses of the shared memory.
+ */
+typedef struct ChildArgs
+{
+	const InitArgs *ia;
+	const char *cwd;
+	int			status_pipe[2];
+} ChildArgs;
+
+static int
+program_child(void *arg)
+{
+	const ChildArgs *ca = arg;
+
+	close(ca->status_pipe[0]);
+	exec_program(ca->ia, ca->cwd, ca->status_pipe[1]);
+	return 127;					/* not reached */
+}
+
+static pid_t
+start_program(const InitArgs *ia, const char *cwd, const int status_pipe[2])
+{
+	static char stack[64 * 1024] __attribute__((aligned(16)));
+	ChildArgs	ca = {ia, cwd, {status_pipe[0], status_pipe[1]}};
+
+	return clone(program_child, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &ca);
+}
+
 /* pid 1 of the run. Never returns: its exit ends every process of the run. */
 static void
 init_main(const InitArgs *ia)
@@ -704,16 +740,11 @@ init_main(const InitArgs *ia)
 		send_text(ia->report_w, MSG_UNAVAILABLE, "cannot set up the run's init: %s", strerror(errno));
 		_exit(1);
 	}
-	child = fork();
+	child = start_program(ia, cwd, status_pipe);
 	if (child < 0)
 	{
 		send_text(ia->report_w, MSG_SPAWN_FAILED, "cannot start %s: %s", ia->cmd->path, strerror(errno));
 		_exit(1);
-	}
-	if (child == 0)
-	{
-		close(status_pipe[0]);
-		exec_program(ia, cwd, status_pipe[1]);
 	}
 	close(status_pipe[1]);
 	close(ia->out_w);
