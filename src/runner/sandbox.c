@@ -21,10 +21,11 @@
  *	  them until it starts), and at once on every other path. The init
  *	  takes the agent's ids, mounts a /proc of its pid namespace (nothing
  *	  outside the run is visible), a private /var/tmp holding the context
- *	  and result files (and TMPDIR), an empty /dev/shm and /run/lock, and
- *	  its company's own home over the agent home (<home>/companies/<company
- *	  id>: every run has the same OS user, so nothing shared by path may be
- *	  shared between companies); it starts the program with no capability,
+ *	  and result files (and TMPDIR), an empty /dev/shm and /run/lock (the
+ *	  three directories of one tmpfs of the run), and its company's own
+ *	  home over the agent home (<home>/companies/<company id>: every run
+ *	  has the same OS user, so nothing shared by path may be shared
+ *	  between companies); it starts the program with no capability,
  *	  no_new_privs, the clean environment of its adapter. When the program
  *	  exits the init reads the result file (regular files only,
  *	  size-capped) and reports it and the exit status to the runner over a
@@ -487,25 +488,37 @@ fail:
 
 /*
  * What every run of the agents' OS user could otherwise share by path with
- * the runs of other companies, made the run's own: an empty /dev/shm (POSIX
- * shared memory) and /run/lock, where they exist. (/var/tmp was mounted
- * already; the run's System V IPC is its own IPC namespace; TMPDIR points
- * into /var/tmp. The host's /tmp stays visible, as programs and workspaces
- * are often configured there.)
+ * the runs of other companies, made the run's own: a private /var/tmp
+ * (the context and result files; TMPDIR points into it), and an empty
+ * /dev/shm (POSIX shared memory) and /run/lock, where they exist. (The
+ * run's System V IPC is its own IPC namespace. The host's /tmp stays
+ * visible, as programs and workspaces are often configured there.)
+ *
+ * One tmpfs of the run holds the three, each a directory of it (0700, the
+ * agent's) bind-mounted in place, /var/tmp last, over the tmpfs's own root:
+ * a file system set up and torn down once per run rather than three times.
+ * A bind mount keeps the tmpfs's nosuid and nodev.
  */
 static bool
 private_mounts(int report_w)
 {
-	static const char *const dirs[] = {"/dev/shm", "/run/lock"};
+	static const char *const dirs[] = {"/dev/shm", "/run/lock", SANDBOX_TMP};
+	static const char *const parts[] = {SANDBOX_TMP "/shm", SANDBOX_TMP "/lock", SANDBOX_TMP "/tmp"};
 	size_t		i;
 
+	if (mount("tmpfs", SANDBOX_TMP, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") != 0)
+	{
+		send_text(report_w, MSG_UNAVAILABLE, "cannot mount the run's private %s: %s",
+				  SANDBOX_TMP, strerror(errno));
+		return false;
+	}
 	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
 	{
 		struct stat st;
 
-		if (stat(dirs[i], &st) != 0 || !S_ISDIR(st.st_mode))
+		if (strcmp(dirs[i], SANDBOX_TMP) != 0 && (stat(dirs[i], &st) != 0 || !S_ISDIR(st.st_mode)))
 			continue;
-		if (mount("tmpfs", dirs[i], "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") != 0)
+		if (mkdir(parts[i], 0700) != 0 || mount(parts[i], dirs[i], NULL, MS_BIND, NULL) != 0)
 		{
 			send_text(report_w, MSG_UNAVAILABLE, "cannot mount the run's private %s: %s",
 					  dirs[i], strerror(errno));
@@ -616,20 +629,14 @@ init_setup(const InitArgs *ia)
 				  "cannot mount a /proc of the run's pid namespace: %s", strerror(errno));
 		return false;
 	}
-	if (mount("tmpfs", SANDBOX_TMP, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") != 0)
-	{
-		send_text(ia->report_w, MSG_UNAVAILABLE, "cannot mount the run's private %s: %s",
-				  SANDBOX_TMP, strerror(errno));
+	if (!private_mounts(ia->report_w))
 		return false;
-	}
 	if (!write_context_file(SANDBOX_TMP "/" SANDBOX_CONTEXT_NAME, ia->cmd->context,
 							ia->cmd->context_len, msg, sizeof(msg)))
 	{
 		send_text(ia->report_w, MSG_UNAVAILABLE, "%s", msg);
 		return false;
 	}
-	if (!private_mounts(ia->report_w))
-		return false;
 	/* the agent's home, created for it when its parent lets the agent */
 	if (stat(spec->home, &st) != 0 && errno == ENOENT)
 		(void) mkdir(spec->home, 0700);
