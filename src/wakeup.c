@@ -346,8 +346,24 @@ coalesce_into_retry(const WakeupRequest *req, Datum company_id, Datum retry_id)
 }
 
 /*
+ * The parameters of a writing statement: the request columns and context
+ * of v/n, with $1 the agent's company and $11 last (NULL when last_null).
+ */
+static void
+write_params(const Datum *v, const char *n, Datum company_id,
+			 Datum last, bool last_null, Datum *pv, char *pn)
+{
+	memcpy(pv, v, 11 * sizeof(Datum));
+	memcpy(pn, n, 11);
+	pv[0] = company_id;
+	pn[0] = ' ';
+	pv[10] = last;
+	pn[10] = pc_null(last_null);
+}
+
+/*
  * The agent has no pending run: queue one, with the request columns in v/n
- * (their $1 and $11 set here). Leaves the run in row 0 of SPI_tuptable and
+ * ($11 the agent's session). Leaves the run in row 0 of SPI_tuptable and
  * returns true, or returns false when a concurrent wakeup queued the agent's
  * run first (the caller looks again).
  */
@@ -357,12 +373,7 @@ new_run(Datum *v, char *n, Datum company_id, Datum session_id, bool session_null
 	Datum		pv[11];
 	char		pn[11];
 
-	memcpy(pv, v, sizeof(pv));
-	memcpy(pn, n, sizeof(pn));
-	pv[0] = company_id;
-	pn[0] = ' ';
-	pv[10] = session_id;
-	pn[10] = pc_null(session_null);
+	write_params(v, n, company_id, session_id, session_null, pv, pn);
 	if (!pc_exec_row(&plan_new_run, pv, pn))
 	{
 		pc_free_tuptable(SPI_tuptable);
@@ -376,7 +387,7 @@ new_run(Datum *v, char *n, Datum company_id, Datum session_id, bool session_null
 /*
  * The agent has a pending run (queued, or running): coalesce into it, merge
  * into it or defer for it, with plan (plan_merge, plan_defer, plan_coalesce)
- * and the request columns in v/n (their $10 and $11 set here). Leaves the
+ * and the request columns in v/n (their $1 and $11 set here). Leaves the
  * run in row 0 of SPI_tuptable and returns true, or returns false when the
  * run is no longer what the probe read (the caller looks again).
  */
@@ -387,12 +398,7 @@ into_pending(PcPlan *plan, const WakeupRequest *req, Datum *v, char *n,
 	Datum		pv[11];
 	char		pn[11];
 
-	memcpy(pv, v, sizeof(pv));
-	memcpy(pn, n, sizeof(pn));
-	pv[0] = company_id;
-	pn[0] = ' ';
-	pv[10] = pending_id;
-	pn[10] = ' ';
+	write_params(v, n, company_id, pending_id, false, pv, pn);
 	if (plan == &plan_defer)
 		pc_lock_deferral(pending_id);
 	if (!pc_exec_row(plan, pv, pn))
