@@ -562,19 +562,8 @@ COMMENT ON FUNCTION paperclip.expire_worker_leases()
 REVOKE ALL ON FUNCTION paperclip.expire_worker_leases() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION paperclip.expire_worker_leases() TO paperclip_admin;
 
--- Who runs what: the worker and its lease, next to the launcher's runner_pid.
-CREATE OR REPLACE VIEW paperclip.active_runs WITH (security_invoker = true) AS
-SELECT r.id AS run_id, r.company_id, r.agent_id, a.name AS agent_name, r.status,
-       r.invocation_source, r.trigger_detail, r.created_at, r.started_at,
-       pg_catalog.now() - coalesce(r.started_at, r.created_at) AS age,
-       r.runner_pid, r.worker_name, r.lease_expires_at
-  FROM paperclip.heartbeat_runs r
-  JOIN paperclip.agents a ON a.id = r.agent_id
- WHERE r.status IN ('queued', 'running');
-COMMENT ON COLUMN paperclip.active_runs.worker_name IS
-    'the paperclip_worker running the run (null: the launcher, or not started)';
-COMMENT ON COLUMN paperclip.active_runs.lease_expires_at IS
-    'when the worker''s lease on the run lapses unless renewed';
+-- Who runs what: active_runs shows the worker and its lease next to the
+-- launcher's runner_pid (the view is made again below, in issue 16's section).
 
 -- ---------------------------------------------------------------------------
 -- issue 15: every database. A supervisor starts a launcher and a scheduler in
@@ -804,19 +793,7 @@ COMMENT ON COLUMN paperclip.company_roles.role_id IS 'the role (kept by OID: a r
 COMMENT ON COLUMN paperclip.company_roles.created_at IS 'when the binding was made';
 
 -- views
-COMMENT ON VIEW paperclip.active_runs IS 'queued and running runs, with their agent and age';
-COMMENT ON COLUMN paperclip.active_runs.run_id IS 'run id';
-COMMENT ON COLUMN paperclip.active_runs.company_id IS 'the company';
-COMMENT ON COLUMN paperclip.active_runs.agent_id IS 'the agent';
-COMMENT ON COLUMN paperclip.active_runs.agent_name IS 'the agent''s name';
-COMMENT ON COLUMN paperclip.active_runs.status IS 'queued or running';
-COMMENT ON COLUMN paperclip.active_runs.invocation_source IS 'timer, assignment, on_demand or automation';
-COMMENT ON COLUMN paperclip.active_runs.trigger_detail IS 'manual, ping, callback, system, or null';
-COMMENT ON COLUMN paperclip.active_runs.created_at IS 'when it was queued';
-COMMENT ON COLUMN paperclip.active_runs.started_at IS 'when it started (null while queued)';
-COMMENT ON COLUMN paperclip.active_runs.age IS 'time since it started, or since it was queued';
-COMMENT ON COLUMN paperclip.active_runs.runner_pid IS 'pid of its paperclip_runner';
-
+-- (active_runs and run_stats are made again, with their comments, in issue 16's section)
 COMMENT ON VIEW paperclip.agent_overview IS 'one row per agent: status, last heartbeat, next timer, runs today, spend against budget';
 COMMENT ON COLUMN paperclip.agent_overview.agent_id IS 'agent id';
 COMMENT ON COLUMN paperclip.agent_overview.company_id IS 'the company';
@@ -831,14 +808,6 @@ COMMENT ON COLUMN paperclip.agent_overview.budget_monthly_cents IS 'monthly budg
 COMMENT ON COLUMN paperclip.agent_overview.total_cost_cents IS 'cost over all its runs, in cents';
 COMMENT ON COLUMN paperclip.agent_overview.session_id IS 'the adapter session its next run resumes';
 
-COMMENT ON VIEW paperclip.run_stats IS 'per company, agent and status: how many runs, median and 95th percentile duration, cost';
-COMMENT ON COLUMN paperclip.run_stats.company_id IS 'the company';
-COMMENT ON COLUMN paperclip.run_stats.agent_id IS 'the agent';
-COMMENT ON COLUMN paperclip.run_stats.status IS 'the runs'' status';
-COMMENT ON COLUMN paperclip.run_stats.runs IS 'how many runs';
-COMMENT ON COLUMN paperclip.run_stats.p50_duration_sec IS 'median duration from start to finish, in seconds';
-COMMENT ON COLUMN paperclip.run_stats.p95_duration_sec IS '95th percentile duration, in seconds';
-COMMENT ON COLUMN paperclip.run_stats.cost_usd IS 'total cost in US dollars (usage_json costUsd)';
 -- functions that 0.1 left without a comment
 COMMENT ON FUNCTION paperclip.adapter_config_valid(text, jsonb)
     IS 'true, or an error (22023) naming the adapter_config key that is wrong (the check constraint of agents)';

@@ -662,15 +662,6 @@ static PcPlan plan_record_liveness = PC_PLAN(
 	UUIDARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID,
 	TEXTARRAYOID);
 
-static int64
-getattr_int64(int row, const char *name)
-{
-	bool		isnull;
-	Datum		d = pc_getattr(row, name, &isnull);
-
-	return isnull ? 0 : DatumGetInt64(d);
-}
-
 /* continuationAttempt of the context, else livenessContinuationAttempt, else the column */
 static int
 continuation_attempt(int row)
@@ -713,13 +704,13 @@ input_of_row(int row)
 	in.stderr_excerpt = pc_getattr_cstring(row, "stderr_excerpt");
 	in.error = pc_getattr_cstring(row, "error");
 	in.continuation_attempt = continuation_attempt(row);
-	in.ev.comments = getattr_int64(row, "comments");
-	in.ev.doc_revisions = getattr_int64(row, "docs");
-	in.ev.plan_doc_revisions = getattr_int64(row, "plan_docs");
-	in.ev.work_products = getattr_int64(row, "work_products");
-	in.ev.workspace_ops = getattr_int64(row, "workspace_ops");
-	in.ev.activity = getattr_int64(row, "activity");
-	in.ev.tool_events = getattr_int64(row, "tool_events");
+	in.ev.comments = pc_getattr_int64(row, "comments");
+	in.ev.doc_revisions = pc_getattr_int64(row, "docs");
+	in.ev.plan_doc_revisions = pc_getattr_int64(row, "plan_docs");
+	in.ev.work_products = pc_getattr_int64(row, "work_products");
+	in.ev.workspace_ops = pc_getattr_int64(row, "workspace_ops");
+	in.ev.activity = pc_getattr_int64(row, "activity");
+	in.ev.tool_events = pc_getattr_int64(row, "tool_events");
 	return in;
 }
 

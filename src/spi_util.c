@@ -125,6 +125,26 @@ pc_getattr_cstring(int row, const char *name)
 						pc_fnumber(name));
 }
 
+/* Column "name" of row "row", an integer column (int2, int4 or int8), or 0 when null. */
+int64
+pc_getattr_int64(int row, const char *name)
+{
+	bool		isnull;
+	Datum		d = pc_getattr(row, name, &isnull);
+
+	if (isnull)
+		return 0;
+	switch (SPI_gettypeid(SPI_tuptable->tupdesc, pc_fnumber(name)))
+	{
+		case INT2OID:
+			return DatumGetInt16(d);
+		case INT4OID:
+			return DatumGetInt32(d);
+		default:
+			return DatumGetInt64(d);
+	}
+}
+
 /*
  * Return row "row" of the last result as the function's composite result:
  * a tuple of the declared row type, from the result's leading columns

@@ -51,6 +51,7 @@ extern void pc_free_tuptable(SPITupleTable *tuptable);
 
 extern Datum pc_getattr(int row, const char *name, bool *isnull);
 extern char *pc_getattr_cstring(int row, const char *name);
+extern int64 pc_getattr_int64(int row, const char *name);
 extern Datum pc_return_row(FunctionCallInfo fcinfo, int row);
 extern void pc_return_rows(FunctionCallInfo fcinfo);
 

@@ -78,6 +78,28 @@ static PcPlan plan_finished_of = PC_PLAN(
  */
 
 /*
+ * The start of /proc/<pid>/<name> into buf (NUL-terminated); false when the
+ * process or the file is gone or empty.
+ */
+static bool
+read_proc_file(pid_t pid, const char *name, char *buf, size_t size)
+{
+	char		path[64];
+	int			fd;
+	ssize_t		n;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int) pid, name);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return true;
+}
+
+/*
  * A process's start time in clock ticks since boot: field 22 of
  * /proc/pid/stat, counted after the command name (in parentheses, and
  * free to contain spaces and parentheses itself).
@@ -85,24 +107,13 @@ static PcPlan plan_finished_of = PC_PLAN(
 bool
 pc_proc_start_ticks(pid_t pid, uint64 *ticks)
 {
-	char		path[64];
 	char		buf[1024];
 	char	   *p;
-	int			fd;
-	ssize_t		n;
 	int			field;
 	unsigned long long value;
 
-	if (pid <= 0)
+	if (pid <= 0 || !read_proc_file(pid, "stat", buf, sizeof(buf)))
 		return false;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
 	if ((p = strrchr(buf, ')')) == NULL)
 		return false;
 	/* p + 2 is field 3 (state) */
@@ -129,23 +140,13 @@ proc_is(const ProcIdentity *id)
 static bool
 named_as_runner(pid_t pid)
 {
-	char		path[64];
 	char		comm[32];
 	char		expected[16];
 	const char *base = strrchr(runner_path, '/');
-	int			fd;
-	ssize_t		n;
 
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int) pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (!read_proc_file(pid, "comm", comm, sizeof(comm)))
 		return false;
-	n = read(fd, comm, sizeof(comm) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	comm[n] = '\0';
-	if (comm[n - 1] == '\n')
-		comm[n - 1] = '\0';
+	comm[strcspn(comm, "\n")] = '\0';
 	strlcpy(expected, base ? base + 1 : runner_path, sizeof(expected));
 	return strcmp(comm, expected) == 0;
 }
@@ -224,21 +225,12 @@ runs_postgres(pid_t pid)
 static bool
 is_namespace_init(pid_t pid)
 {
-	char		path[64];
 	char		buf[4096];
 	char	   *line;
 	char	   *last;
-	int			fd;
-	ssize_t		n;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (!read_proc_file(pid, "status", buf, sizeof(buf)))
 		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
 	if ((line = strstr(buf, "\nNSpid:")) == NULL)
 		return false;
 	line += strlen("\nNSpid:");
@@ -571,24 +563,6 @@ typedef struct Listing
 	Listed	   *rows;			/* loop memory */
 } Listing;
 
-static int64
-int8_or_zero(int row, const char *column)
-{
-	bool		isnull;
-	Datum		v = pc_getattr(row, column, &isnull);
-
-	return isnull ? 0 : DatumGetInt64(v);
-}
-
-static int32
-int4_or_zero(int row, const char *column)
-{
-	bool		isnull;
-	Datum		v = pc_getattr(row, column, &isnull);
-
-	return isnull ? 0 : DatumGetInt32(v);
-}
-
 static void
 list_unit(void *arg)
 {
@@ -610,11 +584,11 @@ list_unit(void *arg)
 		strlcpy(row->run_id_str, pc_getattr_cstring(i, "id"), sizeof(row->run_id_str));
 		strlcpy(row->company_id_str, pc_getattr_cstring(i, "company_id"), sizeof(row->company_id_str));
 		row->log_db = DatumGetBool(pc_getattr(i, "log_db", &isnull));
-		row->runner.pid = int4_or_zero(i, "runner_pid");
-		ticks = int8_or_zero(i, "runner_start_ticks");
+		row->runner.pid = (pid_t) pc_getattr_int64(i, "runner_pid");
+		ticks = pc_getattr_int64(i, "runner_start_ticks");
 		row->runner.start_ticks = ticks > 0 ? (uint64) ticks : 0;
-		row->agent.pid = int4_or_zero(i, "agent_pid");
-		ticks = int8_or_zero(i, "agent_start_ticks");
+		row->agent.pid = (pid_t) pc_getattr_int64(i, "agent_pid");
+		ticks = pc_getattr_int64(i, "agent_start_ticks");
 		row->agent.start_ticks = ticks > 0 ? (uint64) ticks : 0;
 		v = pc_getattr(i, "runner_system_identifier", &isnull);
 		row->ours = !isnull && (uint64) DatumGetInt64(v) == sysid;
